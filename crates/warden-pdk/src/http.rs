@@ -1,0 +1,229 @@
+//! Helpers on the HTTP types: header access, constructors and hook results.
+
+use crate::{
+    Headers, HttpRequest, HttpResponse, Rejection, RequestAction, RequestHead, ResponseAction,
+};
+
+/// Header access for anything carrying [`Headers`]: header names compare
+/// ASCII case-insensitively; order and repeated names are preserved.
+///
+/// Implemented for [`HttpRequest`], [`HttpResponse`], [`RequestHead`] and
+/// [`Headers`] itself; it is in the [prelude](crate::prelude).
+pub trait HeadersExt {
+    /// The header fields, in order.
+    fn headers(&self) -> &[(String, String)];
+
+    /// The header fields, mutably.
+    fn headers_mut(&mut self) -> &mut Headers;
+
+    /// The first value of header `name`, if present.
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers()
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of header `name`, in order.
+    fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers()
+            .iter()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether header `name` is present.
+    fn has_header(&self, name: &str) -> bool {
+        self.header(name).is_some()
+    }
+
+    /// Sets header `name` to `value`: replaces the first field with that name and
+    /// removes the others, or appends a field if there was none.
+    fn set_header(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        let (name, value) = (name.into(), value.into());
+        let headers = self.headers_mut();
+        match headers.iter().position(|(k, _)| k.eq_ignore_ascii_case(&name)) {
+            Some(first) => {
+                let mut i = 0;
+                headers.retain(|(k, _)| {
+                    i += 1;
+                    i - 1 <= first || !k.eq_ignore_ascii_case(&name)
+                });
+                headers[first] = (name, value);
+            }
+            None => headers.push((name, value)),
+        }
+    }
+
+    /// Appends a field `name: value`, keeping existing fields with that name.
+    fn add_header(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.headers_mut().push((name.into(), value.into()));
+    }
+
+    /// Removes every field named `name`; returns whether any was removed.
+    fn remove_header(&mut self, name: &str) -> bool {
+        let headers = self.headers_mut();
+        let before = headers.len();
+        headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+        headers.len() != before
+    }
+
+    /// Builder form of [`set_header`](HeadersExt::set_header).
+    fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self
+    where
+        Self: Sized,
+    {
+        self.set_header(name, value);
+        self
+    }
+}
+
+impl HeadersExt for Headers {
+    fn headers(&self) -> &[(String, String)] {
+        self
+    }
+    fn headers_mut(&mut self) -> &mut Headers {
+        self
+    }
+}
+
+macro_rules! impl_headers_ext {
+    ($($ty:ty),*) => {$(
+        impl HeadersExt for $ty {
+            fn headers(&self) -> &[(String, String)] {
+                &self.headers
+            }
+            fn headers_mut(&mut self) -> &mut Headers {
+                &mut self.headers
+            }
+        }
+    )*};
+}
+impl_headers_ext!(HttpRequest, HttpResponse, RequestHead);
+
+impl HttpRequest {
+    /// A request with no headers and an empty body.
+    pub fn new(method: impl Into<String>, uri: impl Into<String>) -> Self {
+        HttpRequest {
+            method: method.into(),
+            uri: uri.into(),
+            headers: Headers::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// Replaces the body (builder form).
+    pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// The body as UTF-8 text, if it is valid UTF-8.
+    pub fn body_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.body).ok()
+    }
+
+    /// The path of the URI: everything before `?` or `#`.
+    pub fn path(&self) -> &str {
+        self.uri.split(['?', '#']).next().unwrap_or_default()
+    }
+
+    /// The request line and headers, without the body.
+    pub fn head(&self) -> RequestHead {
+        RequestHead {
+            method: self.method.clone(),
+            uri: self.uri.clone(),
+            headers: self.headers.clone(),
+        }
+    }
+}
+
+impl HttpResponse {
+    /// A response with `status`, no headers and `body`.
+    pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
+        HttpResponse {
+            status,
+            headers: Headers::new(),
+            body: body.into(),
+        }
+    }
+
+    /// The body as UTF-8 text, if it is valid UTF-8.
+    pub fn body_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.body).ok()
+    }
+}
+
+impl Rejection {
+    /// A refusal with HTTP `status` (4xx or 5xx) and `reason` as the response body.
+    pub fn new(status: u16, reason: impl Into<String>) -> Self {
+        Rejection {
+            status,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl RequestAction {
+    /// Stop the chain and refuse the request with `status` and `reason`.
+    pub fn reject(status: u16, reason: impl Into<String>) -> Self {
+        RequestAction::Reject(Rejection::new(status, reason))
+    }
+}
+
+impl ResponseAction {
+    /// Replace the response with a refusal with `status` and `reason`.
+    pub fn reject(status: u16, reason: impl Into<String>) -> Self {
+        ResponseAction::Reject(Rejection::new(status, reason))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(headers: &[(String, String)]) -> Vec<(&str, &str)> {
+        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    }
+
+    #[test]
+    fn header_lookup_is_case_insensitive() {
+        let mut req = HttpRequest::new("GET", "/a?b=1");
+        req.add_header("Accept", "text/html");
+        req.add_header("accept", "*/*");
+        assert_eq!(req.header("ACCEPT"), Some("text/html"));
+        assert_eq!(req.header_values("accept").collect::<Vec<_>>(), ["text/html", "*/*"]);
+        assert!(req.has_header("Accept") && !req.has_header("host"));
+        assert_eq!(req.path(), "/a");
+    }
+
+    #[test]
+    fn set_replaces_first_and_drops_rest() {
+        let mut headers: Headers = vec![
+            ("X-A".into(), "1".into()),
+            ("b".into(), "2".into()),
+            ("x-a".into(), "3".into()),
+        ];
+        headers.set_header("x-a", "9");
+        assert_eq!(pairs(&headers), [("x-a", "9"), ("b", "2")]);
+        headers.set_header("c", "4");
+        assert_eq!(pairs(&headers), [("x-a", "9"), ("b", "2"), ("c", "4")]);
+    }
+
+    #[test]
+    fn remove_and_builders() {
+        let mut resp = HttpResponse::new(200, "hi")
+            .with_header("content-type", "text/plain")
+            .with_header("x-a", "1");
+        assert!(resp.remove_header("X-A"));
+        assert!(!resp.remove_header("x-a"));
+        assert_eq!(pairs(&resp.headers), [("content-type", "text/plain")]);
+        assert_eq!(resp.body_str(), Some("hi"));
+        assert_eq!(
+            RequestAction::reject(403, "nope"),
+            RequestAction::Reject(Rejection { status: 403, reason: "nope".into() })
+        );
+        let head = HttpRequest::new("POST", "/x").with_body("b").head();
+        assert_eq!((head.method.as_str(), head.uri.as_str()), ("POST", "/x"));
+    }
+}

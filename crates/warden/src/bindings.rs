@@ -1,0 +1,13 @@
+//! Host-side bindings generated from `wit/plugin.wit`.
+//!
+//! Only types and per-interface export handles are used: a plugin exports
+//! any subset of the interfaces, so instantiation never goes through the
+//! world-level `Plugin` type (which would demand every export).
+
+wasmtime::component::bindgen!({
+    path: "../../wit",
+    world: "plugin",
+});
+
+pub(crate) use exports::warden::plugin::{capture, connect, handler, http_filter, lifecycle, rule_match};
+pub(crate) use warden::plugin::{config, log, types};

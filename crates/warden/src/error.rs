@@ -1,0 +1,378 @@
+//! The one error type of the library, and its kinds.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::hooks::Hook;
+use crate::manifest::ManifestError;
+
+/// Everything that can go wrong loading or calling a plugin.
+///
+/// Each variant names the plugin and says what to do. Match on
+/// [`Error::kind`] when you only need the category (for exit codes, metrics or
+/// retry decisions).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The manifest (`plugin.toml`) could not be read or is invalid.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+
+    /// A file could not be read or written.
+    #[error("{context} `{}`: {source}", path.display())]
+    Io {
+        /// What Warden was doing.
+        context: String,
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+
+    /// The component is not valid WebAssembly or could not be compiled.
+    #[error(
+        "plugin '{plugin}': `{}` is not a valid WebAssembly component: {message}; build it with `cargo build --target wasm32-wasip2`",
+        file.display()
+    )]
+    InvalidComponent {
+        /// Plugin name.
+        plugin: String,
+        /// The component file.
+        file: PathBuf,
+        /// What the validator or compiler said.
+        message: String,
+    },
+
+    /// The component's sha256 differs from the manifest's pin.
+    #[error(
+        "plugin '{plugin}': sha256 of `{}` is {actual} but plugin.toml pins {expected}; rebuild or update the pin",
+        file.display()
+    )]
+    HashMismatch {
+        /// Plugin name.
+        plugin: String,
+        /// The component file.
+        file: PathBuf,
+        /// The pinned hash.
+        expected: String,
+        /// The hash of the file on disk.
+        actual: String,
+    },
+
+    /// The plugin imports something Warden does not provide, or asks for
+    /// more than the runtime allows.
+    #[error("plugin '{plugin}': {message}")]
+    Unsupported {
+        /// Plugin name.
+        plugin: String,
+        /// What is unsupported and what to do.
+        message: String,
+    },
+
+    /// The plugin's `init` returned an error.
+    #[error("plugin '{plugin}' failed to initialise ({code}): {message}; check its [config]")]
+    InitFailed {
+        /// Plugin name.
+        plugin: String,
+        /// The plugin's error code.
+        code: String,
+        /// The plugin's message.
+        message: String,
+    },
+
+    /// A call ran past its wall-clock deadline and was stopped.
+    #[error("plugin '{plugin}' exceeded its {} ms timeout in {hook}; raise [limits] timeout or fix the plugin", timeout.as_millis())]
+    Timeout {
+        /// Plugin name.
+        plugin: String,
+        /// The hook that was running.
+        hook: Hook,
+        /// The deadline.
+        timeout: Duration,
+    },
+
+    /// A call used up its fuel.
+    #[error("plugin '{plugin}' ran out of fuel ({fuel}) in {hook}; raise [limits] fuel or fix the plugin")]
+    OutOfFuel {
+        /// Plugin name.
+        plugin: String,
+        /// The hook that was running.
+        hook: Hook,
+        /// The fuel per call.
+        fuel: u64,
+    },
+
+    /// The plugin tried to grow its memory past its limit.
+    #[error("plugin '{plugin}' hit its memory limit of {limit} bytes in {hook}; raise [limits] memory or fix the plugin")]
+    MemoryLimit {
+        /// Plugin name.
+        plugin: String,
+        /// The hook that was running.
+        hook: Hook,
+        /// The limit in bytes.
+        limit: u64,
+    },
+
+    /// The plugin exhausted its wasm stack.
+    #[error("plugin '{plugin}' overflowed its stack in {hook} (unbounded recursion?)")]
+    StackOverflow {
+        /// Plugin name.
+        plugin: String,
+        /// The hook that was running.
+        hook: Hook,
+    },
+
+    /// The plugin returned more data than allowed.
+    #[error("plugin '{plugin}' returned {size} bytes from {hook}, over its {limit}-byte limit; raise [limits] max-output or return less")]
+    OutputTooLarge {
+        /// Plugin name.
+        plugin: String,
+        /// The hook that was running.
+        hook: Hook,
+        /// The size returned.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+
+    /// The plugin trapped (panicked, hit `unreachable`, accessed memory out of bounds...).
+    #[error("plugin '{plugin}' trapped in {hook}: {message}")]
+    Trap {
+        /// Plugin name.
+        plugin: String,
+        /// The hook that was running.
+        hook: Hook,
+        /// The trap, with the plugin's panic message when it printed one.
+        message: String,
+    },
+
+    /// The plugin does not export the hook that was called.
+    #[error("plugin '{plugin}' does not export {hook}; it exports: {}", list_hooks(exported))]
+    HookNotExported {
+        /// Plugin name.
+        plugin: String,
+        /// The hook that was asked for.
+        hook: Hook,
+        /// The hooks it does export.
+        exported: Vec<Hook>,
+    },
+
+    /// The plugin did something its manifest does not permit.
+    #[error("plugin '{plugin}' is not permitted to {action}; grant `{permission}` in [permissions] if it should")]
+    CapabilityDenied {
+        /// Plugin name.
+        plugin: String,
+        /// What it tried.
+        action: String,
+        /// The manifest permission that would allow it.
+        permission: String,
+    },
+
+    /// The plugin returned its own error from a hook.
+    #[error("plugin '{plugin}' returned an error from {hook} ({code}): {message}")]
+    Plugin {
+        /// Plugin name.
+        plugin: String,
+        /// The hook.
+        hook: Hook,
+        /// The plugin's error code.
+        code: String,
+        /// The plugin's message.
+        message: String,
+    },
+
+    /// Every instance of the plugin stayed busy for the whole wait.
+    #[error("plugin '{plugin}' is busy: all {max_instances} instances in use for {} ms; raise [limits] max-instances", waited.as_millis())]
+    Busy {
+        /// Plugin name.
+        plugin: String,
+        /// The instance limit.
+        max_instances: u32,
+        /// How long the caller waited.
+        waited: Duration,
+    },
+
+    /// The runtime itself failed (engine set-up, instantiation resources).
+    #[error("{0}")]
+    Runtime(String),
+}
+
+fn list_hooks(hooks: &[Hook]) -> String {
+    if hooks.is_empty() {
+        return "no hooks".to_owned();
+    }
+    hooks.iter().map(|h| h.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// The category of an [`Error`], stable for exit codes and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// [`Error::Manifest`]
+    Manifest,
+    /// [`Error::Io`]
+    Io,
+    /// [`Error::InvalidComponent`]
+    InvalidComponent,
+    /// [`Error::HashMismatch`]
+    HashMismatch,
+    /// [`Error::Unsupported`]
+    Unsupported,
+    /// [`Error::InitFailed`]
+    InitFailed,
+    /// [`Error::Timeout`]
+    Timeout,
+    /// [`Error::OutOfFuel`]
+    OutOfFuel,
+    /// [`Error::MemoryLimit`]
+    MemoryLimit,
+    /// [`Error::StackOverflow`]
+    StackOverflow,
+    /// [`Error::OutputTooLarge`]
+    OutputTooLarge,
+    /// [`Error::Trap`]
+    Trap,
+    /// [`Error::HookNotExported`]
+    HookNotExported,
+    /// [`Error::CapabilityDenied`]
+    CapabilityDenied,
+    /// [`Error::Plugin`]
+    Plugin,
+    /// [`Error::Busy`]
+    Busy,
+    /// [`Error::Runtime`]
+    Runtime,
+}
+
+impl ErrorKind {
+    /// Every kind, in a stable order.
+    pub const ALL: [ErrorKind; 17] = [
+        ErrorKind::Manifest,
+        ErrorKind::Io,
+        ErrorKind::InvalidComponent,
+        ErrorKind::HashMismatch,
+        ErrorKind::Unsupported,
+        ErrorKind::InitFailed,
+        ErrorKind::Timeout,
+        ErrorKind::OutOfFuel,
+        ErrorKind::MemoryLimit,
+        ErrorKind::StackOverflow,
+        ErrorKind::OutputTooLarge,
+        ErrorKind::Trap,
+        ErrorKind::HookNotExported,
+        ErrorKind::CapabilityDenied,
+        ErrorKind::Plugin,
+        ErrorKind::Busy,
+        ErrorKind::Runtime,
+    ];
+
+    /// Short kebab-case name, e.g. `"timeout"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Manifest => "manifest",
+            ErrorKind::Io => "io",
+            ErrorKind::InvalidComponent => "invalid-component",
+            ErrorKind::HashMismatch => "hash-mismatch",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::InitFailed => "init-failed",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::OutOfFuel => "out-of-fuel",
+            ErrorKind::MemoryLimit => "memory-limit",
+            ErrorKind::StackOverflow => "stack-overflow",
+            ErrorKind::OutputTooLarge => "output-too-large",
+            ErrorKind::Trap => "trap",
+            ErrorKind::HookNotExported => "hook-not-exported",
+            ErrorKind::CapabilityDenied => "capability-denied",
+            ErrorKind::Plugin => "plugin-error",
+            ErrorKind::Busy => "busy",
+            ErrorKind::Runtime => "runtime",
+        }
+    }
+
+    /// Whether an error of this kind was raised while a plugin was running
+    /// and discarded the instance it ran on (a trap or a limit hit).
+    pub fn is_trap(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Timeout
+                | ErrorKind::OutOfFuel
+                | ErrorKind::MemoryLimit
+                | ErrorKind::StackOverflow
+                | ErrorKind::Trap
+        )
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Error {
+    /// The category of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Manifest(_) => ErrorKind::Manifest,
+            Error::Io { .. } => ErrorKind::Io,
+            Error::InvalidComponent { .. } => ErrorKind::InvalidComponent,
+            Error::HashMismatch { .. } => ErrorKind::HashMismatch,
+            Error::Unsupported { .. } => ErrorKind::Unsupported,
+            Error::InitFailed { .. } => ErrorKind::InitFailed,
+            Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::OutOfFuel { .. } => ErrorKind::OutOfFuel,
+            Error::MemoryLimit { .. } => ErrorKind::MemoryLimit,
+            Error::StackOverflow { .. } => ErrorKind::StackOverflow,
+            Error::OutputTooLarge { .. } => ErrorKind::OutputTooLarge,
+            Error::Trap { .. } => ErrorKind::Trap,
+            Error::HookNotExported { .. } => ErrorKind::HookNotExported,
+            Error::CapabilityDenied { .. } => ErrorKind::CapabilityDenied,
+            Error::Plugin { .. } => ErrorKind::Plugin,
+            Error::Busy { .. } => ErrorKind::Busy,
+            Error::Runtime(_) => ErrorKind::Runtime,
+        }
+    }
+
+    pub(crate) fn io(context: impl Into<String>, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_names_are_unique_and_kebab_case() {
+        let names: std::collections::HashSet<_> = ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names.len(), ErrorKind::ALL.len());
+        assert!(names.iter().all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '-')));
+    }
+
+    #[test]
+    fn messages_name_the_plugin_and_what_to_do() {
+        let e = Error::Timeout {
+            plugin: "slow".into(),
+            hook: Hook::OnRequest,
+            timeout: Duration::from_millis(100),
+        };
+        assert_eq!(e.kind(), ErrorKind::Timeout);
+        assert_eq!(
+            e.to_string(),
+            "plugin 'slow' exceeded its 100 ms timeout in on-request; raise [limits] timeout or fix the plugin"
+        );
+        let e = Error::HookNotExported {
+            plugin: "p".into(),
+            hook: Hook::OnRequest,
+            exported: vec![Hook::Handle],
+        };
+        assert!(e.to_string().contains("does not export on-request; it exports: handle"));
+    }
+}

@@ -1,0 +1,158 @@
+//! The hooks a plugin can export, and the WIT interfaces they belong to.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A WIT interface a plugin may export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Interface {
+    /// `warden:plugin/lifecycle`: `init`, `shutdown`, `health`.
+    Lifecycle,
+    /// `warden:plugin/http-filter`: `on-request`, `on-response`.
+    HttpFilter,
+    /// `warden:plugin/connect`: `on-connect`.
+    Connect,
+    /// `warden:plugin/capture`: `on-capture`.
+    Capture,
+    /// `warden:plugin/rule-match`: `on-rule-match`.
+    RuleMatch,
+    /// `warden:plugin/handler`: `handle`.
+    Handler,
+}
+
+impl Interface {
+    /// Every interface.
+    pub const ALL: [Interface; 6] = [
+        Interface::Lifecycle,
+        Interface::HttpFilter,
+        Interface::Connect,
+        Interface::Capture,
+        Interface::RuleMatch,
+        Interface::Handler,
+    ];
+
+    /// The fully qualified WIT name, e.g. `warden:plugin/http-filter@0.1.0`.
+    pub fn wit_name(self) -> &'static str {
+        match self {
+            Interface::Lifecycle => "warden:plugin/lifecycle@0.1.0",
+            Interface::HttpFilter => "warden:plugin/http-filter@0.1.0",
+            Interface::Connect => "warden:plugin/connect@0.1.0",
+            Interface::Capture => "warden:plugin/capture@0.1.0",
+            Interface::RuleMatch => "warden:plugin/rule-match@0.1.0",
+            Interface::Handler => "warden:plugin/handler@0.1.0",
+        }
+    }
+
+    /// The hooks this interface contains.
+    pub fn hooks(self) -> &'static [Hook] {
+        match self {
+            Interface::Lifecycle => &[Hook::Init, Hook::Shutdown, Hook::Health],
+            Interface::HttpFilter => &[Hook::OnRequest, Hook::OnResponse],
+            Interface::Connect => &[Hook::OnConnect],
+            Interface::Capture => &[Hook::OnCapture],
+            Interface::RuleMatch => &[Hook::OnRuleMatch],
+            Interface::Handler => &[Hook::Handle],
+        }
+    }
+}
+
+/// One function a host can call on a plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Hook {
+    /// `lifecycle.init`
+    Init,
+    /// `lifecycle.shutdown`
+    Shutdown,
+    /// `lifecycle.health`
+    Health,
+    /// `http-filter.on-request`
+    OnRequest,
+    /// `http-filter.on-response`
+    OnResponse,
+    /// `connect.on-connect`
+    OnConnect,
+    /// `capture.on-capture`
+    OnCapture,
+    /// `rule-match.on-rule-match`
+    OnRuleMatch,
+    /// `handler.handle`
+    Handle,
+}
+
+impl Hook {
+    /// Every hook.
+    pub const ALL: [Hook; 9] = [
+        Hook::Init,
+        Hook::Shutdown,
+        Hook::Health,
+        Hook::OnRequest,
+        Hook::OnResponse,
+        Hook::OnConnect,
+        Hook::OnCapture,
+        Hook::OnRuleMatch,
+        Hook::Handle,
+    ];
+
+    /// The WIT name, e.g. `"on-request"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Hook::Init => "init",
+            Hook::Shutdown => "shutdown",
+            Hook::Health => "health",
+            Hook::OnRequest => "on-request",
+            Hook::OnResponse => "on-response",
+            Hook::OnConnect => "on-connect",
+            Hook::OnCapture => "on-capture",
+            Hook::OnRuleMatch => "on-rule-match",
+            Hook::Handle => "handle",
+        }
+    }
+
+    /// The interface that defines this hook.
+    pub fn interface(self) -> Interface {
+        match self {
+            Hook::Init | Hook::Shutdown | Hook::Health => Interface::Lifecycle,
+            Hook::OnRequest | Hook::OnResponse => Interface::HttpFilter,
+            Hook::OnConnect => Interface::Connect,
+            Hook::OnCapture => Interface::Capture,
+            Hook::OnRuleMatch => Interface::RuleMatch,
+            Hook::Handle => Interface::Handler,
+        }
+    }
+}
+
+impl fmt::Display for Hook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Hook {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Hook::ALL
+            .into_iter()
+            .find(|h| h.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Hook::ALL.iter().map(|h| h.as_str()).collect();
+                format!("unknown hook `{s}`; expected one of: {}", names.join(", "))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hooks_round_trip_and_belong_to_their_interface() {
+        for hook in Hook::ALL {
+            assert_eq!(hook.as_str().parse::<Hook>(), Ok(hook));
+            assert!(hook.interface().hooks().contains(&hook));
+        }
+        assert!("on_request".parse::<Hook>().unwrap_err().contains("on-request"));
+    }
+}

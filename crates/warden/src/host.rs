@@ -1,0 +1,96 @@
+//! The per-store host state and the host imports every plugin gets:
+//! `log`, `config`, and the WASI context built by [`crate::sandbox`].
+
+use std::sync::Arc;
+
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::bindings::{config, log, types};
+use crate::capture::Capture;
+
+/// Longest log record a plugin can write; longer ones are cut.
+const MAX_LOG_RECORD: usize = 16 << 10;
+
+/// What every instance of one plugin shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// Plugin name, for logs and errors.
+    pub name: String,
+    /// The `[config]` table, sorted by key.
+    pub config: Vec<(String, String)>,
+    /// Memory cap in bytes.
+    pub memory_limit: u64,
+}
+
+/// Data stored in each wasmtime `Store`.
+pub(crate) struct HostState {
+    pub shared: Arc<Shared>,
+    pub wasi: WasiCtx,
+    pub table: ResourceTable,
+    pub stderr: Capture,
+    /// Set when the limiter refused a memory growth during the current call.
+    pub memory_denied: bool,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl ResourceLimiter for HostState {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired as u64 > self.shared.memory_limit {
+            self.memory_denied = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        // Tables hold function references; 100k entries is far beyond any real plugin.
+        Ok(desired <= 100_000)
+    }
+}
+
+impl types::Host for HostState {}
+
+impl log::Host for HostState {
+    fn log(&mut self, level: log::Level, mut message: String) {
+        if message.len() > MAX_LOG_RECORD {
+            let mut cut = MAX_LOG_RECORD;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push_str("...[truncated]");
+        }
+        let plugin = self.shared.name.as_str();
+        match level {
+            log::Level::Trace => tracing::trace!(target: "warden::plugin", plugin, "{message}"),
+            log::Level::Debug => tracing::debug!(target: "warden::plugin", plugin, "{message}"),
+            log::Level::Info => tracing::info!(target: "warden::plugin", plugin, "{message}"),
+            log::Level::Warn => tracing::warn!(target: "warden::plugin", plugin, "{message}"),
+            log::Level::Error => tracing::error!(target: "warden::plugin", plugin, "{message}"),
+        }
+    }
+}
+
+impl config::Host for HostState {
+    fn get(&mut self, key: String) -> Option<String> {
+        let config = &self.shared.config;
+        config
+            .binary_search_by(|(k, _)| k.as_str().cmp(&key))
+            .ok()
+            .map(|i| config[i].1.clone())
+    }
+
+    fn get_all(&mut self) -> Vec<(String, String)> {
+        self.shared.config.clone()
+    }
+}

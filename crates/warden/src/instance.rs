@@ -1,0 +1,178 @@
+//! One live plugin instance: a wasmtime `Store` with its component instance
+//! and the loaded export handles. Cheap to create from an `InstancePre`;
+//! thrown away after any trap, because a trap poisons the whole store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::{InstancePre, ResourceTable};
+use wasmtime::{Store, Trap};
+
+use crate::bindings::{capture, connect, handler, http_filter, lifecycle, rule_match};
+use crate::capture::Capture;
+use crate::error::Error;
+use crate::hooks::Hook;
+use crate::host::{HostState, Shared};
+use crate::limits::Limits;
+use crate::sandbox::Sandbox;
+
+/// Export handles resolved once per plugin (`None`: not exported).
+#[derive(Default)]
+pub(crate) struct ExportIndices {
+    pub lifecycle: Option<lifecycle::GuestIndices>,
+    pub http_filter: Option<http_filter::GuestIndices>,
+    pub connect: Option<connect::GuestIndices>,
+    pub capture: Option<capture::GuestIndices>,
+    pub rule_match: Option<rule_match::GuestIndices>,
+    pub handler: Option<handler::GuestIndices>,
+}
+
+/// Export handles bound to one instance.
+pub(crate) struct Guests {
+    pub lifecycle: Option<lifecycle::Guest>,
+    pub http_filter: Option<http_filter::Guest>,
+    pub connect: Option<connect::Guest>,
+    pub capture: Option<capture::Guest>,
+    pub rule_match: Option<rule_match::Guest>,
+    pub handler: Option<handler::Guest>,
+}
+
+pub(crate) struct Instance {
+    pub store: Store<HostState>,
+    pub guests: Guests,
+}
+
+/// Per-call settings derived from the limits.
+pub(crate) struct CallBudget {
+    pub fuel: Option<u64>,
+    pub metered: bool,
+    pub deadline_ticks: u64,
+}
+
+impl CallBudget {
+    pub(crate) fn new(limits: &Limits, tick: Duration, metered: bool) -> CallBudget {
+        let tick = tick.as_nanos().max(1);
+        // One extra tick: the epoch may advance right after we set the
+        // deadline, so this guarantees at least `timeout` of run time.
+        let ticks = limits.timeout.as_nanos().div_ceil(tick) + 1;
+        CallBudget {
+            fuel: limits.fuel,
+            metered,
+            deadline_ticks: u64::try_from(ticks).unwrap_or(u64::MAX),
+        }
+    }
+}
+
+impl Instance {
+    /// Instantiates a fresh instance with its own store and WASI context.
+    pub(crate) fn new(
+        pre: &InstancePre<HostState>,
+        indices: &ExportIndices,
+        shared: &Arc<Shared>,
+        sandbox: &Sandbox,
+        budget: &CallBudget,
+    ) -> Result<Instance, (wasmtime::Error, Capture, bool)> {
+        let stderr = Capture::default();
+        let wasi = sandbox.wasi(&stderr).map_err(|e| (wasmtime::Error::msg(e.to_string()), stderr.clone(), false))?;
+        let mut store = Store::new(
+            pre.engine(),
+            HostState {
+                shared: shared.clone(),
+                wasi,
+                table: ResourceTable::new(),
+                stderr,
+                memory_denied: false,
+            },
+        );
+        store.limiter(|s| s);
+        store.epoch_deadline_trap();
+        begin(&mut store, budget);
+        let fail = |store: &mut Store<HostState>, e: wasmtime::Error| {
+            let data = store.data();
+            (e, data.stderr.clone(), data.memory_denied)
+        };
+        let instance = match pre.instantiate(&mut store) {
+            Ok(i) => i,
+            Err(e) => return Err(fail(&mut store, e)),
+        };
+        macro_rules! load {
+            ($field:ident) => {
+                match indices.$field.as_ref().map(|ix| ix.load(&mut store, &instance)).transpose() {
+                    Ok(g) => g,
+                    Err(e) => return Err(fail(&mut store, e)),
+                }
+            };
+        }
+        let guests = Guests {
+            lifecycle: load!(lifecycle),
+            http_filter: load!(http_filter),
+            connect: load!(connect),
+            capture: load!(capture),
+            rule_match: load!(rule_match),
+            handler: load!(handler),
+        };
+        Ok(Instance { store, guests })
+    }
+
+    /// Resets the per-call budget: fuel, deadline, memory flag, stderr.
+    pub(crate) fn begin(&mut self, budget: &CallBudget) {
+        begin(&mut self.store, budget);
+    }
+}
+
+fn begin(store: &mut Store<HostState>, budget: &CallBudget) {
+    if budget.metered {
+        // Cannot fail: metering is on for this engine.
+        let _ = store.set_fuel(budget.fuel.unwrap_or(u64::MAX));
+    }
+    store.set_epoch_deadline(budget.deadline_ticks);
+    let data = store.data_mut();
+    data.memory_denied = false;
+    data.stderr.take();
+}
+
+/// Turns a failed call into a typed error. `stderr` is what the call wrote.
+pub(crate) fn classify(
+    plugin: &str,
+    hook: Hook,
+    limits: &Limits,
+    err: wasmtime::Error,
+    stderr: &Capture,
+    memory_denied: bool,
+) -> Error {
+    let plugin = plugin.to_owned();
+    let printed = stderr.take();
+    let trap = err.downcast_ref::<Trap>().copied();
+    match trap {
+        Some(Trap::Interrupt) => Error::Timeout {
+            plugin,
+            hook,
+            timeout: limits.timeout,
+        },
+        Some(Trap::OutOfFuel) => Error::OutOfFuel {
+            plugin,
+            hook,
+            fuel: limits.fuel.unwrap_or(u64::MAX),
+        },
+        Some(Trap::StackOverflow) => Error::StackOverflow { plugin, hook },
+        _ if memory_denied => Error::MemoryLimit {
+            plugin,
+            hook,
+            limit: limits.memory_bytes,
+        },
+        _ => {
+            let mut message = match trap {
+                Some(Trap::MemoryOutOfBounds) => {
+                    "out of bounds memory access (a Rust plugin's stack overflow also shows up this way)".to_owned()
+                }
+                Some(t) => t.to_string(),
+                None => format!("{err:#}"),
+            };
+            let printed = printed.trim();
+            if !printed.is_empty() {
+                message = format!("{}; plugin stderr: {printed}", message);
+            }
+            Error::Trap { plugin, hook, message }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! Warden: a secure, fast WebAssembly plugin runtime.
+//!
+//! A host application loads third-party plugins — WebAssembly components
+//! built against the `warden:plugin` WIT package — and calls their hooks
+//! (`on-request`, `on-response`, `on-connect`, `on-capture`,
+//! `on-rule-match`, `handle`). Each plugin runs in its own sandbox: bounded
+//! memory, a wall-clock deadline per call, optional fuel, a stack cap, a cap
+//! on output size, and only the files and environment variables its
+//! manifest grants. A plugin that traps or exceeds a limit gets a typed
+//! [`Error`]; the host and the other plugins carry on, and the plugin itself
+//! serves the next call from a fresh instance.
+//!
+//! ```no_run
+//! use warden::{CallContext, HttpRequest, RequestAction, Runtime};
+//!
+//! # fn main() -> Result<(), warden::Error> {
+//! let runtime = Runtime::new()?; // one per process
+//! let plugin = runtime.load("plugins/header-modifier")?; // plugin.toml + component
+//! let mut request = HttpRequest::new("GET", "/hello");
+//! request.headers.push(("host".into(), "example.com".into()));
+//! if let RequestAction::Continue(Some(changed)) = plugin.on_request(&CallContext::new("1"), &request)? {
+//!     request = changed;
+//! }
+//! println!("{} {} {:?}", request.method, request.uri, request.headers);
+//! # Ok(()) }
+//! ```
+//!
+//! See `docs/PLUGIN_DEVELOPMENT.md` for writing plugins and
+//! `docs/MANIFEST.md` for `plugin.toml`.
+
+#[allow(missing_docs, reason = "generated: the WIT docs cover the public types")]
+mod bindings;
+mod cache;
+mod capture;
+mod error;
+mod hooks;
+mod host;
+mod instance;
+mod limits;
+mod manifest;
+mod output;
+mod permissions;
+mod plugin;
+mod runtime;
+mod sandbox;
+mod types;
+
+pub use error::{Error, ErrorKind, Result};
+pub use hooks::{Hook, Interface};
+pub use limits::{InstancePolicy, Limits};
+pub use manifest::{Manifest, ManifestError};
+pub use permissions::{Access, FileGrant, HostPattern, Permissions};
+pub use plugin::Plugin;
+pub use runtime::{Runtime, RuntimeBuilder};
+pub use types::{
+    CallContext, ConnectAction, ConnectionInfo, Exchange, HealthStatus, HttpRequest, HttpResponse, PluginError,
+    Rejection, RequestAction, RequestHead, ResponseAction, RuleEvent,
+};

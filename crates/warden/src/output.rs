@@ -1,0 +1,76 @@
+//! How many bytes a hook result carries, for the `max-output` limit.
+
+use crate::types::{
+    ConnectAction, HealthStatus, HttpRequest, HttpResponse, RequestAction, ResponseAction,
+};
+
+/// Bytes a value returned by a plugin occupies (strings, headers, bodies).
+pub(crate) trait OutputSize {
+    fn output_size(&self) -> u64;
+}
+
+fn headers(h: &[(String, String)]) -> u64 {
+    h.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum()
+}
+
+impl OutputSize for HttpRequest {
+    fn output_size(&self) -> u64 {
+        (self.method.len() + self.uri.len() + self.body.len()) as u64 + headers(&self.headers)
+    }
+}
+
+impl OutputSize for HttpResponse {
+    fn output_size(&self) -> u64 {
+        self.body.len() as u64 + headers(&self.headers)
+    }
+}
+
+impl OutputSize for RequestAction {
+    fn output_size(&self) -> u64 {
+        match self {
+            RequestAction::Continue(r) => r.as_ref().map_or(0, |r| r.output_size()),
+            RequestAction::Respond(r) => r.output_size(),
+            RequestAction::Reject(r) => r.reason.len() as u64,
+        }
+    }
+}
+
+impl OutputSize for ResponseAction {
+    fn output_size(&self) -> u64 {
+        match self {
+            ResponseAction::Continue(r) => r.as_ref().map_or(0, |r| r.output_size()),
+            ResponseAction::Respond(r) => r.output_size(),
+            ResponseAction::Reject(r) => r.reason.len() as u64,
+        }
+    }
+}
+
+impl OutputSize for ConnectAction {
+    fn output_size(&self) -> u64 {
+        match self {
+            ConnectAction::Allow => 0,
+            ConnectAction::Deny(reason) => reason.len() as u64,
+        }
+    }
+}
+
+impl OutputSize for HealthStatus {
+    fn output_size(&self) -> u64 {
+        match self {
+            HealthStatus::Healthy => 0,
+            HealthStatus::Degraded(s) | HealthStatus::Unhealthy(s) => s.len() as u64,
+        }
+    }
+}
+
+impl OutputSize for Vec<u8> {
+    fn output_size(&self) -> u64 {
+        self.len() as u64
+    }
+}
+
+impl OutputSize for () {
+    fn output_size(&self) -> u64 {
+        0
+    }
+}

@@ -1,0 +1,518 @@
+//! A loaded plugin: compiled once, instantiated cheaply, called through typed
+//! hooks under its limits and permissions.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::InstancePre;
+
+use crate::bindings::{capture, connect, handler, http_filter, lifecycle, rule_match};
+use crate::cache;
+use crate::error::{Error, Result};
+use crate::hooks::{Hook, Interface};
+use crate::host::{HostState, Shared};
+use crate::instance::{self, CallBudget, ExportIndices, Instance};
+use crate::limits::{InstancePolicy, Limits};
+use crate::manifest::Manifest;
+use crate::output::OutputSize;
+use crate::runtime::Runtime;
+use crate::sandbox::Sandbox;
+use crate::types::{
+    CallContext, ConnectAction, ConnectionInfo, Exchange, HealthStatus, HttpRequest, HttpResponse, PluginError,
+    RequestAction, RequestHead, ResponseAction, RuleEvent,
+};
+
+/// A loaded plugin. Cheap to clone; `Send + Sync`; calls from many threads
+/// run in parallel on up to `max-instances` instances.
+///
+/// ```no_run
+/// use warden::{CallContext, HttpRequest, RequestAction, Runtime};
+///
+/// # fn main() -> Result<(), warden::Error> {
+/// let runtime = Runtime::new()?;
+/// let plugin = runtime.load("plugins/logger")?;
+/// let request = HttpRequest::new("GET", "/hello");
+/// match plugin.on_request(&CallContext::new("req-1"), &request)? {
+///     RequestAction::Continue(_) => println!("continue"),
+///     RequestAction::Respond(resp) => println!("answered {}", resp.status),
+///     RequestAction::Reject(r) => println!("rejected: {}", r.reason),
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Plugin {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    runtime: Runtime,
+    manifest: Manifest,
+    sha256: String,
+    from_cache: bool,
+    exports: Vec<Interface>,
+    imports: Vec<String>,
+    shared: Arc<Shared>,
+    sandbox: Sandbox,
+    pre: InstancePre<HostState>,
+    indices: ExportIndices,
+    budget: CallBudget,
+    pool: Mutex<Pool>,
+    freed: Condvar,
+}
+
+#[derive(Default)]
+struct Pool {
+    idle: Vec<Instance>,
+    live: u32,
+}
+
+impl Plugin {
+    pub(crate) fn new(runtime: Runtime, manifest: Manifest, bytes: &[u8]) -> Result<Plugin> {
+        let name = manifest.name.clone();
+        let unsupported = |message: String| Error::Unsupported {
+            plugin: name.clone(),
+            message,
+        };
+        let settings = &runtime.inner().settings;
+        let limits = &manifest.limits;
+        if limits.memory_bytes > settings.max_memory_bytes {
+            return Err(unsupported(format!(
+                "[limits] memory asks for {} bytes but this runtime allows at most {}",
+                limits.memory_bytes, settings.max_memory_bytes
+            )));
+        }
+        if limits.stack_bytes > settings.max_stack_bytes {
+            return Err(unsupported(format!(
+                "[limits] stack asks for {} bytes but this runtime's wasm stack is {} bytes",
+                limits.stack_bytes, settings.max_stack_bytes
+            )));
+        }
+        if limits.fuel.is_some() && !settings.fuel {
+            return Err(unsupported(
+                "[limits] fuel is set but this runtime was built without fuel metering; remove it or enable fuel".into(),
+            ));
+        }
+
+        let actual = cache::sha256(bytes);
+        let sha256 = cache::hex(&actual);
+        if let Some(expected) = &manifest.sha256
+            && *expected != sha256
+        {
+            return Err(Error::HashMismatch {
+                plugin: name,
+                file: manifest.component.clone(),
+                expected: expected.clone(),
+                actual: sha256,
+            });
+        }
+        let (component, _, from_cache) = runtime.compile(&name, &manifest.component, bytes)?;
+
+        let engine = runtime.engine();
+        let ty = component.component_type();
+        let imports: Vec<String> = ty.imports(engine).map(|(n, _)| n.to_owned()).collect();
+        let pre = runtime.inner().linker.instantiate_pre(&component).map_err(|e| {
+            let provided = "warden:plugin/log, warden:plugin/config and WASI 0.2";
+            unsupported(format!("its imports cannot be satisfied ({e:#}); Warden provides {provided}"))
+        })?;
+
+        let exported: Vec<&str> = ty
+            .exports(engine)
+            .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentInstance(_)))
+            .map(|(n, _)| n)
+            .collect();
+        let mut indices = ExportIndices::default();
+        let mut exports = Vec::new();
+        for interface in Interface::ALL {
+            // Match the interface regardless of its version; the bindings
+            // check below decides whether the version is compatible.
+            let unversioned = |n: &str| n.split('@').next().unwrap_or(n).to_owned();
+            if !exported.iter().any(|n| unversioned(n) == unversioned(interface.wit_name())) {
+                continue;
+            }
+            let bad = |e: wasmtime::Error| {
+                unsupported(format!("its export `{}` does not match the WIT package: {e:#}", interface.wit_name()))
+            };
+            match interface {
+                Interface::Lifecycle => indices.lifecycle = Some(lifecycle::GuestIndices::new(&pre).map_err(bad)?),
+                Interface::HttpFilter => indices.http_filter = Some(http_filter::GuestIndices::new(&pre).map_err(bad)?),
+                Interface::Connect => indices.connect = Some(connect::GuestIndices::new(&pre).map_err(bad)?),
+                Interface::Capture => indices.capture = Some(capture::GuestIndices::new(&pre).map_err(bad)?),
+                Interface::RuleMatch => indices.rule_match = Some(rule_match::GuestIndices::new(&pre).map_err(bad)?),
+                Interface::Handler => indices.handler = Some(handler::GuestIndices::new(&pre).map_err(bad)?),
+            }
+            exports.push(interface);
+        }
+        if exports.iter().all(|i| *i == Interface::Lifecycle) {
+            return Err(unsupported(format!(
+                "it exports no hook interface (exports: {}); export at least one of warden:plugin/http-filter, connect, capture, rule-match or handler",
+                if exported.is_empty() { "none".to_owned() } else { exported.join(", ") }
+            )));
+        }
+
+        let sandbox = Sandbox::new(&name, &manifest.permissions, &manifest.dir)?;
+        let mut config: Vec<(String, String)> = manifest.config.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        config.sort();
+        let shared = Arc::new(Shared {
+            name: name.clone(),
+            config,
+            memory_limit: limits.memory_bytes,
+        });
+        let budget = CallBudget::new(limits, settings.epoch_tick, settings.fuel);
+
+        let plugin = Plugin {
+            inner: Arc::new(Inner {
+                runtime,
+                sha256,
+                from_cache,
+                exports,
+                imports,
+                shared,
+                sandbox,
+                pre,
+                indices,
+                budget,
+                pool: Mutex::new(Pool::default()),
+                freed: Condvar::new(),
+                manifest,
+            }),
+        };
+        // Instantiate and `init` once now, so a broken plugin fails at load.
+        let first = plugin.checkout()?;
+        plugin.checkin(first);
+        tracing::debug!(plugin = %plugin.name(), version = %plugin.version(), sha256 = %plugin.sha256(), from_cache, "plugin loaded");
+        Ok(plugin)
+    }
+
+    /// The plugin's name from its manifest.
+    pub fn name(&self) -> &str {
+        &self.inner.manifest.name
+    }
+
+    /// The plugin's version from its manifest.
+    pub fn version(&self) -> &semver::Version {
+        &self.inner.manifest.version
+    }
+
+    /// The manifest the plugin was loaded from.
+    pub fn manifest(&self) -> &Manifest {
+        &self.inner.manifest
+    }
+
+    /// The limits the plugin runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.manifest.limits
+    }
+
+    /// Lowercase hex sha256 of the component bytes.
+    pub fn sha256(&self) -> &str {
+        &self.inner.sha256
+    }
+
+    /// Whether the compiled code came from the compile cache.
+    pub fn from_cache(&self) -> bool {
+        self.inner.from_cache
+    }
+
+    /// The Warden interfaces the component exports.
+    pub fn exports(&self) -> &[Interface] {
+        &self.inner.exports
+    }
+
+    /// The hooks the host can call on this plugin.
+    pub fn hooks(&self) -> Vec<Hook> {
+        self.inner.exports.iter().flat_map(|i| i.hooks().iter().copied()).collect()
+    }
+
+    /// Whether the plugin exports `hook`.
+    pub fn has_hook(&self, hook: Hook) -> bool {
+        self.inner.exports.contains(&hook.interface())
+    }
+
+    /// The component's imports (WIT names).
+    pub fn imports(&self) -> &[String] {
+        &self.inner.imports
+    }
+
+    /// The runtime this plugin was loaded by.
+    pub fn runtime(&self) -> &Runtime {
+        &self.inner.runtime
+    }
+
+    /// Runs the HTTP filter's `on-request` hook.
+    ///
+    /// The request is borrowed: if the plugin is refused (for example a
+    /// modified request without the `modify-request` permission gives
+    /// [`Error::CapabilityDenied`]) the caller still holds the original.
+    pub fn on_request(&self, ctx: &CallContext, request: &HttpRequest) -> Result<RequestAction> {
+        let action = self.call(Hook::OnRequest, |inst| {
+            let guest = inst.guests.http_filter.as_ref().expect("export checked");
+            guest.call_on_request(&mut inst.store, ctx, request)
+        })?;
+        if let RequestAction::Continue(Some(_)) = action
+            && !self.inner.manifest.permissions.modify_request
+        {
+            return Err(self.denied("modify the request in on-request", "modify-request = true"));
+        }
+        Ok(action)
+    }
+
+    /// Runs the HTTP filter's `on-response` hook.
+    pub fn on_response(&self, ctx: &CallContext, request: &RequestHead, response: &HttpResponse) -> Result<ResponseAction> {
+        let action = self.call(Hook::OnResponse, |inst| {
+            let guest = inst.guests.http_filter.as_ref().expect("export checked");
+            guest.call_on_response(&mut inst.store, ctx, request, response)
+        })?;
+        if matches!(action, ResponseAction::Continue(Some(_)) | ResponseAction::Respond(_))
+            && !self.inner.manifest.permissions.modify_response
+        {
+            return Err(self.denied("modify the response in on-response", "modify-response = true"));
+        }
+        Ok(action)
+    }
+
+    /// Runs `on-connect` for a new connection.
+    pub fn on_connect(&self, connection: &ConnectionInfo) -> Result<ConnectAction> {
+        self.call(Hook::OnConnect, |inst| {
+            let guest = inst.guests.connect.as_ref().expect("export checked");
+            guest.call_on_connect(&mut inst.store, connection)
+        })
+    }
+
+    /// Runs `on-capture` with a finished exchange.
+    pub fn on_capture(&self, exchange: &Exchange) -> Result<()> {
+        self.call(Hook::OnCapture, |inst| {
+            let guest = inst.guests.capture.as_ref().expect("export checked");
+            guest.call_on_capture(&mut inst.store, exchange)
+        })
+    }
+
+    /// Runs `on-rule-match` for a rule the plugin subscribed to.
+    pub fn on_rule_match(&self, event: &RuleEvent) -> Result<()> {
+        self.call(Hook::OnRuleMatch, |inst| {
+            let guest = inst.guests.rule_match.as_ref().expect("export checked");
+            guest.call_on_rule_match(&mut inst.store, event)
+        })
+    }
+
+    /// Calls the generic `handle(action, payload)` entry point.
+    pub fn handle(&self, action: &str, payload: &[u8]) -> Result<Vec<u8>> {
+        self.call(Hook::Handle, |inst| {
+            let guest = inst.guests.handler.as_ref().expect("export checked");
+            guest.call_handle(&mut inst.store, action, payload)
+        })
+    }
+
+    /// Asks the plugin for its health. A plugin without the lifecycle
+    /// interface is healthy as long as it loads.
+    pub fn health(&self) -> Result<HealthStatus> {
+        if !self.has_hook(Hook::Health) {
+            return Ok(HealthStatus::Healthy);
+        }
+        self.call(Hook::Health, |inst| {
+            let guest = inst.guests.lifecycle.as_ref().expect("export checked");
+            guest.call_health(&mut inst.store).map(Ok::<_, Never>)
+        })
+    }
+
+    /// Calls `shutdown` on every idle instance and drops them. Instances in
+    /// use finish their call and are dropped when returned. Errors are
+    /// logged: shutting down never fails.
+    pub fn shutdown(&self) {
+        let idle = std::mem::take(&mut self.pool().idle);
+        for mut inst in idle {
+            inst.begin(&self.inner.budget);
+            if let Some(guest) = inst.guests.lifecycle.as_ref() {
+                if let Err(e) = guest.call_shutdown(&mut inst.store) {
+                    let data = inst.store.data();
+                    let err = instance::classify(self.name(), Hook::Shutdown, self.limits(), e, &data.stderr, data.memory_denied);
+                    tracing::warn!(plugin = %self.name(), error = %err, "shutdown failed");
+                }
+            }
+            self.release();
+        }
+    }
+
+    fn denied(&self, action: &str, permission: &str) -> Error {
+        Error::CapabilityDenied {
+            plugin: self.name().to_owned(),
+            action: action.to_owned(),
+            permission: permission.to_owned(),
+        }
+    }
+
+    /// Runs one hook call on a pooled (or fresh) instance with the per-call
+    /// budget, classifying failures and discarding trapped instances.
+    fn call<R, E>(&self, hook: Hook, f: impl FnOnce(&mut Instance) -> wasmtime::Result<Result<R, E>>) -> Result<R>
+    where
+        R: OutputSize,
+        E: Into<PluginError>,
+    {
+        if !self.has_hook(hook) {
+            return Err(Error::HookNotExported {
+                plugin: self.name().to_owned(),
+                hook,
+                exported: self.hooks(),
+            });
+        }
+        let mut inst = self.checkout()?;
+        inst.begin(&self.inner.budget);
+        match f(&mut inst) {
+            Ok(result) => {
+                log_stderr(self.name(), &inst);
+                self.checkin(inst);
+                let value = result.map_err(|e| {
+                    let e = e.into();
+                    Error::Plugin {
+                        plugin: self.name().to_owned(),
+                        hook,
+                        code: e.code,
+                        message: e.message,
+                    }
+                })?;
+                let size = value.output_size();
+                let limit = self.limits().max_output_bytes;
+                if size > limit {
+                    return Err(Error::OutputTooLarge {
+                        plugin: self.name().to_owned(),
+                        hook,
+                        size,
+                        limit,
+                    });
+                }
+                Ok(value)
+            }
+            Err(e) => {
+                let data = inst.store.data();
+                let err = instance::classify(self.name(), hook, self.limits(), e, &data.stderr, data.memory_denied);
+                // A trap poisons the store: never reuse it.
+                drop(inst);
+                self.release();
+                tracing::debug!(plugin = %self.name(), %hook, error = %err, "call failed; instance discarded");
+                Err(err)
+            }
+        }
+    }
+
+    fn pool(&self) -> MutexGuard<'_, Pool> {
+        self.inner.pool.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes an idle instance or creates one, waiting (up to the plugin's
+    /// timeout) while `max-instances` are in use.
+    fn checkout(&self) -> Result<Instance> {
+        let max = self.limits().max_instances.max(1);
+        let wait = self.limits().timeout;
+        let start = Instant::now();
+        let mut pool = self.pool();
+        loop {
+            if let Some(inst) = pool.idle.pop() {
+                return Ok(inst);
+            }
+            if pool.live < max {
+                pool.live += 1;
+                break;
+            }
+            let left = wait.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                return Err(Error::Busy {
+                    plugin: self.name().to_owned(),
+                    max_instances: max,
+                    waited: start.elapsed(),
+                });
+            }
+            pool = self.inner.freed.wait_timeout(pool, left).unwrap_or_else(PoisonError::into_inner).0;
+        }
+        drop(pool);
+        self.instantiate().inspect_err(|_| self.release())
+    }
+
+    /// Returns an instance after a successful call.
+    fn checkin(&self, inst: Instance) {
+        if self.limits().instance_policy == InstancePolicy::Reuse {
+            self.pool().idle.push(inst);
+            self.inner.freed.notify_one();
+        } else {
+            drop(inst);
+            self.release();
+        }
+    }
+
+    /// Forgets one live instance (dropped or discarded).
+    fn release(&self) {
+        let mut pool = self.pool();
+        pool.live = pool.live.saturating_sub(1);
+        drop(pool);
+        self.inner.freed.notify_one();
+    }
+
+    fn instantiate(&self) -> Result<Instance> {
+        let inner = &self.inner;
+        let mut inst = Instance::new(&inner.pre, &inner.indices, &inner.shared, &inner.sandbox, &inner.budget).map_err(
+            |(e, stderr, memory_denied)| {
+                let err = instance::classify(self.name(), Hook::Init, self.limits(), e, &stderr, memory_denied);
+                match err {
+                    Error::Trap { plugin, message, .. } => Error::Runtime(format!("plugin '{plugin}' could not be instantiated: {message}")),
+                    other => other,
+                }
+            },
+        )?;
+        if let Some(guest) = inst.guests.lifecycle.as_ref() {
+            match guest.call_init(&mut inst.store, &inner.shared.config) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    return Err(Error::InitFailed {
+                        plugin: self.name().to_owned(),
+                        code: e.code,
+                        message: e.message,
+                    });
+                }
+                Err(e) => {
+                    let data = inst.store.data();
+                    return Err(instance::classify(self.name(), Hook::Init, self.limits(), e, &data.stderr, data.memory_denied));
+                }
+            }
+        }
+        Ok(inst)
+    }
+
+    /// Instances currently alive (idle or in a call).
+    pub fn live_instances(&self) -> u32 {
+        self.pool().live
+    }
+}
+
+fn log_stderr(plugin: &str, inst: &Instance) {
+    let printed = inst.store.data().stderr.take();
+    if !printed.is_empty() {
+        tracing::debug!(target: "warden::plugin", plugin, stderr = %printed.trim_end(), "plugin wrote to stderr");
+    }
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.name())
+            .field("version", &self.version().to_string())
+            .field("exports", &self.exports())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Never-constructed error type for hooks that cannot return a plugin error.
+pub(crate) enum Never {}
+
+impl From<Never> for PluginError {
+    fn from(n: Never) -> PluginError {
+        match n {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn plugin_is_send_and_sync() {
+        fn is<T: Send + Sync + Clone + 'static>() {}
+        is::<super::Plugin>();
+    }
+}

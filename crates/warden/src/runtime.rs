@@ -1,0 +1,221 @@
+//! The runtime: one wasmtime engine per process, the linker, the epoch
+//! ticker and the compile cache. Everything built once and shared by every
+//! plugin.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::cache::{self, Cache};
+use crate::error::{Error, Result};
+use crate::host::HostState;
+use crate::manifest::Manifest;
+use crate::plugin::Plugin;
+
+/// Shared handle to the engine, linker and cache. Cheap to clone.
+///
+/// Create one per process and load every plugin through it.
+///
+/// ```no_run
+/// # fn main() -> Result<(), warden::Error> {
+/// let runtime = warden::Runtime::builder()
+///     .cache_dir("/var/cache/myapp/warden")
+///     .build()?;
+/// let plugin = runtime.load("plugins/logger")?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<HostState>,
+    pub(crate) settings: RuntimeBuilder,
+    cache: Option<Cache>,
+    /// Dropping this stops the epoch ticker thread.
+    _ticker: mpsc::Sender<()>,
+}
+
+/// Settings for a [`Runtime`].
+#[derive(Debug, Clone)]
+pub struct RuntimeBuilder {
+    cache_dir: Option<PathBuf>,
+    pub(crate) epoch_tick: Duration,
+    pub(crate) max_memory_bytes: u64,
+    pub(crate) max_stack_bytes: usize,
+    pub(crate) fuel: bool,
+    max_instances_total: u32,
+}
+
+impl Default for RuntimeBuilder {
+    fn default() -> Self {
+        RuntimeBuilder {
+            cache_dir: None,
+            epoch_tick: Duration::from_millis(5),
+            max_memory_bytes: 1 << 30,
+            max_stack_bytes: crate::limits::DEFAULT_STACK_BYTES,
+            fuel: true,
+            max_instances_total: 1000,
+        }
+    }
+}
+
+impl RuntimeBuilder {
+    /// Caches compiled components in `dir` (created with mode 0700 if
+    /// missing). Without it every load compiles.
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// How often the deadline clock ticks (default 5 ms). A call that runs
+    /// past its timeout is stopped within one tick.
+    pub fn epoch_tick(mut self, tick: Duration) -> Self {
+        self.epoch_tick = tick.max(Duration::from_micros(100));
+        self
+    }
+
+    /// Largest memory any plugin may ask for (default 1 GiB).
+    pub fn max_memory(mut self, bytes: u64) -> Self {
+        self.max_memory_bytes = bytes;
+        self
+    }
+
+    /// The wasm stack limit for every plugin (default 512 KiB). A plugin
+    /// whose manifest asks for more is refused at load.
+    pub fn max_wasm_stack(mut self, bytes: usize) -> Self {
+        self.max_stack_bytes = bytes;
+        self
+    }
+
+    /// Whether fuel metering is compiled in (default on). Off saves a few
+    /// percent per call; plugins that set `[limits] fuel` are then refused.
+    pub fn fuel(mut self, enabled: bool) -> Self {
+        self.fuel = enabled;
+        self
+    }
+
+    /// Most plugin instances alive at once across the process (default 1000).
+    pub fn max_instances_total(mut self, n: u32) -> Self {
+        self.max_instances_total = n.max(1);
+        self
+    }
+
+    /// Builds the runtime: creates the engine, links the host imports and
+    /// starts the epoch ticker.
+    pub fn build(self) -> Result<Runtime> {
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .consume_fuel(self.fuel)
+            .max_wasm_stack(self.max_stack_bytes)
+            .memory_init_cow(true);
+        let mut pool = PoolingAllocationConfig::new();
+        let n = self.max_instances_total;
+        pool.total_component_instances(n)
+            .total_core_instances(n.saturating_mul(8))
+            .total_memories(n.saturating_mul(2))
+            .total_tables(n.saturating_mul(8))
+            .max_memory_size(usize::try_from(self.max_memory_bytes).unwrap_or(usize::MAX));
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config).map_err(|e| Error::Runtime(format!("cannot create the wasm engine: {e}")))?;
+
+        let mut linker = Linker::new(&engine);
+        let link = |e: wasmtime::Error| Error::Runtime(format!("cannot link host imports: {e}"));
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(link)?;
+        crate::bindings::log::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s).map_err(link)?;
+        crate::bindings::config::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
+            .map_err(link)?;
+        crate::bindings::types::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s).map_err(link)?;
+
+        let cache = self.cache_dir.as_deref().map(|dir| Cache::open(dir, &engine)).transpose()?;
+
+        let (stop, ticks) = mpsc::channel::<()>();
+        let ticker_engine = engine.clone();
+        let tick = self.epoch_tick;
+        std::thread::Builder::new()
+            .name("warden-epoch".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = ticks.recv_timeout(tick) {
+                    ticker_engine.increment_epoch();
+                }
+            })
+            .map_err(|e| Error::Runtime(format!("cannot start the epoch thread: {e}")))?;
+
+        Ok(Runtime {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                settings: self,
+                cache,
+                _ticker: stop,
+            }),
+        })
+    }
+}
+
+impl Runtime {
+    /// A runtime with default settings and no disk cache.
+    pub fn new() -> Result<Runtime> {
+        RuntimeBuilder::default().build()
+    }
+
+    /// Starts configuring a runtime.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    /// Loads the plugin in `dir` (its `plugin.toml` and component).
+    pub fn load(&self, dir: impl AsRef<Path>) -> Result<Plugin> {
+        self.load_manifest(Manifest::from_dir(dir)?)
+    }
+
+    /// Loads a plugin from an already parsed (or programmatically built) manifest.
+    pub fn load_manifest(&self, manifest: Manifest) -> Result<Plugin> {
+        let bytes = std::fs::read(&manifest.component)
+            .map_err(|e| Error::io(format!("plugin '{}': cannot read component", manifest.name), &manifest.component, e))?;
+        Plugin::new(self.clone(), manifest, &bytes)
+    }
+
+    /// Compiles wasm bytes, through the cache when there is one. Returns the
+    /// component, its sha256 and whether it came from the cache.
+    pub(crate) fn compile(&self, plugin: &str, file: &Path, bytes: &[u8]) -> Result<(Component, [u8; 32], bool)> {
+        let hash = cache::sha256(bytes);
+        if let Some(cache) = &self.inner.cache
+            && let Some(component) = cache.get(&self.inner.engine, &hash)
+        {
+            return Ok((component, hash, true));
+        }
+        let component = Component::new(&self.inner.engine, bytes).map_err(|e| Error::InvalidComponent {
+            plugin: plugin.to_owned(),
+            file: file.to_owned(),
+            message: format!("{e:#}"),
+        })?;
+        if let Some(cache) = &self.inner.cache {
+            cache.put(&hash, &component);
+        }
+        Ok((component, hash, false))
+    }
+
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+
+    /// The underlying wasmtime engine, for hosts that need it.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("settings", &self.inner.settings).finish_non_exhaustive()
+    }
+}
