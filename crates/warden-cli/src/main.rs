@@ -1,1 +1,160 @@
-fn main() {}
+//! The `warden` command: run, inspect, validate and build Warden plugins.
+
+mod commands;
+mod json;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+const EXIT_CODES: &str = "\
+EXIT CODES:
+  0   success
+  1   other error (bad input file, I/O outside a plugin)
+  2   usage error
+  10  manifest          plugin.toml is missing or invalid
+  11  io                a plugin file could not be read
+  12  invalid-component the .wasm is not a valid component
+  13  hash-mismatch     the component does not match its sha256 pin
+  14  unsupported       imports or limits Warden cannot provide
+  15  init-failed       the plugin's init returned an error
+  20  timeout           a call exceeded [limits] timeout
+  21  out-of-fuel       a call used up [limits] fuel
+  22  memory-limit      the plugin hit [limits] memory
+  23  stack-overflow    the plugin overflowed its stack
+  24  output-too-large  a result exceeded [limits] max-output
+  25  trap              the plugin trapped or panicked
+  26  hook-not-exported the plugin does not export that hook
+  27  capability-denied the plugin lacks a permission
+  28  plugin-error      the plugin returned its own error
+  29  busy              all instances stayed busy
+  30  runtime           engine or instantiation failure
+
+On failure, stderr gets one line: error[<kind>]: <message>";
+
+/// Run, inspect and validate Warden WebAssembly plugins.
+#[derive(Parser)]
+#[command(name = "warden", version, about, after_help = EXIT_CODES)]
+struct Cli {
+    /// Compile cache directory [default: $WARDEN_CACHE_DIR, else $XDG_CACHE_HOME/warden, else ~/.cache/warden]
+    #[arg(long, global = true, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile every time instead of using the cache.
+    #[arg(long, global = true)]
+    no_cache: bool,
+    /// More log output (-v: debug, -vv: trace). Plugin logs at info and above are always shown.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Run(commands::run::Args),
+    Inspect(commands::inspect::Args),
+    Validate(commands::validate::Args),
+    Build(commands::build::Args),
+}
+
+impl Cli {
+    fn runtime(&self) -> Result<warden::Runtime, warden::Error> {
+        let mut builder = warden::Runtime::builder();
+        if !self.no_cache
+            && let Some(dir) = self.cache_dir.clone().or_else(default_cache_dir)
+        {
+            builder = builder.cache_dir(dir);
+        }
+        builder.build()
+    }
+}
+
+fn default_cache_dir() -> Option<PathBuf> {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    env("WARDEN_CACHE_DIR")
+        .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("warden")))
+        .or_else(|| env("HOME").map(|d| d.join(".cache").join("warden")))
+}
+
+/// Exit code for a library error kind (documented in `--help`).
+fn exit_code(kind: warden::ErrorKind) -> u8 {
+    use warden::ErrorKind as K;
+    match kind {
+        K::Manifest => 10,
+        K::Io => 11,
+        K::InvalidComponent => 12,
+        K::HashMismatch => 13,
+        K::Unsupported => 14,
+        K::InitFailed => 15,
+        K::Timeout => 20,
+        K::OutOfFuel => 21,
+        K::MemoryLimit => 22,
+        K::StackOverflow => 23,
+        K::OutputTooLarge => 24,
+        K::Trap => 25,
+        K::HookNotExported => 26,
+        K::CapabilityDenied => 27,
+        K::Plugin => 28,
+        K::Busy => 29,
+        _ => 30,
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = match cli.verbose {
+        0 => "warn,warden::plugin=info",
+        1 => "debug",
+        _ => "trace",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG").unwrap_or_else(|_| filter.into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+
+    let result = match &cli.command {
+        Command::Run(args) => commands::run::run(&cli, args),
+        Command::Inspect(args) => commands::inspect::run(&cli, args),
+        Command::Validate(args) => commands::validate::run(&cli, args),
+        Command::Build(args) => commands::build::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => match err.downcast_ref::<warden::Error>() {
+            Some(e) => {
+                let message = e.to_string().replace('\n', " ");
+                eprintln!("error[{}]: {message}", e.kind());
+                ExitCode::from(exit_code(e.kind()))
+            }
+            None => {
+                eprintln!("error: {}", format!("{err:#}").replace('\n', " "));
+                ExitCode::from(1)
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_kind_has_a_distinct_documented_exit_code() {
+        let mut seen = std::collections::HashSet::new();
+        for kind in warden::ErrorKind::ALL {
+            let code = exit_code(kind);
+            assert!(seen.insert(code), "{kind} shares exit code {code}");
+            assert!(EXIT_CODES.contains(&format!("  {code}  {kind}")), "{kind} ({code}) missing from --help");
+        }
+    }
+
+    #[test]
+    fn cli_definition_is_valid() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

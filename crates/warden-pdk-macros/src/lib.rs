@@ -78,14 +78,11 @@ fn expand(input: &Input) -> syn::Result<TokenStream2> {
         impls.push(hook_impl(hook));
     }
 
-    let world = exports.iter().fold(
-        format!(
-            "world guest {{\n    import {};\n    import {};\n",
-            iface("log"),
-            iface("config")
-        ),
-        |world, export| format!("{world}    export {export};\n"),
-    ) + "}\n";
+    let mut world = format!("world guest {{\n    import {};\n    import {};\n", iface("log"), iface("config"));
+    for export in &exports {
+        world += &format!("    export {export};\n");
+    }
+    world.push('}');
     let wit = LitStr::new(
         &format!("package warden:plugin-guest;\n\npackage {package} {{\n{body}\n}}\n\n{world}"),
         proc_macro2::Span::call_site(),
@@ -99,6 +96,7 @@ fn expand(input: &Input) -> syn::Result<TokenStream2> {
 
         #[doc(hidden)]
         #[allow(
+            dead_code,
             unsafe_code,
             missing_docs,
             unused_qualifications,
@@ -108,6 +106,9 @@ fn expand(input: &Input) -> syn::Result<TokenStream2> {
         mod __warden_plugin {
             ::warden_pdk::rt::wit_bindgen::generate!({
                 inline: #wit,
+                // No WIT folders: the inline text is complete, and a `wit/` folder in
+                // the plugin crate must not be picked up by default.
+                path: [],
                 world: "warden:plugin-guest/guest",
                 runtime_path: "::warden_pdk::rt::wit_bindgen::rt",
                 with: {
@@ -142,6 +143,9 @@ fn expand(input: &Input) -> syn::Result<TokenStream2> {
 
             #(#impls)*
 
+            // Component exports only mean something to a wasm component; native
+            // linkers reject the `iface#func` symbol names.
+            #[cfg(target_family = "wasm")]
             export!(Exports);
         }
     })
@@ -170,7 +174,8 @@ fn hook_impl(hook: &Ident) -> TokenStream2 {
     let result = |ok: TokenStream2| quote!(::core::result::Result<#ok, ::warden_pdk::PluginError>);
     match hook.to_string().as_str() {
         "http_filter" => {
-            let (req, resp) = (result(quote!(::warden_pdk::RequestAction)), result(quote!(::warden_pdk::ResponseAction)));
+            let (req, resp) =
+                (result(quote!(::warden_pdk::RequestAction)), result(quote!(::warden_pdk::ResponseAction)));
             quote! {
                 impl exports::warden::plugin::http_filter::Guest for Exports {
                     fn on_request(ctx: ::warden_pdk::CallContext, request: ::warden_pdk::HttpRequest) -> #req {

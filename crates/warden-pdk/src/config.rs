@@ -4,8 +4,7 @@ use crate::bindings::warden::plugin::config as host;
 
 /// Key/value configuration handed to [`Plugin::init`](crate::Plugin::init).
 ///
-/// Keys are the manifest's `[config]` keys (nested tables are flattened with
-/// dots, e.g. `request.add.x-id`); values are strings.
+/// Keys and values are strings, in the order the host gives them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Config {
     entries: Vec<(String, String)>,

@@ -26,7 +26,10 @@ mod tests {
     #[test]
     fn constructors() {
         let err = PluginError::new("bad-config", "missing key");
-        assert_eq!((err.code.as_str(), err.message.as_str()), ("bad-config", "missing key"));
+        assert_eq!(
+            (err.code.as_str(), err.message.as_str()),
+            ("bad-config", "missing key")
+        );
         let io: PluginError = std::io::Error::new(std::io::ErrorKind::NotFound, "gone").into();
         assert_eq!((io.code.as_str(), io.message.as_str()), ("io", "gone"));
     }

@@ -42,7 +42,10 @@ pub trait HeadersExt {
     fn set_header(&mut self, name: impl Into<String>, value: impl Into<String>) {
         let (name, value) = (name.into(), value.into());
         let headers = self.headers_mut();
-        match headers.iter().position(|(k, _)| k.eq_ignore_ascii_case(&name)) {
+        match headers
+            .iter()
+            .position(|(k, _)| k.eq_ignore_ascii_case(&name))
+        {
             Some(first) => {
                 let mut i = 0;
                 headers.retain(|(k, _)| {
@@ -183,7 +186,10 @@ mod tests {
     use super::*;
 
     fn pairs(headers: &[(String, String)]) -> Vec<(&str, &str)> {
-        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+        headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
     }
 
     #[test]
@@ -192,7 +198,10 @@ mod tests {
         req.add_header("Accept", "text/html");
         req.add_header("accept", "*/*");
         assert_eq!(req.header("ACCEPT"), Some("text/html"));
-        assert_eq!(req.header_values("accept").collect::<Vec<_>>(), ["text/html", "*/*"]);
+        assert_eq!(
+            req.header_values("accept").collect::<Vec<_>>(),
+            ["text/html", "*/*"]
+        );
         assert!(req.has_header("Accept") && !req.has_header("host"));
         assert_eq!(req.path(), "/a");
     }
@@ -221,7 +230,10 @@ mod tests {
         assert_eq!(resp.body_str(), Some("hi"));
         assert_eq!(
             RequestAction::reject(403, "nope"),
-            RequestAction::Reject(Rejection { status: 403, reason: "nope".into() })
+            RequestAction::Reject(Rejection {
+                status: 403,
+                reason: "nope".into()
+            })
         );
         let head = HttpRequest::new("POST", "/x").with_body("b").head();
         assert_eq!((head.method.as_str(), head.uri.as_str()), ("POST", "/x"));

@@ -1,6 +1,7 @@
 //! Logging into the host's log. Use the [`trace!`](crate::trace), [`debug!`](crate::debug),
 //! [`info!`](crate::info), [`warn!`](crate::warn) and [`error!`](crate::error) macros.
 
+/// Log levels, from most to least verbose: `Trace`, `Debug`, `Info`, `Warn`, `Error`.
 pub use crate::bindings::warden::plugin::log::Level;
 
 /// Writes one record to the host's log at `level`; the host tags it with the plugin's name.

@@ -14,7 +14,10 @@ pub use wit_bindgen;
 pub type State<P> = LocalKey<RefCell<Option<P>>>;
 
 /// `lifecycle.init`: builds the plugin, replacing any previous value.
-pub fn init<P: Plugin>(state: &'static State<P>, config: Vec<(String, String)>) -> Result<(), PluginError> {
+pub fn init<P: Plugin>(
+    state: &'static State<P>,
+    config: Vec<(String, String)>,
+) -> Result<(), PluginError> {
     let plugin = P::init(&Config::new(config))?;
     state.with_borrow_mut(|slot| *slot = Some(plugin));
     Ok(())
@@ -29,7 +32,8 @@ pub fn shutdown<P: Plugin>(state: &'static State<P>) {
 
 /// `lifecycle.health`: the plugin's health; unhealthy if it cannot be built.
 pub fn health<P: Plugin>(state: &'static State<P>) -> HealthStatus {
-    with(state, |p| Ok(p.health())).unwrap_or_else(|e| HealthStatus::Unhealthy(format!("{}: {}", e.code, e.message)))
+    with(state, |p| Ok(p.health()))
+        .unwrap_or_else(|e| HealthStatus::Unhealthy(format!("{}: {}", e.code, e.message)))
 }
 
 /// Runs `f` on the plugin, building it from the host's configuration first if
@@ -75,12 +79,18 @@ pub fn on_connect<P: Connect>(
 }
 
 /// `capture.on-capture`.
-pub fn on_capture<P: Capture>(state: &'static State<P>, exchange: types::Exchange) -> Result<(), PluginError> {
+pub fn on_capture<P: Capture>(
+    state: &'static State<P>,
+    exchange: types::Exchange,
+) -> Result<(), PluginError> {
     with(state, |p| p.on_capture(exchange))
 }
 
 /// `rule-match.on-rule-match`.
-pub fn on_rule_match<P: RuleMatch>(state: &'static State<P>, event: types::RuleEvent) -> Result<(), PluginError> {
+pub fn on_rule_match<P: RuleMatch>(
+    state: &'static State<P>,
+    event: types::RuleEvent,
+) -> Result<(), PluginError> {
     with(state, |p| p.on_rule_match(event))
 }
 

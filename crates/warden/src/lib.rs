@@ -56,3 +56,8 @@ pub use types::{
     CallContext, ConnectAction, ConnectionInfo, Exchange, HealthStatus, HttpRequest, HttpResponse, PluginError,
     Rejection, RequestAction, RequestHead, ResponseAction, RuleEvent,
 };
+
+/// The README's Rust examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

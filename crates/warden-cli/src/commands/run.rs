@@ -1,0 +1,96 @@
+//! `warden run`: call one hook of a plugin and print the result as JSON.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use warden::{CallContext, Hook};
+
+use crate::{Cli, json};
+
+/// Call one hook of a plugin with JSON input and print its result as JSON.
+///
+/// Input shapes: on-request takes a request
+/// (`{"method":"GET","uri":"/hello","headers":[["host","example.com"]],"body":"text"}`);
+/// on-response takes `{"request":{...},"response":{"status":200,...}}`;
+/// on-connect `{"client_addr":"1.2.3.4:5","server_addr":"0.0.0.0:80"}`;
+/// on-capture `{"request":{...},"response":{...},"duration_us":12}`;
+/// on-rule-match `{"rule":"name","request":{...},"details":[["k","v"]]}`;
+/// handle takes `--action` and `--payload FILE`; health takes nothing.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Plugin folder (with plugin.toml).
+    plugin: PathBuf,
+    /// Hook to call: on-request, on-response, on-connect, on-capture, on-rule-match, handle, health.
+    #[arg(long, visible_alias = "call", default_value = "on-request")]
+    hook: Hook,
+    /// JSON input file for the hook ("-" for stdin).
+    #[arg(long, value_name = "FILE")]
+    input: Option<PathBuf>,
+    /// Action name for `handle`.
+    #[arg(long)]
+    action: Option<String>,
+    /// Payload file for `handle` ("-" for stdin; empty if absent).
+    #[arg(long, value_name = "FILE")]
+    payload: Option<PathBuf>,
+    /// Request id passed in the call context.
+    #[arg(long, default_value = "cli-1")]
+    request_id: String,
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    if path == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).context("cannot read stdin")?;
+        return Ok(buf);
+    }
+    std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))
+}
+
+fn input<T: DeserializeOwned>(args: &Args) -> Result<T> {
+    let path = args
+        .input
+        .as_deref()
+        .with_context(|| format!("{} needs --input FILE (see `warden run --help` for its JSON shape)", args.hook))?;
+    let bytes = read(path)?;
+    serde_json::from_slice(&bytes).with_context(|| format!("`{}` is not valid {} input", path.display(), args.hook))
+}
+
+pub fn run(cli: &Cli, args: &Args) -> Result<()> {
+    let runtime = cli.runtime()?;
+    let plugin = runtime.load(&args.plugin)?;
+    let ctx = CallContext::new(args.request_id.clone());
+    let output = match args.hook {
+        Hook::OnRequest => {
+            let req = input::<json::RequestJson>(args)?.into_request()?;
+            json::request_action(&plugin.on_request(&ctx, &req)?)
+        }
+        Hook::OnResponse => {
+            let (head, resp) = input::<json::ResponseInput>(args)?.into_parts()?;
+            json::response_action(&plugin.on_response(&ctx, &head, &resp)?)
+        }
+        Hook::OnConnect => json::connect_action(&plugin.on_connect(&input::<json::ConnectionJson>(args)?.into_connection())?),
+        Hook::OnCapture => {
+            plugin.on_capture(&input::<json::ExchangeInput>(args)?.into_exchange(ctx)?)?;
+            json!({"ok": true})
+        }
+        Hook::OnRuleMatch => {
+            plugin.on_rule_match(&input::<json::RuleInput>(args)?.into_event(ctx)?)?;
+            json!({"ok": true})
+        }
+        Hook::Handle => {
+            let action = args.action.as_deref().context("handle needs --action NAME")?;
+            let payload = args.payload.as_deref().map(read).transpose()?.unwrap_or_default();
+            let out = plugin.handle(action, &payload)?;
+            let mut obj = serde_json::Map::new();
+            json::put_bytes(&mut obj, "output", &out);
+            serde_json::Value::Object(obj)
+        }
+        Hook::Health => json::health(&plugin.health()?),
+        other => anyhow::bail!("`{other}` is called by the host itself; call on-request, on-response, on-connect, on-capture, on-rule-match, handle or health"),
+    };
+    plugin.shutdown();
+    println!("{}", serde_json::to_string_pretty(&output)?);
+    Ok(())
+}

@@ -1,0 +1,11 @@
+//! Warden's integration tests: one binary, a module per topic. Plugin
+//! fixtures are built from source by the `warden-fixtures` build script.
+
+mod cache;
+mod cli;
+mod common;
+mod examples;
+mod hooks;
+mod limits;
+mod loading;
+mod sandbox;
