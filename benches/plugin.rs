@@ -39,10 +39,7 @@ struct RawState {
 
 impl wasmtime_wasi::WasiView for RawState {
     fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
-        wasmtime_wasi::WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        wasmtime_wasi::WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
@@ -63,10 +60,7 @@ impl config::Host for RawState {
 }
 
 fn raw_state() -> RawState {
-    RawState {
-        wasi: wasmtime_wasi::WasiCtxBuilder::new().build(),
-        table: wasmtime::component::ResourceTable::new(),
-    }
+    RawState { wasi: wasmtime_wasi::WasiCtxBuilder::new().build(), table: wasmtime::component::ResourceTable::new() }
 }
 
 fn raw_pre() -> wasmtime::component::InstancePre<RawState> {
@@ -107,10 +101,7 @@ fn body_1k() -> Vec<u8> {
 
 fn request_1k() -> HttpRequest {
     let mut req = HttpRequest::new("POST", "/bench");
-    req.headers = vec![
-        ("host".into(), "example.com".into()),
-        ("content-type".into(), "application/json".into()),
-    ];
+    req.headers = vec![("host".into(), "example.com".into()), ("content-type".into(), "application/json".into())];
     req.body = body_1k();
     req
 }
@@ -164,12 +155,7 @@ fn on_request(c: &mut Criterion) {
     let life = lifecycle::GuestIndices::new(&pre).unwrap().load(&mut store, &instance).unwrap();
     life.call_init(&mut store, &[]).unwrap().unwrap();
     let filter = http_filter::GuestIndices::new(&pre).unwrap().load(&mut store, &instance).unwrap();
-    let raw_ctx = types::CallContext {
-        request_id: "bench".into(),
-        traceparent: None,
-        route: None,
-        connection: None,
-    };
+    let raw_ctx = types::CallContext { request_id: "bench".into(), traceparent: None, route: None, connection: None };
     let raw_req = types::HttpRequest {
         method: req.method.clone(),
         uri: req.uri.clone(),

@@ -13,9 +13,7 @@ struct Warden {
 
 impl Warden {
     fn new() -> Warden {
-        Warden {
-            cache: tempfile::TempDir::new().unwrap(),
-        }
+        Warden { cache: tempfile::TempDir::new().unwrap() }
     }
 
     fn run(&self, args: &[&str]) -> Output {
@@ -45,7 +43,8 @@ fn run_on_request_prints_json() {
     let w = Warden::new();
     let dir = plugin_dir(ECHO, "");
     let input = dir.path().join("req.json");
-    std::fs::write(&input, r#"{"method":"GET","uri":"/respond","headers":[["host","example.com"]],"body":"text"}"#).unwrap();
+    std::fs::write(&input, r#"{"method":"GET","uri":"/respond","headers":[["host","example.com"]],"body":"text"}"#)
+        .unwrap();
     let out = w.run(&["run", path(dir.path()), "--hook", "on-request", "--input", path(&input)]);
     assert!(out.status.success(), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();

@@ -29,9 +29,8 @@ pub fn plugin_dir(wasm: &str, extra: &str) -> TempDir {
 
 pub fn write_plugin(dir: &Path, wasm: &str, extra: &str) {
     std::fs::copy(wasm, dir.join("plugin.wasm")).unwrap();
-    let manifest = format!(
-        "[plugin]\nname = \"test-plugin\"\nversion = \"1.2.3\"\ncomponent = \"plugin.wasm\"\n{extra}\n"
-    );
+    let manifest =
+        format!("[plugin]\nname = \"test-plugin\"\nversion = \"1.2.3\"\ncomponent = \"plugin.wasm\"\n{extra}\n");
     std::fs::write(dir.join("plugin.toml"), manifest).unwrap();
 }
 

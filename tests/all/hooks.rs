@@ -26,7 +26,10 @@ fn calling_an_unexported_hook_is_a_clear_error() {
     let (_d, plugin) = load(MALICIOUS, "");
     let err = plugin.on_request(&ctx(), &HttpRequest::new("GET", "/")).unwrap_err();
     assert!(matches!(err, Error::HookNotExported { hook: Hook::OnRequest, .. }), "{err:?}");
-    assert!(err.to_string().contains("does not export on-request; it exports: init, shutdown, health, handle"), "{err}");
+    assert!(
+        err.to_string().contains("does not export on-request; it exports: init, shutdown, health, handle"),
+        "{err}"
+    );
     let conn = warden::ConnectionInfo {
         client_addr: "127.0.0.1:1".into(),
         server_addr: "127.0.0.1:2".into(),
@@ -55,7 +58,10 @@ fn request_actions_continue_respond_reject() {
         other => panic!("{other:?}"),
     }
     let err = echo.on_request(&ctx(), &req("/error")).unwrap_err();
-    assert!(matches!(&err, Error::Plugin { code, message, .. } if code == "boom" && message == "on-request failed"), "{err:?}");
+    assert!(
+        matches!(&err, Error::Plugin { code, message, .. } if code == "boom" && message == "on-request failed"),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -63,7 +69,10 @@ fn modifying_without_permission_is_denied() {
     let (_d, echo) = load(ECHO, "");
     let original = HttpRequest::new("GET", "/modify");
     let err = echo.on_request(&ctx(), &original).unwrap_err();
-    assert!(matches!(&err, Error::CapabilityDenied { permission, .. } if permission.contains("modify-request")), "{err:?}");
+    assert!(
+        matches!(&err, Error::CapabilityDenied { permission, .. } if permission.contains("modify-request")),
+        "{err:?}"
+    );
     // The caller still holds the original, untouched.
     assert!(original.headers.is_empty());
     let resp = HttpResponse::new(200, "ok");

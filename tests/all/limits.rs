@@ -79,10 +79,7 @@ fn panic_message_is_surfaced() {
 fn oversized_output_is_refused() {
     let (_dir, plugin) = load(MALICIOUS, "[limits]\nmax-output = \"1 MiB\"");
     let err = handle_err(&plugin, "big-output", b"2000000");
-    assert!(
-        matches!(err, Error::OutputTooLarge { size: 2_000_000, limit, .. } if limit == 1 << 20),
-        "{err:?}"
-    );
+    assert!(matches!(err, Error::OutputTooLarge { size: 2_000_000, limit, .. } if limit == 1 << 20), "{err:?}");
     assert_eq!(plugin.handle("big-output", b"1000").unwrap().len(), 1000);
     assert_still_serves(&plugin);
 }

@@ -36,10 +36,8 @@ fn granted_directory_is_readable_but_nothing_outside_it() {
     std::fs::write(root.path().join("secret.txt"), "outside").unwrap();
     symlink(root.path().join("secret.txt"), data.join("escape")).unwrap();
     symlink("/etc/passwd", data.join("passwd")).unwrap();
-    let grant = format!(
-        "[permissions]\nfiles = [{{ path = \"{}\", guest = \"/data\", mode = \"ro\" }}]",
-        data.display()
-    );
+    let grant =
+        format!("[permissions]\nfiles = [{{ path = \"{}\", guest = \"/data\", mode = \"ro\" }}]", data.display());
     let (_dir, plugin) = load(MALICIOUS, &grant);
 
     assert_eq!(plugin.handle("read-file", b"/data/hello.txt").unwrap(), b"inside");
@@ -57,10 +55,7 @@ fn read_write_grant_allows_writes_inside_only() {
     let root = tempfile::TempDir::new().unwrap();
     let out = root.path().join("out");
     std::fs::create_dir(&out).unwrap();
-    let grant = format!(
-        "[permissions]\nfiles = [{{ path = \"{}\", guest = \"/out\", mode = \"rw\" }}]",
-        out.display()
-    );
+    let grant = format!("[permissions]\nfiles = [{{ path = \"{}\", guest = \"/out\", mode = \"rw\" }}]", out.display());
     let (_dir, plugin) = load(MALICIOUS, &grant);
     plugin.handle("write-file", b"/out/result.txt\nwritten").unwrap();
     assert_eq!(std::fs::read_to_string(out.join("result.txt")).unwrap(), "written");
@@ -70,10 +65,8 @@ fn read_write_grant_allows_writes_inside_only() {
 
 #[test]
 fn granted_directory_relative_to_the_plugin_folder() {
-    let dir = crate::common::plugin_dir(
-        MALICIOUS,
-        "[permissions]\nfiles = [{ path = \"assets\", guest = \"/assets\" }]",
-    );
+    let dir =
+        crate::common::plugin_dir(MALICIOUS, "[permissions]\nfiles = [{ path = \"assets\", guest = \"/assets\" }]");
     std::fs::create_dir(dir.path().join("assets")).unwrap();
     std::fs::write(dir.path().join("assets/a.txt"), "asset").unwrap();
     let plugin = crate::common::runtime().load(dir.path()).unwrap();
@@ -82,10 +75,7 @@ fn granted_directory_relative_to_the_plugin_folder() {
 
 #[test]
 fn missing_granted_directory_is_a_load_error() {
-    let dir = crate::common::plugin_dir(
-        MALICIOUS,
-        "[permissions]\nfiles = [{ path = \"nope\", guest = \"/nope\" }]",
-    );
+    let dir = crate::common::plugin_dir(MALICIOUS, "[permissions]\nfiles = [{ path = \"nope\", guest = \"/nope\" }]");
     let err = crate::common::runtime().load(dir.path()).unwrap_err();
     assert!(err.to_string().contains("not a directory"), "{err}");
 }

@@ -137,12 +137,7 @@ impl ExchangeInput {
 
 impl RuleInput {
     pub fn into_event(self, ctx: CallContext) -> Result<RuleEvent> {
-        Ok(RuleEvent {
-            context: ctx,
-            rule: self.rule,
-            request: self.request.into_request()?,
-            details: self.details,
-        })
+        Ok(RuleEvent { context: ctx, rule: self.rule, request: self.request.into_request()?, details: self.details })
     }
 }
 

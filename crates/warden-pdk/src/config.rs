@@ -28,10 +28,7 @@ impl Config {
 
     /// The value of `key`, borrowed, if set.
     pub fn get_str(&self, key: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     /// The value of `key`, or `default` if it is not set.
@@ -63,11 +60,7 @@ impl From<Vec<(String, String)>> for Config {
 
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Config {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Config::new(
-            iter.into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        )
+        Config::new(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
     }
 }
 
@@ -83,9 +76,7 @@ mod tests {
 
     #[test]
     fn lookups() {
-        let config: Config = [("level", "debug"), ("prefix", "x"), ("level", "info")]
-            .into_iter()
-            .collect();
+        let config: Config = [("level", "debug"), ("prefix", "x"), ("level", "info")].into_iter().collect();
         assert_eq!(config.get("level").as_deref(), Some("debug"));
         assert_eq!(config.get("missing"), None);
         assert_eq!(config.get_or("missing", "dflt"), "dflt");

@@ -5,10 +5,7 @@ use crate::PluginError;
 impl PluginError {
     /// An error with a machine-readable `code` (kebab-case by convention) and a `message` for people.
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
-        PluginError {
-            code: code.into(),
-            message: message.into(),
-        }
+        PluginError { code: code.into(), message: message.into() }
     }
 }
 
@@ -26,10 +23,7 @@ mod tests {
     #[test]
     fn constructors() {
         let err = PluginError::new("bad-config", "missing key");
-        assert_eq!(
-            (err.code.as_str(), err.message.as_str()),
-            ("bad-config", "missing key")
-        );
+        assert_eq!((err.code.as_str(), err.message.as_str()), ("bad-config", "missing key"));
         let io: PluginError = std::io::Error::new(std::io::ErrorKind::NotFound, "gone").into();
         assert_eq!((io.code.as_str(), io.message.as_str()), ("io", "gone"));
     }

@@ -1,8 +1,6 @@
 //! Helpers on the HTTP types: header access, constructors and hook results.
 
-use crate::{
-    Headers, HttpRequest, HttpResponse, Rejection, RequestAction, RequestHead, ResponseAction,
-};
+use crate::{Headers, HttpRequest, HttpResponse, Rejection, RequestAction, RequestHead, ResponseAction};
 
 /// Header access for anything carrying [`Headers`]: header names compare
 /// ASCII case-insensitively; order and repeated names are preserved.
@@ -18,18 +16,12 @@ pub trait HeadersExt {
 
     /// The first value of header `name`, if present.
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers()
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers().iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// Every value of header `name`, in order.
     fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.headers()
-            .iter()
-            .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers().iter().filter(move |(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// Whether header `name` is present.
@@ -42,10 +34,7 @@ pub trait HeadersExt {
     fn set_header(&mut self, name: impl Into<String>, value: impl Into<String>) {
         let (name, value) = (name.into(), value.into());
         let headers = self.headers_mut();
-        match headers
-            .iter()
-            .position(|(k, _)| k.eq_ignore_ascii_case(&name))
-        {
+        match headers.iter().position(|(k, _)| k.eq_ignore_ascii_case(&name)) {
             Some(first) => {
                 let mut i = 0;
                 headers.retain(|(k, _)| {
@@ -107,12 +96,7 @@ impl_headers_ext!(HttpRequest, HttpResponse, RequestHead);
 impl HttpRequest {
     /// A request with no headers and an empty body.
     pub fn new(method: impl Into<String>, uri: impl Into<String>) -> Self {
-        HttpRequest {
-            method: method.into(),
-            uri: uri.into(),
-            headers: Headers::new(),
-            body: Vec::new(),
-        }
+        HttpRequest { method: method.into(), uri: uri.into(), headers: Headers::new(), body: Vec::new() }
     }
 
     /// Replaces the body (builder form).
@@ -133,22 +117,14 @@ impl HttpRequest {
 
     /// The request line and headers, without the body.
     pub fn head(&self) -> RequestHead {
-        RequestHead {
-            method: self.method.clone(),
-            uri: self.uri.clone(),
-            headers: self.headers.clone(),
-        }
+        RequestHead { method: self.method.clone(), uri: self.uri.clone(), headers: self.headers.clone() }
     }
 }
 
 impl HttpResponse {
     /// A response with `status`, no headers and `body`.
     pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
-        HttpResponse {
-            status,
-            headers: Headers::new(),
-            body: body.into(),
-        }
+        HttpResponse { status, headers: Headers::new(), body: body.into() }
     }
 
     /// The body as UTF-8 text, if it is valid UTF-8.
@@ -160,10 +136,7 @@ impl HttpResponse {
 impl Rejection {
     /// A refusal with HTTP `status` (4xx or 5xx) and `reason` as the response body.
     pub fn new(status: u16, reason: impl Into<String>) -> Self {
-        Rejection {
-            status,
-            reason: reason.into(),
-        }
+        Rejection { status, reason: reason.into() }
     }
 }
 
@@ -186,10 +159,7 @@ mod tests {
     use super::*;
 
     fn pairs(headers: &[(String, String)]) -> Vec<(&str, &str)> {
-        headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect()
+        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
     }
 
     #[test]
@@ -198,21 +168,15 @@ mod tests {
         req.add_header("Accept", "text/html");
         req.add_header("accept", "*/*");
         assert_eq!(req.header("ACCEPT"), Some("text/html"));
-        assert_eq!(
-            req.header_values("accept").collect::<Vec<_>>(),
-            ["text/html", "*/*"]
-        );
+        assert_eq!(req.header_values("accept").collect::<Vec<_>>(), ["text/html", "*/*"]);
         assert!(req.has_header("Accept") && !req.has_header("host"));
         assert_eq!(req.path(), "/a");
     }
 
     #[test]
     fn set_replaces_first_and_drops_rest() {
-        let mut headers: Headers = vec![
-            ("X-A".into(), "1".into()),
-            ("b".into(), "2".into()),
-            ("x-a".into(), "3".into()),
-        ];
+        let mut headers: Headers =
+            vec![("X-A".into(), "1".into()), ("b".into(), "2".into()), ("x-a".into(), "3".into())];
         headers.set_header("x-a", "9");
         assert_eq!(pairs(&headers), [("x-a", "9"), ("b", "2")]);
         headers.set_header("c", "4");
@@ -221,19 +185,14 @@ mod tests {
 
     #[test]
     fn remove_and_builders() {
-        let mut resp = HttpResponse::new(200, "hi")
-            .with_header("content-type", "text/plain")
-            .with_header("x-a", "1");
+        let mut resp = HttpResponse::new(200, "hi").with_header("content-type", "text/plain").with_header("x-a", "1");
         assert!(resp.remove_header("X-A"));
         assert!(!resp.remove_header("x-a"));
         assert_eq!(pairs(&resp.headers), [("content-type", "text/plain")]);
         assert_eq!(resp.body_str(), Some("hi"));
         assert_eq!(
             RequestAction::reject(403, "nope"),
-            RequestAction::Reject(Rejection {
-                status: 403,
-                reason: "nope".into()
-            })
+            RequestAction::Reject(Rejection { status: 403, reason: "nope".into() })
         );
         let head = HttpRequest::new("POST", "/x").with_body("b").head();
         assert_eq!((head.method.as_str(), head.uri.as_str()), ("POST", "/x"));

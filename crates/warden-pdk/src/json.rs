@@ -32,8 +32,7 @@ impl HttpRequest {
 impl HttpResponse {
     /// A response with `status` and `value` as a JSON body (`content-type: application/json`).
     pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Result<Self, PluginError> {
-        Ok(HttpResponse::new(status, to_body(value)?)
-            .with_header("content-type", "application/json"))
+        Ok(HttpResponse::new(status, to_body(value)?).with_header("content-type", "application/json"))
     }
 
     /// Parses the body as JSON; a malformed body is a `json` error.
@@ -66,19 +65,13 @@ mod tests {
         assert_eq!(req.json::<User>().unwrap(), User { user_id: 7 });
 
         let resp = HttpResponse::json(201, &User { user_id: 8 }).unwrap();
-        assert_eq!(
-            (resp.status, resp.body_str()),
-            (201, Some(r#"{"user_id":8}"#))
-        );
+        assert_eq!((resp.status, resp.body_str()), (201, Some(r#"{"user_id":8}"#)));
         assert_eq!(resp.body_json::<User>().unwrap(), User { user_id: 8 });
     }
 
     #[test]
     fn malformed_body_is_json_error() {
-        let err = HttpRequest::new("POST", "/")
-            .with_body("{")
-            .json::<User>()
-            .unwrap_err();
+        let err = HttpRequest::new("POST", "/").with_body("{").json::<User>().unwrap_err();
         assert_eq!(err.code, "json");
     }
 }

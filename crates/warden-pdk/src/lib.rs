@@ -68,8 +68,8 @@ pub mod prelude;
 pub mod rt;
 
 pub use bindings::warden::plugin::types::{
-    CallContext, ConnectAction, ConnectionInfo, Exchange, Headers, HealthStatus, HttpRequest,
-    HttpResponse, PluginError, Rejection, RequestAction, RequestHead, ResponseAction, RuleEvent,
+    CallContext, ConnectAction, ConnectionInfo, Exchange, Headers, HealthStatus, HttpRequest, HttpResponse,
+    PluginError, Rejection, RequestAction, RequestHead, ResponseAction, RuleEvent,
 };
 pub use config::Config;
 pub use http::HeadersExt;

@@ -1,8 +1,8 @@
 //! The traits a plugin implements: [`Plugin`] always, plus one per hook it exports.
 
 use crate::{
-    CallContext, Config, ConnectAction, ConnectionInfo, Exchange, HealthStatus, HttpRequest,
-    HttpResponse, PluginError, RequestAction, RequestHead, ResponseAction, RuleEvent,
+    CallContext, Config, ConnectAction, ConnectionInfo, Exchange, HealthStatus, HttpRequest, HttpResponse, PluginError,
+    RequestAction, RequestHead, ResponseAction, RuleEvent,
 };
 
 /// A plugin: built once per instance from its configuration, then called through its hooks.
@@ -29,11 +29,7 @@ pub trait Plugin: Sized + 'static {
 pub trait HttpFilter: Plugin {
     /// Called for each request. Returning `Continue(Some(request))` replaces the
     /// request and needs the `modify-request` permission. Continues unchanged by default.
-    fn on_request(
-        &mut self,
-        ctx: &CallContext,
-        request: HttpRequest,
-    ) -> Result<RequestAction, PluginError> {
+    fn on_request(&mut self, ctx: &CallContext, request: HttpRequest) -> Result<RequestAction, PluginError> {
         let _ = (ctx, request);
         Ok(RequestAction::Continue(None))
     }

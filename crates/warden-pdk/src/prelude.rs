@@ -1,8 +1,7 @@
 //! Everything a plugin usually needs: `use warden_pdk::prelude::*;`.
 
 pub use crate::{
-    CallContext, Capture, Config, Connect, ConnectAction, ConnectionInfo, Exchange, Handler,
-    Headers, HeadersExt, HealthStatus, HttpFilter, HttpRequest, HttpResponse, Plugin, PluginError,
-    Rejection, RequestAction, RequestHead, ResponseAction, RuleEvent, RuleMatch, debug, error,
-    info, trace, warn,
+    CallContext, Capture, Config, Connect, ConnectAction, ConnectionInfo, Exchange, Handler, Headers, HeadersExt,
+    HealthStatus, HttpFilter, HttpRequest, HttpResponse, Plugin, PluginError, Rejection, RequestAction, RequestHead,
+    ResponseAction, RuleEvent, RuleMatch, debug, error, info, trace, warn,
 };

@@ -3,9 +3,7 @@
 use std::cell::RefCell;
 use std::thread::LocalKey;
 
-use crate::{
-    Capture, Config, Connect, Handler, HealthStatus, HttpFilter, Plugin, PluginError, RuleMatch,
-};
+use crate::{Capture, Config, Connect, Handler, HealthStatus, HttpFilter, Plugin, PluginError, RuleMatch};
 
 pub use crate::bindings::warden::plugin::{config, log, types};
 pub use wit_bindgen;
@@ -14,10 +12,7 @@ pub use wit_bindgen;
 pub type State<P> = LocalKey<RefCell<Option<P>>>;
 
 /// `lifecycle.init`: builds the plugin, replacing any previous value.
-pub fn init<P: Plugin>(
-    state: &'static State<P>,
-    config: Vec<(String, String)>,
-) -> Result<(), PluginError> {
+pub fn init<P: Plugin>(state: &'static State<P>, config: Vec<(String, String)>) -> Result<(), PluginError> {
     let plugin = P::init(&Config::new(config))?;
     state.with_borrow_mut(|slot| *slot = Some(plugin));
     Ok(())
@@ -32,8 +27,7 @@ pub fn shutdown<P: Plugin>(state: &'static State<P>) {
 
 /// `lifecycle.health`: the plugin's health; unhealthy if it cannot be built.
 pub fn health<P: Plugin>(state: &'static State<P>) -> HealthStatus {
-    with(state, |p| Ok(p.health()))
-        .unwrap_or_else(|e| HealthStatus::Unhealthy(format!("{}: {}", e.code, e.message)))
+    with(state, |p| Ok(p.health())).unwrap_or_else(|e| HealthStatus::Unhealthy(format!("{}: {}", e.code, e.message)))
 }
 
 /// Runs `f` on the plugin, building it from the host's configuration first if
@@ -79,26 +73,16 @@ pub fn on_connect<P: Connect>(
 }
 
 /// `capture.on-capture`.
-pub fn on_capture<P: Capture>(
-    state: &'static State<P>,
-    exchange: types::Exchange,
-) -> Result<(), PluginError> {
+pub fn on_capture<P: Capture>(state: &'static State<P>, exchange: types::Exchange) -> Result<(), PluginError> {
     with(state, |p| p.on_capture(exchange))
 }
 
 /// `rule-match.on-rule-match`.
-pub fn on_rule_match<P: RuleMatch>(
-    state: &'static State<P>,
-    event: types::RuleEvent,
-) -> Result<(), PluginError> {
+pub fn on_rule_match<P: RuleMatch>(state: &'static State<P>, event: types::RuleEvent) -> Result<(), PluginError> {
     with(state, |p| p.on_rule_match(event))
 }
 
 /// `handler.handle`.
-pub fn handle<P: Handler>(
-    state: &'static State<P>,
-    action: String,
-    payload: Vec<u8>,
-) -> Result<Vec<u8>, PluginError> {
+pub fn handle<P: Handler>(state: &'static State<P>, action: String, payload: Vec<u8>) -> Result<Vec<u8>, PluginError> {
     with(state, |p| p.handle(&action, payload))
 }

@@ -9,5 +9,5 @@ wasmtime::component::bindgen!({
     world: "plugin",
 });
 
-pub(crate) use exports::warden::plugin::{capture, connect, handler, http_filter, lifecycle, rule_match};
-pub(crate) use warden::plugin::{config, log, types};
+pub(crate) use self::exports::warden::plugin::{capture, connect, handler, http_filter, lifecycle, rule_match};
+pub(crate) use self::warden::plugin::{config, log, types};

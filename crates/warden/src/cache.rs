@@ -43,19 +43,11 @@ impl Cache {
         let key = load_or_create_key(&dir.join(KEY_FILE))?;
         let mut hasher = ShaHasher(Sha256::new());
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        Ok(Cache {
-            dir: dir.to_owned(),
-            key,
-            engine_hash: hasher.0.finalize().into(),
-        })
+        Ok(Cache { dir: dir.to_owned(), key, engine_hash: hasher.0.finalize().into() })
     }
 
     fn entry_path(&self, wasm_sha256: &[u8; 32]) -> PathBuf {
-        self.dir.join(format!(
-            "{}-{}.cwasm",
-            hex(wasm_sha256),
-            &hex(&self.engine_hash)[..16]
-        ))
+        self.dir.join(format!("{}-{}.cwasm", hex(wasm_sha256), &hex(&self.engine_hash)[..16]))
     }
 
     fn mac(&self, wasm_sha256: &[u8; 32], artifact: &[u8]) -> HmacSha256 {
@@ -76,10 +68,7 @@ impl Cache {
         let valid = bytes.len() > header
             && &bytes[..MAGIC.len()] == MAGIC
             && bytes[MAGIC.len()..MAGIC.len() + 32] == wasm_sha256[..]
-            && self
-                .mac(wasm_sha256, &bytes[header..])
-                .verify_slice(&bytes[MAGIC.len() + 32..header])
-                .is_ok();
+            && self.mac(wasm_sha256, &bytes[header..]).verify_slice(&bytes[MAGIC.len() + 32..header]).is_ok();
         if !valid {
             tracing::warn!(path = %path.display(), "ignoring compile cache entry that Warden did not write or that was modified");
             return None;
@@ -149,9 +138,7 @@ fn create_private_dir(dir: &Path) -> Result<()> {
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
-        .map_err(|e| Error::io("cannot create compile cache directory", dir, e))?;
+    builder.create(dir).map_err(|e| Error::io("cannot create compile cache directory", dir, e))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -103,7 +103,9 @@ pub enum Error {
     },
 
     /// The plugin tried to grow its memory past its limit.
-    #[error("plugin '{plugin}' hit its memory limit of {limit} bytes in {hook}; raise [limits] memory or fix the plugin")]
+    #[error(
+        "plugin '{plugin}' hit its memory limit of {limit} bytes in {hook}; raise [limits] memory or fix the plugin"
+    )]
     MemoryLimit {
         /// Plugin name.
         plugin: String,
@@ -123,7 +125,9 @@ pub enum Error {
     },
 
     /// The plugin returned more data than allowed.
-    #[error("plugin '{plugin}' returned {size} bytes from {hook}, over its {limit}-byte limit; raise [limits] max-output or return less")]
+    #[error(
+        "plugin '{plugin}' returned {size} bytes from {hook}, over its {limit}-byte limit; raise [limits] max-output or return less"
+    )]
     OutputTooLarge {
         /// Plugin name.
         plugin: String,
@@ -334,11 +338,7 @@ impl Error {
     }
 
     pub(crate) fn io(context: impl Into<String>, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            context: context.into(),
-            path: path.into(),
-            source,
-        }
+        Error::Io { context: context.into(), path: path.into(), source }
     }
 }
 
@@ -358,21 +358,13 @@ mod tests {
 
     #[test]
     fn messages_name_the_plugin_and_what_to_do() {
-        let e = Error::Timeout {
-            plugin: "slow".into(),
-            hook: Hook::OnRequest,
-            timeout: Duration::from_millis(100),
-        };
+        let e = Error::Timeout { plugin: "slow".into(), hook: Hook::OnRequest, timeout: Duration::from_millis(100) };
         assert_eq!(e.kind(), ErrorKind::Timeout);
         assert_eq!(
             e.to_string(),
             "plugin 'slow' exceeded its 100 ms timeout in on-request; raise [limits] timeout or fix the plugin"
         );
-        let e = Error::HookNotExported {
-            plugin: "p".into(),
-            hook: Hook::OnRequest,
-            exported: vec![Hook::Handle],
-        };
+        let e = Error::HookNotExported { plugin: "p".into(), hook: Hook::OnRequest, exported: vec![Hook::Handle] };
         assert!(e.to_string().contains("does not export on-request; it exports: handle"));
     }
 }

@@ -133,13 +133,10 @@ impl FromStr for Hook {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Hook::ALL
-            .into_iter()
-            .find(|h| h.as_str() == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = Hook::ALL.iter().map(|h| h.as_str()).collect();
-                format!("unknown hook `{s}`; expected one of: {}", names.join(", "))
-            })
+        Hook::ALL.into_iter().find(|h| h.as_str() == s).ok_or_else(|| {
+            let names: Vec<_> = Hook::ALL.iter().map(|h| h.as_str()).collect();
+            format!("unknown hook `{s}`; expected one of: {}", names.join(", "))
+        })
     }
 }
 

@@ -36,10 +36,7 @@ pub(crate) struct HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
@@ -84,10 +81,7 @@ impl log::Host for HostState {
 impl config::Host for HostState {
     fn get(&mut self, key: String) -> Option<String> {
         let config = &self.shared.config;
-        config
-            .binary_search_by(|(k, _)| k.as_str().cmp(&key))
-            .ok()
-            .map(|i| config[i].1.clone())
+        config.binary_search_by(|(k, _)| k.as_str().cmp(&key)).ok().map(|i| config[i].1.clone())
     }
 
     fn get_all(&mut self) -> Vec<(String, String)> {

@@ -55,11 +55,7 @@ impl CallBudget {
         // One extra tick: the epoch may advance right after we set the
         // deadline, so this guarantees at least `timeout` of run time.
         let ticks = limits.timeout.as_nanos().div_ceil(tick) + 1;
-        CallBudget {
-            fuel: limits.fuel,
-            metered,
-            deadline_ticks: u64::try_from(ticks).unwrap_or(u64::MAX),
-        }
+        CallBudget { fuel: limits.fuel, metered, deadline_ticks: u64::try_from(ticks).unwrap_or(u64::MAX) }
     }
 }
 
@@ -76,13 +72,7 @@ impl Instance {
         let wasi = sandbox.wasi(&stderr).map_err(|e| (wasmtime::Error::msg(e.to_string()), stderr.clone(), false))?;
         let mut store = Store::new(
             pre.engine(),
-            HostState {
-                shared: shared.clone(),
-                wasi,
-                table: ResourceTable::new(),
-                stderr,
-                memory_denied: false,
-            },
+            HostState { shared: shared.clone(), wasi, table: ResourceTable::new(), stderr, memory_denied: false },
         );
         store.limiter(|s| s);
         store.epoch_deadline_trap();
@@ -144,22 +134,10 @@ pub(crate) fn classify(
     let printed = stderr.take();
     let trap = err.downcast_ref::<Trap>().copied();
     match trap {
-        Some(Trap::Interrupt) => Error::Timeout {
-            plugin,
-            hook,
-            timeout: limits.timeout,
-        },
-        Some(Trap::OutOfFuel) => Error::OutOfFuel {
-            plugin,
-            hook,
-            fuel: limits.fuel.unwrap_or(u64::MAX),
-        },
+        Some(Trap::Interrupt) => Error::Timeout { plugin, hook, timeout: limits.timeout },
+        Some(Trap::OutOfFuel) => Error::OutOfFuel { plugin, hook, fuel: limits.fuel.unwrap_or(u64::MAX) },
         Some(Trap::StackOverflow) => Error::StackOverflow { plugin, hook },
-        _ if memory_denied => Error::MemoryLimit {
-            plugin,
-            hook,
-            limit: limits.memory_bytes,
-        },
+        _ if memory_denied => Error::MemoryLimit { plugin, hook, limit: limits.memory_bytes },
         _ => {
             let mut message = match trap {
                 Some(Trap::MemoryOutOfBounds) => {

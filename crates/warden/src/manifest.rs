@@ -218,32 +218,11 @@ impl fmt::Display for ManifestError {
 }
 
 const TABLES: &[&str] = &["plugin", "permissions", "limits", "config"];
-const PLUGIN_KEYS: &[&str] = &[
-    "name",
-    "version",
-    "description",
-    "authors",
-    "license",
-    "component",
-    "sha256",
-    "instance-policy",
-];
-const PERMISSION_KEYS: &[&str] = &[
-    "files",
-    "env",
-    "network",
-    "modify-request",
-    "modify-response",
-];
+const PLUGIN_KEYS: &[&str] =
+    &["name", "version", "description", "authors", "license", "component", "sha256", "instance-policy"];
+const PERMISSION_KEYS: &[&str] = &["files", "env", "network", "modify-request", "modify-response"];
 const FILE_KEYS: &[&str] = &["path", "guest", "mode"];
-const LIMIT_KEYS: &[&str] = &[
-    "memory",
-    "timeout",
-    "fuel",
-    "stack",
-    "max-instances",
-    "max-output",
-];
+const LIMIT_KEYS: &[&str] = &["memory", "timeout", "fuel", "stack", "max-instances", "max-output"];
 
 const KIB: u64 = 1 << 10;
 const MIB: u64 = 1 << 20;
@@ -297,11 +276,7 @@ impl Cx<'_> {
             DeValue::Array(_) => "an array",
             DeValue::Table(_) => "a table",
         };
-        self.err(
-            value.span(),
-            key,
-            format!("expected {expected}, found {found}"),
-        )
+        self.err(value.span(), key, format!("expected {expected}, found {found}"))
     }
 
     /// The entries of `table` in file order; keys not in `allowed` are errors.
@@ -331,22 +306,14 @@ impl Cx<'_> {
             .collect()
     }
 
-    fn table<'t, 'i>(
-        &self,
-        value: &'t Item<'i>,
-        key: &str,
-    ) -> Result<&'t DeTable<'i>, ManifestError> {
+    fn table<'t, 'i>(&self, value: &'t Item<'i>, key: &str) -> Result<&'t DeTable<'i>, ManifestError> {
         match value.get_ref() {
             DeValue::Table(table) => Ok(table),
             _ => Err(self.type_err(value, key, "a table")),
         }
     }
 
-    fn array<'t, 'i>(
-        &self,
-        value: &'t Item<'i>,
-        key: &str,
-    ) -> Result<&'t DeArray<'i>, ManifestError> {
+    fn array<'t, 'i>(&self, value: &'t Item<'i>, key: &str) -> Result<&'t DeArray<'i>, ManifestError> {
         match value.get_ref() {
             DeValue::Array(array) => Ok(array),
             _ => Err(self.type_err(value, key, "an array")),
@@ -370,9 +337,7 @@ impl Cx<'_> {
     fn strings(&self, value: &Item<'_>, key: &str) -> Result<Vec<String>, ManifestError> {
         let array = self.array(value, key)?;
         let items = array.iter().enumerate();
-        items
-            .map(|(i, item)| Ok(self.str(item, &format!("{key}[{i}]"))?.to_owned()))
-            .collect()
+        items.map(|(i, item)| Ok(self.str(item, &format!("{key}[{i}]"))?.to_owned())).collect()
     }
 
     /// An integer in `min..=max`.
@@ -388,10 +353,7 @@ impl Cx<'_> {
         } else {
             format!("{n} is out of range; use {min} to {max}")
         };
-        u64::try_from(n)
-            .ok()
-            .filter(|n| (min..=max).contains(n))
-            .ok_or_else(|| self.err(value.span(), key, message))
+        u64::try_from(n).ok().filter(|n| (min..=max).contains(n)).ok_or_else(|| self.err(value.span(), key, message))
     }
 
     /// A size in bytes: an integer or a string with a unit, in `min..=max`.
@@ -399,33 +361,19 @@ impl Cx<'_> {
         let bytes = match value.get_ref() {
             DeValue::Integer(_) => self.int(value, key, 0, u64::MAX)?,
             DeValue::String(s) => parse_size(s).ok_or_else(|| {
-                let msg = format!(
-                    "{s:?} is not a size; write e.g. \"64 MiB\", \"512 KiB\" or a number of bytes"
-                );
+                let msg = format!("{s:?} is not a size; write e.g. \"64 MiB\", \"512 KiB\" or a number of bytes");
                 self.err(value.span(), key, msg)
             })?,
             _ => {
-                return Err(self.type_err(
-                    value,
-                    key,
-                    "a size such as \"64 MiB\" or a number of bytes",
-                ));
+                return Err(self.type_err(value, key, "a size such as \"64 MiB\" or a number of bytes"));
             }
         };
         if bytes < min {
-            let msg = format!(
-                "{} is too small; the minimum is {}",
-                show_size(bytes),
-                show_size(min)
-            );
+            let msg = format!("{} is too small; the minimum is {}", show_size(bytes), show_size(min));
             return Err(self.err(value.span(), key, msg));
         }
         if bytes > max {
-            let msg = format!(
-                "{} is too large; the maximum is {}",
-                show_size(bytes),
-                show_size(max)
-            );
+            let msg = format!("{} is too large; the maximum is {}", show_size(bytes), show_size(max));
             return Err(self.err(value.span(), key, msg));
         }
         Ok(bytes)
@@ -440,11 +388,7 @@ impl Cx<'_> {
                 self.err(value.span(), key, msg)
             })?,
             _ => {
-                return Err(self.type_err(
-                    value,
-                    key,
-                    "a duration such as \"250ms\" or a number of milliseconds",
-                ));
+                return Err(self.type_err(value, key, "a duration such as \"250ms\" or a number of milliseconds"));
             }
         };
         if duration.is_zero() {
@@ -485,8 +429,7 @@ impl Cx<'_> {
                 "version" => {
                     let s = self.str(v, key)?;
                     let parsed = semver::Version::parse(s).map_err(|e| {
-                        let msg =
-                            format!("{s:?} is not a semantic version ({e}); write e.g. \"0.1.0\"");
+                        let msg = format!("{s:?} is not a semantic version ({e}); write e.g. \"0.1.0\"");
                         self.err(v.span(), key, msg)
                     })?;
                     version = Some(parsed);
@@ -515,9 +458,7 @@ impl Cx<'_> {
                         "reuse" => InstancePolicy::Reuse,
                         "fresh" => InstancePolicy::Fresh,
                         other => {
-                            let msg = format!(
-                                "{other:?} is not an instance policy; use \"reuse\" or \"fresh\""
-                            );
+                            let msg = format!("{other:?} is not an instance policy; use \"reuse\" or \"fresh\"");
                             return Err(self.err(v.span(), key, msg));
                         }
                     }
@@ -525,16 +466,12 @@ impl Cx<'_> {
             }
         }
         let missing = |key: &str, example: &str| {
-            let msg = format!(
-                "missing; add {} = {example} to [plugin]",
-                key.trim_start_matches("plugin.")
-            );
+            let msg = format!("missing; add {} = {example} to [plugin]", key.trim_start_matches("plugin."));
             self.err(value.span(), key, msg)
         };
         plugin.name = name.ok_or_else(|| missing("plugin.name", "\"my-plugin\""))?;
         plugin.version = version.ok_or_else(|| missing("plugin.version", "\"0.1.0\""))?;
-        plugin.component =
-            component.ok_or_else(|| missing("plugin.component", "\"my_plugin.wasm\""))?;
+        plugin.component = component.ok_or_else(|| missing("plugin.component", "\"my_plugin.wasm\""))?;
         Ok(plugin)
     }
 
@@ -569,11 +506,7 @@ impl Cx<'_> {
                             return Err(self.err(item.span(), key, msg));
                         }
                         if perms.env.iter().any(|e| e == name) {
-                            return Err(self.err(
-                                item.span(),
-                                key,
-                                format!("{name:?} is listed twice; remove one"),
-                            ));
+                            return Err(self.err(item.span(), key, format!("{name:?} is listed twice; remove one")));
                         }
                         perms.env.push(name.to_owned());
                     }
@@ -581,12 +514,10 @@ impl Cx<'_> {
                 "network" => {
                     for (i, item) in self.array(v, key)?.iter().enumerate() {
                         let key = &format!("{key}[{i}]");
-                        let pattern: HostPattern =
-                            self.str(item, key)?
-                                .parse()
-                                .map_err(|e: HostPatternError| {
-                                    self.err(item.span(), key, e.to_string())
-                                })?;
+                        let pattern: HostPattern = self
+                            .str(item, key)?
+                            .parse()
+                            .map_err(|e: HostPatternError| self.err(item.span(), key, e.to_string()))?;
                         perms.network.push(pattern);
                     }
                 }
@@ -599,11 +530,7 @@ impl Cx<'_> {
 
     /// One `{ path, guest, mode }` entry; also returns the span to blame for a
     /// duplicate guest path.
-    fn file_grant(
-        &self,
-        value: &Item<'_>,
-        key: &str,
-    ) -> Result<(FileGrant, Range<usize>), ManifestError> {
+    fn file_grant(&self, value: &Item<'_>, key: &str) -> Result<(FileGrant, Range<usize>), ManifestError> {
         let table = self.table(value, key)?;
         let (mut path, mut guest, mut access) = (None, None, Access::ReadOnly);
         for (k, v) in self.entries(table, key, FILE_KEYS)? {
@@ -611,18 +538,12 @@ impl Cx<'_> {
             let s = self.str(v, key)?;
             match k {
                 "path" if s.is_empty() => {
-                    return Err(self.err(
-                        v.span(),
-                        key,
-                        "must not be empty; name a host folder, e.g. \"data\"",
-                    ));
+                    return Err(self.err(v.span(), key, "must not be empty; name a host folder, e.g. \"data\""));
                 }
                 "path" => path = Some(PathBuf::from(s)),
                 "guest" => {
                     let normalized = normalize_guest(s).ok_or_else(|| {
-                        let msg = format!(
-                            "{s:?} must be an absolute guest path without '..', e.g. \"/data\""
-                        );
+                        let msg = format!("{s:?} must be an absolute guest path without '..', e.g. \"/data\"");
                         self.err(v.span(), key, msg)
                     })?;
                     guest = Some((normalized, v.span()));
@@ -632,9 +553,7 @@ impl Cx<'_> {
                         "ro" => Access::ReadOnly,
                         "rw" => Access::ReadWrite,
                         _ => {
-                            let msg = format!(
-                                "{s:?} is not a mode; use \"ro\" (read-only) or \"rw\" (read-write)"
-                            );
+                            let msg = format!("{s:?} is not a mode; use \"ro\" (read-only) or \"rw\" (read-write)");
                             return Err(self.err(v.span(), key, msg));
                         }
                     }
@@ -655,11 +574,7 @@ impl Cx<'_> {
                 (format!("/{name}"), value.span())
             }
         };
-        let grant = FileGrant {
-            host: path,
-            guest,
-            access,
-        };
+        let grant = FileGrant { host: path, guest, access };
         Ok((grant, span))
     }
 
@@ -698,8 +613,7 @@ impl Cx<'_> {
                 let raw = self.text.get(v.span()).unwrap_or_default();
                 let msg = match v.get_ref() {
                     DeValue::Array(_) | DeValue::Table(_) => {
-                        "values must be strings; [config] only holds key = \"value\" pairs"
-                            .to_owned()
+                        "values must be strings; [config] only holds key = \"value\" pairs".to_owned()
                     }
                     _ => format!("values must be strings; quote it: {name} = \"{raw}\""),
                 };
@@ -712,11 +626,7 @@ impl Cx<'_> {
 }
 
 fn join(prefix: &str, name: &str) -> String {
-    if prefix.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{prefix}.{name}")
-    }
+    if prefix.is_empty() { name.to_owned() } else { format!("{prefix}.{name}") }
 }
 
 /// `^[a-z][a-z0-9_-]{0,63}$`
@@ -730,9 +640,7 @@ fn valid_name(s: &str) -> bool {
 /// `^[A-Za-z_][A-Za-z0-9_]*$`
 fn valid_env_name(s: &str) -> bool {
     let mut bytes = s.bytes();
-    bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
@@ -762,24 +670,16 @@ fn normalize_guest(s: &str) -> Option<String> {
 /// unit's factor. Returns the whole part and whether nothing was cut off.
 fn scaled(s: &str, unit_factor: impl Fn(&str) -> Option<u128>) -> Option<(u128, bool)> {
     let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
     let (number, unit) = s.split_at(split);
     let factor = unit_factor(&unit.trim_start().to_ascii_lowercase())?;
     let (int, frac) = number.split_once('.').unwrap_or((number, ""));
-    if int.is_empty()
-        || frac.len() > 9
-        || (number.contains('.') && frac.is_empty())
-        || frac.contains('.')
-    {
+    if int.is_empty() || frac.len() > 9 || (number.contains('.') && frac.is_empty()) || frac.contains('.') {
         return None;
     }
     let mut mantissa: u128 = 0;
     for b in int.bytes().chain(frac.bytes()) {
-        mantissa = mantissa
-            .saturating_mul(10)
-            .saturating_add(u128::from(b - b'0'));
+        mantissa = mantissa.saturating_mul(10).saturating_add(u128::from(b - b'0'));
     }
     let divisor = 10u128.pow(frac.len() as u32);
     let value = mantissa.saturating_mul(factor);
@@ -899,17 +799,10 @@ greeting = "hello"
         assert_eq!(m.authors, ["Ann <ann@x.org>", "Bo"]);
         assert_eq!(m.license.as_deref(), Some("Apache-2.0"));
         assert_eq!(m.component, Path::new("plugins/hm/header_modifier.wasm"));
-        assert_eq!(
-            m.sha256.as_deref(),
-            Some("abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789")
-        );
+        assert_eq!(m.sha256.as_deref(), Some("abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789"));
 
         let p = &m.permissions;
-        let files: Vec<_> = p
-            .files
-            .iter()
-            .map(|f| (f.host.to_str().unwrap(), f.guest.as_str(), f.access))
-            .collect();
+        let files: Vec<_> = p.files.iter().map(|f| (f.host.to_str().unwrap(), f.guest.as_str(), f.access)).collect();
         assert_eq!(
             files,
             [
@@ -920,10 +813,7 @@ greeting = "hello"
         );
         assert_eq!(p.env, ["API_TOKEN", "_x1"]);
         let network: Vec<_> = p.network.iter().map(|n| n.to_string()).collect();
-        assert_eq!(
-            network,
-            ["https://api.example.com", "http://*.example.com:8080"]
-        );
+        assert_eq!(network, ["https://api.example.com", "http://*.example.com:8080"]);
         assert!(p.modify_request && !p.modify_response);
 
         let expected = Limits::default()
@@ -974,10 +864,7 @@ greeting = "hello"
     #[test]
     fn syntax_error() {
         let e = err("[limits\n", 5, None, "invalid TOML");
-        assert!(
-            e.to_string().starts_with("plugins/hm/plugin.toml:5:"),
-            "{e}"
-        );
+        assert!(e.to_string().starts_with("plugins/hm/plugin.toml:5:"), "{e}");
         err("description = \n", 5, None, "invalid TOML");
         err("name = \"q\"\n", 5, None, "`name` is defined twice");
     }
@@ -997,30 +884,15 @@ greeting = "hello"
             Some("limits.memroy"),
             "allowed keys: memory, timeout, fuel, stack, max-instances, max-output",
         );
-        err(
-            "homepage = \"x\"\n",
-            5,
-            Some("plugin.homepage"),
-            "allowed keys: name, version",
-        );
+        err("homepage = \"x\"\n", 5, Some("plugin.homepage"), "allowed keys: name, version");
         err(
             "[permissions]\nfiles = [{ path = \"d\", readonly = true }]\n",
             6,
             Some("permissions.files[0].readonly"),
             "allowed keys: path, guest, mode",
         );
-        err(
-            "[permissions]\nfs = []\n",
-            6,
-            Some("permissions.fs"),
-            "allowed keys: files, env, network",
-        );
-        err(
-            "[plugin.extra]\n",
-            5,
-            Some("plugin.extra"),
-            "unknown key in [plugin]",
-        );
+        err("[permissions]\nfs = []\n", 6, Some("permissions.fs"), "allowed keys: files, env, network");
+        err("[plugin.extra]\n", 5, Some("plugin.extra"), "unknown key in [plugin]");
         let e = parse(&format!("top = 1\n{HEAD}")).unwrap_err();
         assert_eq!((e.line, e.key.as_deref()), (Some(1), Some("top")), "{e}");
         assert!(e.message.contains("unknown table [top]"), "{e}");
@@ -1029,58 +901,22 @@ greeting = "hello"
     #[test]
     fn wrong_types() {
         let e = parse("[plugin]\nname = 5\n").unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "plugins/hm/plugin.toml:2:8: plugin.name: expected a string, found an integer"
-        );
-        err(
-            "authors = \"Ann\"\n",
-            5,
-            Some("plugin.authors"),
-            "expected an array, found a string",
-        );
-        err(
-            "authors = [\"a\", 1]\n",
-            5,
-            Some("plugin.authors[1]"),
-            "expected a string, found an integer",
-        );
+        assert_eq!(e.to_string(), "plugins/hm/plugin.toml:2:8: plugin.name: expected a string, found an integer");
+        err("authors = \"Ann\"\n", 5, Some("plugin.authors"), "expected an array, found a string");
+        err("authors = [\"a\", 1]\n", 5, Some("plugin.authors[1]"), "expected a string, found an integer");
         err(
             "[permissions]\nmodify-request = \"yes\"\n",
             6,
             Some("permissions.modify-request"),
             "expected true or false",
         );
-        err(
-            "[permissions]\nfiles = [\"data\"]\n",
-            6,
-            Some("permissions.files[0]"),
-            "expected a table",
-        );
-        err(
-            "[limits]\nfuel = 1.5\n",
-            6,
-            Some("limits.fuel"),
-            "expected an integer, found a float",
-        );
-        err(
-            "[limits]\nmemory = true\n",
-            6,
-            Some("limits.memory"),
-            "expected a size",
-        );
-        err(
-            "[limits]\ntimeout = 2.5\n",
-            6,
-            Some("limits.timeout"),
-            "expected a duration",
-        );
+        err("[permissions]\nfiles = [\"data\"]\n", 6, Some("permissions.files[0]"), "expected a table");
+        err("[limits]\nfuel = 1.5\n", 6, Some("limits.fuel"), "expected an integer, found a float");
+        err("[limits]\nmemory = true\n", 6, Some("limits.memory"), "expected a size");
+        err("[limits]\ntimeout = 2.5\n", 6, Some("limits.timeout"), "expected a duration");
         let e = parse(&format!("limits = 3\n{HEAD}")).unwrap_err();
         assert_eq!((e.line, e.key.as_deref()), (Some(1), Some("limits")), "{e}");
-        assert!(
-            e.message.contains("expected a table, found an integer"),
-            "{e}"
-        );
+        assert!(e.message.contains("expected a table, found an integer"), "{e}");
         let e = parse("[[plugin]]\nname = \"p\"\n").unwrap_err();
         assert_eq!((e.line, e.key.as_deref()), (Some(1), Some("plugin")), "{e}");
     }
@@ -1088,11 +924,7 @@ greeting = "hello"
     #[test]
     fn missing_required_fields() {
         let e = parse("[plugin]\nname = \"p\"\nversion = \"1.0.0\"\n").unwrap_err();
-        assert_eq!(
-            (e.line, e.key.as_deref()),
-            (Some(1), Some("plugin.component")),
-            "{e}"
-        );
+        assert_eq!((e.line, e.key.as_deref()), (Some(1), Some("plugin.component")), "{e}");
         assert!(e.message.contains("add component = "), "{e}");
         let e = parse("[limits]\n").unwrap_err();
         assert_eq!((e.line, e.key.as_deref()), (None, Some("plugin")), "{e}");
@@ -1120,93 +952,28 @@ greeting = "hello"
         bad(2, "name", "\"Header\"", "not a valid name");
         bad(2, "name", "\"1abc\"", "not a valid name");
         bad(2, "name", "\"\"", "not a valid name");
-        bad(
-            2,
-            "name",
-            &format!("\"{}\"", "a".repeat(65)),
-            "not a valid name",
-        );
+        bad(2, "name", &format!("\"{}\"", "a".repeat(65)), "not a valid name");
         bad(4, "component", "\"\"", "must not be empty");
-        err(
-            "sha256 = \"abc\"\n",
-            5,
-            Some("plugin.sha256"),
-            "64 hex digits",
-        );
-        err(
-            &format!("sha256 = \"{}\"\n", "g".repeat(64)),
-            5,
-            Some("plugin.sha256"),
-            "64 hex digits",
-        );
-        err(
-            "instance-policy = \"pooled\"\n",
-            5,
-            Some("plugin.instance-policy"),
-            "use \"reuse\" or \"fresh\"",
-        );
-        assert_eq!(
-            ok(&HEAD.replace("\"p\"", &format!("\"a{}\"", "-".repeat(63))))
-                .name
-                .len(),
-            64
-        );
-        assert_eq!(
-            ok(&format!("{HEAD}instance-policy = \"reuse\"\n"))
-                .limits
-                .instance_policy,
-            InstancePolicy::Reuse
-        );
+        err("sha256 = \"abc\"\n", 5, Some("plugin.sha256"), "64 hex digits");
+        err(&format!("sha256 = \"{}\"\n", "g".repeat(64)), 5, Some("plugin.sha256"), "64 hex digits");
+        err("instance-policy = \"pooled\"\n", 5, Some("plugin.instance-policy"), "use \"reuse\" or \"fresh\"");
+        assert_eq!(ok(&HEAD.replace("\"p\"", &format!("\"a{}\"", "-".repeat(63)))).name.len(), 64);
+        assert_eq!(ok(&format!("{HEAD}instance-policy = \"reuse\"\n")).limits.instance_policy, InstancePolicy::Reuse);
     }
 
     #[test]
     fn bad_durations() {
-        let e = err(
-            "[limits]\ntimeout = \"10 parsecs\"\n",
-            6,
-            Some("limits.timeout"),
-            "",
-        );
+        let e = err("[limits]\ntimeout = \"10 parsecs\"\n", 6, Some("limits.timeout"), "");
         assert_eq!(
             e.to_string(),
             "plugins/hm/plugin.toml:6:11: limits.timeout: \"10 parsecs\" is not a duration; write e.g. \"250ms\" or \"2s\""
         );
-        err(
-            "[limits]\ntimeout = \"250\"\n",
-            6,
-            Some("limits.timeout"),
-            "not a duration",
-        );
-        err(
-            "[limits]\ntimeout = \"0ms\"\n",
-            6,
-            Some("limits.timeout"),
-            "greater than 0",
-        );
-        err(
-            "[limits]\ntimeout = 0\n",
-            6,
-            Some("limits.timeout"),
-            "greater than 0",
-        );
-        err(
-            "[limits]\ntimeout = -5\n",
-            6,
-            Some("limits.timeout"),
-            "must not be negative",
-        );
-        err(
-            "[limits]\ntimeout = \"61m\"\n",
-            6,
-            Some("limits.timeout"),
-            "at most 1 hour",
-        );
-        err(
-            "[limits]\ntimeout = 3600001\n",
-            6,
-            Some("limits.timeout"),
-            "at most 1 hour",
-        );
+        err("[limits]\ntimeout = \"250\"\n", 6, Some("limits.timeout"), "not a duration");
+        err("[limits]\ntimeout = \"0ms\"\n", 6, Some("limits.timeout"), "greater than 0");
+        err("[limits]\ntimeout = 0\n", 6, Some("limits.timeout"), "greater than 0");
+        err("[limits]\ntimeout = -5\n", 6, Some("limits.timeout"), "must not be negative");
+        err("[limits]\ntimeout = \"61m\"\n", 6, Some("limits.timeout"), "at most 1 hour");
+        err("[limits]\ntimeout = 3600001\n", 6, Some("limits.timeout"), "at most 1 hour");
     }
 
     #[test]
@@ -1217,66 +984,16 @@ greeting = "hello"
             Some("limits.memory"),
             "\"12 parsecs\" is not a size; write e.g. \"64 MiB\"",
         );
-        err(
-            "[limits]\nmemory = \"1.3 B\"\n",
-            6,
-            Some("limits.memory"),
-            "not a size",
-        );
-        err(
-            "[limits]\nmemory = \"MiB\"\n",
-            6,
-            Some("limits.memory"),
-            "not a size",
-        );
-        err(
-            "[limits]\nmemory = -1\n",
-            6,
-            Some("limits.memory"),
-            "must not be negative",
-        );
-        err(
-            "[limits]\nmemory = 1000\n",
-            6,
-            Some("limits.memory"),
-            "1000 B is too small; the minimum is 64 KiB",
-        );
-        err(
-            "[limits]\nstack = \"8 KiB\"\n",
-            6,
-            Some("limits.stack"),
-            "8 KiB is too small; the minimum is 16 KiB",
-        );
-        err(
-            "[limits]\nstack = \"128 MiB\"\n",
-            6,
-            Some("limits.stack"),
-            "128 MiB is too large; the maximum is 64 MiB",
-        );
-        err(
-            "[limits]\nmax-output = 0\n",
-            6,
-            Some("limits.max-output"),
-            "too small",
-        );
-        err(
-            "[limits]\nmax-instances = 0\n",
-            6,
-            Some("limits.max-instances"),
-            "use 1 to 1024",
-        );
-        err(
-            "[limits]\nmax-instances = 1025\n",
-            6,
-            Some("limits.max-instances"),
-            "use 1 to 1024",
-        );
-        err(
-            "[limits]\nfuel = 0\n",
-            6,
-            Some("limits.fuel"),
-            "0 is too small; the minimum is 1",
-        );
+        err("[limits]\nmemory = \"1.3 B\"\n", 6, Some("limits.memory"), "not a size");
+        err("[limits]\nmemory = \"MiB\"\n", 6, Some("limits.memory"), "not a size");
+        err("[limits]\nmemory = -1\n", 6, Some("limits.memory"), "must not be negative");
+        err("[limits]\nmemory = 1000\n", 6, Some("limits.memory"), "1000 B is too small; the minimum is 64 KiB");
+        err("[limits]\nstack = \"8 KiB\"\n", 6, Some("limits.stack"), "8 KiB is too small; the minimum is 16 KiB");
+        err("[limits]\nstack = \"128 MiB\"\n", 6, Some("limits.stack"), "128 MiB is too large; the maximum is 64 MiB");
+        err("[limits]\nmax-output = 0\n", 6, Some("limits.max-output"), "too small");
+        err("[limits]\nmax-instances = 0\n", 6, Some("limits.max-instances"), "use 1 to 1024");
+        err("[limits]\nmax-instances = 1025\n", 6, Some("limits.max-instances"), "use 1 to 1024");
+        err("[limits]\nfuel = 0\n", 6, Some("limits.fuel"), "0 is too small; the minimum is 1");
     }
 
     #[test]
@@ -1293,9 +1010,7 @@ greeting = "hello"
         ] {
             assert_eq!(parse_size(s), Some(bytes), "{s}");
         }
-        for s in [
-            "", "1.", ".5", "1..2 MiB", "1.2.3 B", "5 TiB", "-1 B", "1 Mi B", "0.1 B",
-        ] {
+        for s in ["", "1.", ".5", "1..2 MiB", "1.2.3 B", "5 TiB", "-1 B", "1 Mi B", "0.1 B"] {
             assert_eq!(parse_size(s), None, "{s}");
         }
         assert_eq!(parse_size("99999999999999999999999 GiB"), Some(u64::MAX));
@@ -1316,31 +1031,11 @@ greeting = "hello"
 
     #[test]
     fn config_values_must_be_strings() {
-        let e = err(
-            "[config]\nport = 8080\n",
-            6,
-            Some("config.port"),
-            "quote it: port = \"8080\"",
-        );
+        let e = err("[config]\nport = 8080\n", 6, Some("config.port"), "quote it: port = \"8080\"");
         assert_eq!(e.column, Some(8));
-        err(
-            "[config]\nok = \"1\"\ndebug = true\n",
-            7,
-            Some("config.debug"),
-            "debug = \"true\"",
-        );
-        err(
-            "[config]\nlist = [\"a\"]\n",
-            6,
-            Some("config.list"),
-            "only holds key = \"value\" pairs",
-        );
-        err(
-            "[config.nested]\na = \"b\"\n",
-            5,
-            Some("config.nested"),
-            "must be strings",
-        );
+        err("[config]\nok = \"1\"\ndebug = true\n", 7, Some("config.debug"), "debug = \"true\"");
+        err("[config]\nlist = [\"a\"]\n", 6, Some("config.list"), "only holds key = \"value\" pairs");
+        err("[config.nested]\na = \"b\"\n", 5, Some("config.nested"), "must be strings");
     }
 
     #[test]
@@ -1352,31 +1047,11 @@ greeting = "hello"
             Some("permissions.env[1]"),
             "not an environment variable name",
         );
-        err(
-            &format!("{p}env = [\"A-B\"]\n"),
-            6,
-            Some("permissions.env[0]"),
-            "not an environment variable name",
-        );
-        err(
-            &format!("{p}env = [\"A\",\n  \"A\"]\n"),
-            7,
-            Some("permissions.env[1]"),
-            "listed twice",
-        );
+        err(&format!("{p}env = [\"A-B\"]\n"), 6, Some("permissions.env[0]"), "not an environment variable name");
+        err(&format!("{p}env = [\"A\",\n  \"A\"]\n"), 7, Some("permissions.env[1]"), "listed twice");
         let files = |entries: &str| format!("{p}files = [\n{entries}]\n");
-        err(
-            &files("{ path = \"\" },\n"),
-            7,
-            Some("permissions.files[0].path"),
-            "must not be empty",
-        );
-        err(
-            &files("{ guest = \"/x\" },\n"),
-            7,
-            Some("permissions.files[0].path"),
-            "missing",
-        );
+        err(&files("{ path = \"\" },\n"), 7, Some("permissions.files[0].path"), "must not be empty");
+        err(&files("{ guest = \"/x\" },\n"), 7, Some("permissions.files[0].path"), "missing");
         err(
             &files("{ path = \"d\", guest = \"data\" },\n"),
             7,
@@ -1389,18 +1064,8 @@ greeting = "hello"
             Some("permissions.files[0].guest"),
             "without '..'",
         );
-        err(
-            &files("{ path = \"d\", mode = \"wo\" },\n"),
-            7,
-            Some("permissions.files[0].mode"),
-            "use \"ro\"",
-        );
-        err(
-            &files("{ path = \"..\" },\n"),
-            7,
-            Some("permissions.files[0].guest"),
-            "cannot derive",
-        );
+        err(&files("{ path = \"d\", mode = \"wo\" },\n"), 7, Some("permissions.files[0].mode"), "use \"ro\"");
+        err(&files("{ path = \"..\" },\n"), 7, Some("permissions.files[0].guest"), "cannot derive");
         err(
             &files("{ path = \"a/data\" },\n{ path = \"b\", guest = \"/data/\" },\n"),
             8,
@@ -1425,20 +1090,13 @@ greeting = "hello"
             ("https://[::1", "IPv6"),
             ("https://example.com:99999", "port"),
         ] {
-            let text = format!(
-                "[permissions]\nnetwork = [\n  \"https://ok.example.com\",\n  \"{pattern}\",\n]\n"
-            );
+            let text = format!("[permissions]\nnetwork = [\n  \"https://ok.example.com\",\n  \"{pattern}\",\n]\n");
             let e = err(&text, 8, Some("permissions.network[1]"), needle);
             assert_eq!(e.column, Some(3), "{e}");
             let start = format!("{pattern:?} is not a valid host pattern: ");
             assert!(e.message.starts_with(&start), "{e}");
         }
-        err(
-            "[permissions]\nnetwork = [42]\n",
-            6,
-            Some("permissions.network[0]"),
-            "expected a string",
-        );
+        err("[permissions]\nnetwork = [42]\n", 6, Some("permissions.network[0]"), "expected a string");
     }
 
     #[test]
@@ -1459,10 +1117,8 @@ greeting = "hello"
         let e = Manifest::from_dir(&dir).unwrap_err();
         assert_eq!((e.line, e.column, e.key.as_deref()), (None, None, None));
         assert!(
-            e.to_string().starts_with(&format!(
-                "{}: cannot read the plugin manifest: ",
-                dir.join(MANIFEST_FILE).display()
-            )),
+            e.to_string()
+                .starts_with(&format!("{}: cannot read the plugin manifest: ", dir.join(MANIFEST_FILE).display())),
             "{e}"
         );
     }
@@ -1470,10 +1126,7 @@ greeting = "hello"
     #[test]
     fn never_panics() {
         // Every prefix of a valid manifest, and some hostile odds and ends.
-        let mut inputs: Vec<String> = FULL
-            .char_indices()
-            .map(|(i, _)| FULL[..i].to_owned())
-            .collect();
+        let mut inputs: Vec<String> = FULL.char_indices().map(|(i, _)| FULL[..i].to_owned()).collect();
         inputs.extend(
             [
                 "\u{feff}[plugin]",

@@ -1,8 +1,6 @@
 //! How many bytes a hook result carries, for the `max-output` limit.
 
-use crate::types::{
-    ConnectAction, HealthStatus, HttpRequest, HttpResponse, RequestAction, ResponseAction,
-};
+use crate::types::{ConnectAction, HealthStatus, HttpRequest, HttpResponse, RequestAction, ResponseAction};
 
 /// Bytes a value returned by a plugin occupies (strings, headers, bodies).
 pub(crate) trait OutputSize {

@@ -46,17 +46,8 @@ impl Permissions {
     ///
     /// Unlike the manifest, the builder does not check `guest`; pass an
     /// absolute path without `..`.
-    pub fn file(
-        mut self,
-        host: impl Into<PathBuf>,
-        guest: impl Into<String>,
-        access: Access,
-    ) -> Self {
-        self.files.push(FileGrant {
-            host: host.into(),
-            guest: guest.into(),
-            access,
-        });
+    pub fn file(mut self, host: impl Into<PathBuf>, guest: impl Into<String>, access: Access) -> Self {
+        self.files.push(FileGrant { host: host.into(), guest: guest.into(), access });
         self
     }
 
@@ -237,10 +228,7 @@ impl HostPattern {
 /// canonical bracketed form used by [`HostMatch::Exact`].
 fn normalize_candidate(host: &str) -> String {
     let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
-    let inner = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(&host);
+    let inner = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(&host);
     match inner.parse::<Ipv6Addr>() {
         Ok(ip) => format!("[{ip}]"),
         Err(_) => host,
@@ -273,43 +261,28 @@ impl FromStr for HostPattern {
     type Err = HostPatternError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_pattern(s).map_err(|reason| HostPatternError {
-            pattern: s.to_owned(),
-            reason,
-        })
+        parse_pattern(s).map_err(|reason| HostPatternError { pattern: s.to_owned(), reason })
     }
 }
 
 fn parse_pattern(s: &str) -> Result<HostPattern, String> {
     let example = "write it as scheme://host[:port], e.g. \"https://api.example.com\"";
-    let (scheme, rest) = s
-        .split_once("://")
-        .ok_or_else(|| format!("missing scheme; {example}"))?;
-    let scheme = Scheme::parse(scheme)
-        .ok_or_else(|| format!("scheme \"{scheme}\" is not allowed; use http or https"))?;
+    let (scheme, rest) = s.split_once("://").ok_or_else(|| format!("missing scheme; {example}"))?;
+    let scheme =
+        Scheme::parse(scheme).ok_or_else(|| format!("scheme \"{scheme}\" is not allowed; use http or https"))?;
     if let Some(i) = rest.find(['/', '?', '#']) {
         let junk = rest.get(i..).unwrap_or_default();
-        return Err(format!(
-            "remove \"{junk}\"; only scheme://host[:port] is allowed, no path, query or fragment"
-        ));
+        return Err(format!("remove \"{junk}\"; only scheme://host[:port] is allowed, no path, query or fragment"));
     }
     if rest.contains('@') {
         return Err("user info (\"user@\") is not allowed".to_owned());
     }
     let (host, port) = if let Some(bracketed) = rest.strip_prefix('[') {
-        let (inner, after) = bracketed
-            .split_once(']')
-            .ok_or("missing ']' after the IPv6 address")?;
-        let ip: Ipv6Addr = inner
-            .parse()
-            .map_err(|_| format!("\"{inner}\" is not an IPv6 address"))?;
+        let (inner, after) = bracketed.split_once(']').ok_or("missing ']' after the IPv6 address")?;
+        let ip: Ipv6Addr = inner.parse().map_err(|_| format!("\"{inner}\" is not an IPv6 address"))?;
         let port = match after {
             "" => None,
-            _ => Some(
-                after
-                    .strip_prefix(':')
-                    .ok_or_else(|| format!("unexpected \"{after}\" after the IPv6 address"))?,
-            ),
+            _ => Some(after.strip_prefix(':').ok_or_else(|| format!("unexpected \"{after}\" after the IPv6 address"))?),
         };
         (HostMatch::Exact(format!("[{ip}]")), port)
     } else {
@@ -338,29 +311,19 @@ fn parse_pattern(s: &str) -> Result<HostPattern, String> {
 fn parse_host(host: &str) -> Result<HostMatch, String> {
     if let Some(domain) = host.strip_prefix("*.") {
         if domain.contains('*') {
-            return Err(
-                "a wildcard is only allowed once, as the whole first label, e.g. \"*.example.com\""
-                    .to_owned(),
-            );
+            return Err("a wildcard is only allowed once, as the whole first label, e.g. \"*.example.com\"".to_owned());
         }
         if numeric_last_label(domain) {
-            return Err(
-                "a wildcard needs a domain name after \"*.\", not an IP address".to_owned(),
-            );
+            return Err("a wildcard needs a domain name after \"*.\", not an IP address".to_owned());
         }
         check_dns_name(domain)?;
         return Ok(HostMatch::Subdomains(domain.to_owned()));
     }
     if host.contains('*') {
-        return Err(
-            "a wildcard is only allowed as the whole first label, e.g. \"*.example.com\""
-                .to_owned(),
-        );
+        return Err("a wildcard is only allowed as the whole first label, e.g. \"*.example.com\"".to_owned());
     }
     if numeric_last_label(host) {
-        let ip: Ipv4Addr = host
-            .parse()
-            .map_err(|_| format!("\"{host}\" is not a valid IPv4 address"))?;
+        let ip: Ipv4Addr = host.parse().map_err(|_| format!("\"{host}\" is not a valid IPv4 address"))?;
         return Ok(HostMatch::Exact(ip.to_string()));
     }
     check_dns_name(host)?;
@@ -385,20 +348,13 @@ fn check_dns_name(name: &str) -> Result<(), String> {
         return Err("host name is longer than 253 characters".to_owned());
     }
     if let Some(c) = name.chars().find(|c| !c.is_ascii()) {
-        return Err(format!(
-            "'{c}' is not allowed; write international names in punycode (xn--...)"
-        ));
+        return Err(format!("'{c}' is not allowed; write international names in punycode (xn--...)"));
     }
     for label in name.split('.') {
         if label.is_empty() || label.len() > 63 {
-            return Err(format!(
-                "\"{name}\" has an empty or too long (over 63 characters) label"
-            ));
+            return Err(format!("\"{name}\" has an empty or too long (over 63 characters) label"));
         }
-        if let Some(c) = label
-            .chars()
-            .find(|&c| !(c.is_ascii_alphanumeric() || c == '-'))
-        {
+        if let Some(c) = label.chars().find(|&c| !(c.is_ascii_alphanumeric() || c == '-')) {
             return Err(format!("'{c}' is not allowed in a host name"));
         }
         if label.starts_with('-') || label.ends_with('-') {
@@ -452,10 +408,7 @@ mod tests {
             ("http://[0:0:0:0:0:0:0:1]:9000", "http://[::1]:9000"),
             ("https://[2001:DB8::1]", "https://[2001:db8::1]"),
             ("https://localhost", "https://localhost"),
-            (
-                "https://xn--bcher-kva.example",
-                "https://xn--bcher-kva.example",
-            ),
+            ("https://xn--bcher-kva.example", "https://xn--bcher-kva.example"),
         ] {
             let p = pat(input);
             assert_eq!(p.to_string(), shown, "{input}");

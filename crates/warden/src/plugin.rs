@@ -4,8 +4,8 @@
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use wasmtime::component::types::ComponentItem;
 use wasmtime::component::InstancePre;
+use wasmtime::component::types::ComponentItem;
 
 use crate::bindings::{capture, connect, handler, http_filter, lifecycle, rule_match};
 use crate::cache;
@@ -70,10 +70,7 @@ struct Pool {
 impl Plugin {
     pub(crate) fn new(runtime: Runtime, manifest: Manifest, bytes: &[u8]) -> Result<Plugin> {
         let name = manifest.name.clone();
-        let unsupported = |message: String| Error::Unsupported {
-            plugin: name.clone(),
-            message,
-        };
+        let unsupported = |message: String| Error::Unsupported { plugin: name.clone(), message };
         let settings = &runtime.inner().settings;
         let limits = &manifest.limits;
         if limits.memory_bytes > settings.max_memory_bytes {
@@ -90,7 +87,8 @@ impl Plugin {
         }
         if limits.fuel.is_some() && !settings.fuel {
             return Err(unsupported(
-                "[limits] fuel is set but this runtime was built without fuel metering; remove it or enable fuel".into(),
+                "[limits] fuel is set but this runtime was built without fuel metering; remove it or enable fuel"
+                    .into(),
             ));
         }
 
@@ -153,11 +151,7 @@ impl Plugin {
         let sandbox = Sandbox::new(&name, &manifest.permissions, &manifest.dir)?;
         let mut config: Vec<(String, String)> = manifest.config.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         config.sort();
-        let shared = Arc::new(Shared {
-            name: name.clone(),
-            config,
-            memory_limit: limits.memory_bytes,
-        });
+        let shared = Arc::new(Shared { name: name.clone(), config, memory_limit: limits.memory_bytes });
         let budget = CallBudget::new(limits, settings.epoch_tick, settings.fuel);
 
         let plugin = Plugin {
@@ -258,7 +252,12 @@ impl Plugin {
     }
 
     /// Runs the HTTP filter's `on-response` hook.
-    pub fn on_response(&self, ctx: &CallContext, request: &RequestHead, response: &HttpResponse) -> Result<ResponseAction> {
+    pub fn on_response(
+        &self,
+        ctx: &CallContext,
+        request: &RequestHead,
+        response: &HttpResponse,
+    ) -> Result<ResponseAction> {
         let action = self.call(Hook::OnResponse, |inst| {
             let guest = inst.guests.http_filter.as_ref().expect("export checked");
             guest.call_on_response(&mut inst.store, ctx, request, response)
@@ -322,12 +321,13 @@ impl Plugin {
         let idle = std::mem::take(&mut self.pool().idle);
         for mut inst in idle {
             inst.begin(&self.inner.budget);
-            if let Some(guest) = inst.guests.lifecycle.as_ref() {
-                if let Err(e) = guest.call_shutdown(&mut inst.store) {
-                    let data = inst.store.data();
-                    let err = instance::classify(self.name(), Hook::Shutdown, self.limits(), e, &data.stderr, data.memory_denied);
-                    tracing::warn!(plugin = %self.name(), error = %err, "shutdown failed");
-                }
+            if let Some(guest) = inst.guests.lifecycle.as_ref()
+                && let Err(e) = guest.call_shutdown(&mut inst.store)
+            {
+                let data = inst.store.data();
+                let err =
+                    instance::classify(self.name(), Hook::Shutdown, self.limits(), e, &data.stderr, data.memory_denied);
+                tracing::warn!(plugin = %self.name(), error = %err, "shutdown failed");
             }
             self.release();
         }
@@ -349,11 +349,7 @@ impl Plugin {
         E: Into<PluginError>,
     {
         if !self.has_hook(hook) {
-            return Err(Error::HookNotExported {
-                plugin: self.name().to_owned(),
-                hook,
-                exported: self.hooks(),
-            });
+            return Err(Error::HookNotExported { plugin: self.name().to_owned(), hook, exported: self.hooks() });
         }
         let mut inst = self.checkout()?;
         inst.begin(&self.inner.budget);
@@ -363,22 +359,12 @@ impl Plugin {
                 self.checkin(inst);
                 let value = result.map_err(|e| {
                     let e = e.into();
-                    Error::Plugin {
-                        plugin: self.name().to_owned(),
-                        hook,
-                        code: e.code,
-                        message: e.message,
-                    }
+                    Error::Plugin { plugin: self.name().to_owned(), hook, code: e.code, message: e.message }
                 })?;
                 let size = value.output_size();
                 let limit = self.limits().max_output_bytes;
                 if size > limit {
-                    return Err(Error::OutputTooLarge {
-                        plugin: self.name().to_owned(),
-                        hook,
-                        size,
-                        limit,
-                    });
+                    return Err(Error::OutputTooLarge { plugin: self.name().to_owned(), hook, size, limit });
                 }
                 Ok(value)
             }
@@ -448,28 +434,32 @@ impl Plugin {
 
     fn instantiate(&self) -> Result<Instance> {
         let inner = &self.inner;
-        let mut inst = Instance::new(&inner.pre, &inner.indices, &inner.shared, &inner.sandbox, &inner.budget).map_err(
-            |(e, stderr, memory_denied)| {
+        let mut inst = Instance::new(&inner.pre, &inner.indices, &inner.shared, &inner.sandbox, &inner.budget)
+            .map_err(|(e, stderr, memory_denied)| {
                 let err = instance::classify(self.name(), Hook::Init, self.limits(), e, &stderr, memory_denied);
                 match err {
-                    Error::Trap { plugin, message, .. } => Error::Runtime(format!("plugin '{plugin}' could not be instantiated: {message}")),
+                    Error::Trap { plugin, message, .. } => {
+                        Error::Runtime(format!("plugin '{plugin}' could not be instantiated: {message}"))
+                    }
                     other => other,
                 }
-            },
-        )?;
+            })?;
         if let Some(guest) = inst.guests.lifecycle.as_ref() {
             match guest.call_init(&mut inst.store, &inner.shared.config) {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
-                    return Err(Error::InitFailed {
-                        plugin: self.name().to_owned(),
-                        code: e.code,
-                        message: e.message,
-                    });
+                    return Err(Error::InitFailed { plugin: self.name().to_owned(), code: e.code, message: e.message });
                 }
                 Err(e) => {
                     let data = inst.store.data();
-                    return Err(instance::classify(self.name(), Hook::Init, self.limits(), e, &data.stderr, data.memory_denied));
+                    return Err(instance::classify(
+                        self.name(),
+                        Hook::Init,
+                        self.limits(),
+                        e,
+                        &data.stderr,
+                        data.memory_denied,
+                    ));
                 }
             }
         }

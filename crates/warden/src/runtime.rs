@@ -133,7 +133,8 @@ impl RuntimeBuilder {
         crate::bindings::log::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s).map_err(link)?;
         crate::bindings::config::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
             .map_err(link)?;
-        crate::bindings::types::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s).map_err(link)?;
+        crate::bindings::types::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
+            .map_err(link)?;
 
         let cache = self.cache_dir.as_deref().map(|dir| Cache::open(dir, &engine)).transpose()?;
 
@@ -149,15 +150,7 @@ impl RuntimeBuilder {
             })
             .map_err(|e| Error::Runtime(format!("cannot start the epoch thread: {e}")))?;
 
-        Ok(Runtime {
-            inner: Arc::new(Inner {
-                engine,
-                linker,
-                settings: self,
-                cache,
-                _ticker: stop,
-            }),
-        })
+        Ok(Runtime { inner: Arc::new(Inner { engine, linker, settings: self, cache, _ticker: stop }) })
     }
 }
 
@@ -179,8 +172,9 @@ impl Runtime {
 
     /// Loads a plugin from an already parsed (or programmatically built) manifest.
     pub fn load_manifest(&self, manifest: Manifest) -> Result<Plugin> {
-        let bytes = std::fs::read(&manifest.component)
-            .map_err(|e| Error::io(format!("plugin '{}': cannot read component", manifest.name), &manifest.component, e))?;
+        let bytes = std::fs::read(&manifest.component).map_err(|e| {
+            Error::io(format!("plugin '{}': cannot read component", manifest.name), &manifest.component, e)
+        })?;
         Plugin::new(self.clone(), manifest, &bytes)
     }
 

@@ -41,10 +41,7 @@ impl Sandbox {
             };
             dirs.push((host, grant.guest.clone(), perms));
         }
-        Ok(Sandbox {
-            dirs,
-            env: permissions.env.clone(),
-        })
+        Ok(Sandbox { dirs, env: permissions.env.clone() })
     }
 
     /// Builds a fresh WASI context with exactly these grants.

@@ -9,24 +9,14 @@ pub use crate::bindings::types::{
 impl CallContext {
     /// A context with just a request id.
     pub fn new(request_id: impl Into<String>) -> CallContext {
-        CallContext {
-            request_id: request_id.into(),
-            traceparent: None,
-            route: None,
-            connection: None,
-        }
+        CallContext { request_id: request_id.into(), traceparent: None, route: None, connection: None }
     }
 }
 
 impl HttpRequest {
     /// A request with no headers and an empty body.
     pub fn new(method: impl Into<String>, uri: impl Into<String>) -> HttpRequest {
-        HttpRequest {
-            method: method.into(),
-            uri: uri.into(),
-            headers: Vec::new(),
-            body: Vec::new(),
-        }
+        HttpRequest { method: method.into(), uri: uri.into(), headers: Vec::new(), body: Vec::new() }
     }
 
     /// The first value of header `name` (case-insensitive).
@@ -36,22 +26,14 @@ impl HttpRequest {
 
     /// The request line and headers, without the body.
     pub fn head(&self) -> RequestHead {
-        RequestHead {
-            method: self.method.clone(),
-            uri: self.uri.clone(),
-            headers: self.headers.clone(),
-        }
+        RequestHead { method: self.method.clone(), uri: self.uri.clone(), headers: self.headers.clone() }
     }
 }
 
 impl HttpResponse {
     /// A response with no headers.
     pub fn new(status: u16, body: impl Into<Vec<u8>>) -> HttpResponse {
-        HttpResponse {
-            status,
-            headers: Vec::new(),
-            body: body.into(),
-        }
+        HttpResponse { status, headers: Vec::new(), body: body.into() }
     }
 
     /// The first value of header `name` (case-insensitive).
@@ -61,8 +43,5 @@ impl HttpResponse {
 }
 
 fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }

@@ -30,25 +30,16 @@ impl Rules {
             let Some(rest) = key.strip_prefix(prefix).and_then(|k| k.strip_prefix('.')) else {
                 continue;
             };
-            let bad =
-                |why: &str| PluginError::new("bad-config", format!("config key `{key}`: {why}"));
+            let bad = |why: &str| PluginError::new("bad-config", format!("config key `{key}`: {why}"));
             match rest.split_once('.') {
-                None if rest == "remove" => rules.remove.extend(
-                    value
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|n| !n.is_empty())
-                        .map(str::to_owned),
-                ),
+                None if rest == "remove" => {
+                    rules.remove.extend(value.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned))
+                }
                 Some((op @ ("add" | "set"), name)) => {
                     if name.is_empty() || name.contains(|c: char| c == ':' || c.is_whitespace()) {
                         return Err(bad("invalid header name"));
                     }
-                    let list = if op == "add" {
-                        &mut rules.add
-                    } else {
-                        &mut rules.set
-                    };
+                    let list = if op == "add" { &mut rules.add } else { &mut rules.set };
                     list.push((name.to_owned(), value.to_owned()));
                 }
                 _ => return Err(bad("expected `add.<name>`, `set.<name>` or `remove`")),
@@ -89,10 +80,7 @@ pub struct HeaderModifier {
 
 impl Plugin for HeaderModifier {
     fn init(config: &Config) -> Result<Self, PluginError> {
-        if let Some((key, _)) = config
-            .iter()
-            .find(|(k, _)| !k.starts_with("request.") && !k.starts_with("response."))
-        {
+        if let Some((key, _)) = config.iter().find(|(k, _)| !k.starts_with("request.") && !k.starts_with("response.")) {
             return Err(PluginError::new(
                 "bad-config",
                 format!("config key `{key}` must start with `request.` or `response.`"),
@@ -106,11 +94,7 @@ impl Plugin for HeaderModifier {
 }
 
 impl HttpFilter for HeaderModifier {
-    fn on_request(
-        &mut self,
-        _ctx: &CallContext,
-        mut req: HttpRequest,
-    ) -> Result<RequestAction, PluginError> {
+    fn on_request(&mut self, _ctx: &CallContext, mut req: HttpRequest) -> Result<RequestAction, PluginError> {
         let changed = self.request.apply(&mut req.headers);
         Ok(RequestAction::Continue(changed.then_some(req)))
     }
@@ -137,10 +121,7 @@ mod tests {
     }
 
     fn headers(pairs: &[(&str, &str)]) -> Headers {
-        pairs
-            .iter()
-            .map(|&(k, v)| (k.to_owned(), v.to_owned()))
-            .collect()
+        pairs.iter().map(|&(k, v)| (k.to_owned(), v.to_owned())).collect()
     }
 
     #[test]
@@ -162,13 +143,7 @@ mod tests {
 
     #[test]
     fn rejects_bad_keys() {
-        for key in [
-            "request.add.",
-            "request.append.X",
-            "request.set.a b",
-            "request.remove.x",
-            "request",
-        ] {
+        for key in ["request.add.", "request.append.X", "request.set.a b", "request.remove.x", "request"] {
             let cfg = config(&[(key, "v")]);
             assert!(HeaderModifier::init(&cfg).is_err(), "{key}");
         }
@@ -179,29 +154,20 @@ mod tests {
     #[test]
     fn applies_remove_set_add_in_order() {
         let rules = Rules::from_config(
-            &config(&[
-                ("request.remove", "x-debug"),
-                ("request.set.host", "new"),
-                ("request.add.x-a", "1"),
-            ]),
+            &config(&[("request.remove", "x-debug"), ("request.set.host", "new"), ("request.add.x-a", "1")]),
             "request",
         )
         .unwrap();
         let mut h = headers(&[("Host", "old"), ("X-Debug", "1"), ("accept", "*/*")]);
         assert!(rules.apply(&mut h));
-        assert_eq!(
-            h,
-            headers(&[("host", "new"), ("accept", "*/*"), ("x-a", "1")])
-        );
+        assert_eq!(h, headers(&[("host", "new"), ("accept", "*/*"), ("x-a", "1")]));
     }
 
     #[test]
     fn reports_no_change() {
-        let rules = Rules::from_config(
-            &config(&[("request.set.host", "same"), ("request.remove", "x-gone")]),
-            "request",
-        )
-        .unwrap();
+        let rules =
+            Rules::from_config(&config(&[("request.set.host", "same"), ("request.remove", "x-gone")]), "request")
+                .unwrap();
         let mut h = headers(&[("host", "same")]);
         assert!(!rules.apply(&mut h));
         assert!(!Rules::default().apply(&mut h));
@@ -210,18 +176,9 @@ mod tests {
     #[test]
     fn on_request_returns_modified_only_when_changed() {
         let mut plugin = HeaderModifier::init(&config(&[("request.add.x-a", "1")])).unwrap();
-        let ctx = CallContext {
-            request_id: "1".into(),
-            traceparent: None,
-            route: None,
-            connection: None,
-        };
-        let action = plugin
-            .on_request(&ctx, HttpRequest::new("GET", "/"))
-            .unwrap();
-        let RequestAction::Continue(Some(req)) = action else {
-            panic!("expected a modified request")
-        };
+        let ctx = CallContext { request_id: "1".into(), traceparent: None, route: None, connection: None };
+        let action = plugin.on_request(&ctx, HttpRequest::new("GET", "/")).unwrap();
+        let RequestAction::Continue(Some(req)) = action else { panic!("expected a modified request") };
         assert_eq!(req.header("X-A"), Some("1"));
 
         let mut noop = HeaderModifier::init(&Config::default()).unwrap();

@@ -14,21 +14,14 @@ impl Plugin for Logger {
     fn init(config: &Config) -> Result<Self, PluginError> {
         let name = config.get_or("level", "info");
         let level = parse_level(&name).ok_or_else(|| {
-            PluginError::new(
-                "bad-config",
-                format!("level `{name}` is not one of trace, debug, info, warn, error"),
-            )
+            PluginError::new("bad-config", format!("level `{name}` is not one of trace, debug, info, warn, error"))
         })?;
         Ok(Logger { level })
     }
 }
 
 impl HttpFilter for Logger {
-    fn on_request(
-        &mut self,
-        _ctx: &CallContext,
-        req: HttpRequest,
-    ) -> Result<RequestAction, PluginError> {
+    fn on_request(&mut self, _ctx: &CallContext, req: HttpRequest) -> Result<RequestAction, PluginError> {
         log(self.level, &request_line(&req.method, &req.uri));
         Ok(RequestAction::Continue(None))
     }
@@ -39,10 +32,7 @@ impl HttpFilter for Logger {
         req: &RequestHead,
         resp: HttpResponse,
     ) -> Result<ResponseAction, PluginError> {
-        log(
-            self.level,
-            &response_line(&req.method, &req.uri, resp.status),
-        );
+        log(self.level, &response_line(&req.method, &req.uri, resp.status));
         Ok(ResponseAction::Continue(None))
     }
 }

@@ -50,8 +50,7 @@ fn find_artifact(stdout: &[u8]) -> Option<PathBuf> {
         .filter(|msg| msg["reason"] == "compiler-artifact")
         .flat_map(|msg| msg["filenames"].as_array().cloned().unwrap_or_default())
         .filter_map(|f| f.as_str().map(PathBuf::from))
-        .filter(|f| f.extension().is_some_and(|e| e == "wasm"))
-        .last()
+        .rfind(|f| f.extension().is_some_and(|e| e == "wasm"))
 }
 
 fn copy(from: &Path, to: &Path) -> Result<()> {

@@ -97,7 +97,14 @@ fn print_text(r: &serde_json::Value) {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|f| format!("{} -> {} ({})", f["host"].as_str().unwrap_or_default(), f["guest"].as_str().unwrap_or_default(), f["mode"].as_str().unwrap_or_default()))
+        .map(|f| {
+            format!(
+                "{} -> {} ({})",
+                f["host"].as_str().unwrap_or_default(),
+                f["guest"].as_str().unwrap_or_default(),
+                f["mode"].as_str().unwrap_or_default()
+            )
+        })
         .collect();
     println!("  files:           {}", if files.is_empty() { "none".into() } else { files.join(", ") });
     println!("  env:             {}", list(&p["env"]));

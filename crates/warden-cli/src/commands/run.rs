@@ -70,7 +70,9 @@ pub fn run(cli: &Cli, args: &Args) -> Result<()> {
             let (head, resp) = input::<json::ResponseInput>(args)?.into_parts()?;
             json::response_action(&plugin.on_response(&ctx, &head, &resp)?)
         }
-        Hook::OnConnect => json::connect_action(&plugin.on_connect(&input::<json::ConnectionJson>(args)?.into_connection())?),
+        Hook::OnConnect => {
+            json::connect_action(&plugin.on_connect(&input::<json::ConnectionJson>(args)?.into_connection())?)
+        }
         Hook::OnCapture => {
             plugin.on_capture(&input::<json::ExchangeInput>(args)?.into_exchange(ctx)?)?;
             json!({"ok": true})
@@ -88,7 +90,9 @@ pub fn run(cli: &Cli, args: &Args) -> Result<()> {
             serde_json::Value::Object(obj)
         }
         Hook::Health => json::health(&plugin.health()?),
-        other => anyhow::bail!("`{other}` is called by the host itself; call on-request, on-response, on-connect, on-capture, on-rule-match, handle or health"),
+        other => anyhow::bail!(
+            "`{other}` is called by the host itself; call on-request, on-response, on-connect, on-capture, on-rule-match, handle or health"
+        ),
     };
     plugin.shutdown();
     println!("{}", serde_json::to_string_pretty(&output)?);
