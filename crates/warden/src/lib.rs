@@ -49,7 +49,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use hooks::{Hook, Interface};
 pub use limits::{InstancePolicy, Limits};
 pub use manifest::{Manifest, ManifestError};
-pub use permissions::{Access, FileGrant, HostPattern, Permissions};
+pub use permissions::{Access, FileGrant, HostMatch, HostPattern, HostPatternError, Permissions, Scheme};
 pub use plugin::Plugin;
 pub use runtime::{Runtime, RuntimeBuilder};
 pub use types::{
