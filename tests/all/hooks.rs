@@ -148,3 +148,49 @@ fn health_and_shutdown() {
     // After shutdown the plugin can still be called: a new instance is made.
     assert_eq!(echo.handle("echo", b"x").unwrap(), b"x");
 }
+
+fn connection(client: &str) -> warden::ConnectionInfo {
+    warden::ConnectionInfo {
+        client_addr: client.into(),
+        server_addr: "127.0.0.1:8080".into(),
+        tls: false,
+        server_name: None,
+    }
+}
+
+#[test]
+fn connect_capture_and_rule_match_hooks() {
+    use warden::{ConnectAction, Exchange, HealthStatus, RuleEvent};
+    let (_d, observer) = load(warden_fixtures::OBSERVER, "");
+    assert_eq!(observer.exports(), [Interface::Lifecycle, Interface::Connect, Interface::Capture, Interface::RuleMatch]);
+    assert!(matches!(observer.on_connect(&connection("127.0.0.1:5000")).unwrap(), ConnectAction::Allow));
+    match observer.on_connect(&connection("10.1.2.3:5000")).unwrap() {
+        ConnectAction::Deny(reason) => assert_eq!(reason, "private clients not served"),
+        other => panic!("{other:?}"),
+    }
+
+    assert!(matches!(observer.health().unwrap(), HealthStatus::Healthy));
+    let exchange = Exchange {
+        context: ctx(),
+        request: HttpRequest::new("GET", "/captured"),
+        response: HttpResponse::new(201, "made"),
+        duration_us: 42,
+    };
+    observer.on_capture(&exchange).unwrap();
+    match observer.health().unwrap() {
+        HealthStatus::Degraded(reason) => assert_eq!(reason, "last capture: /captured"),
+        other => panic!("{other:?}"),
+    }
+
+    let event = |rule: &str| RuleEvent {
+        context: ctx(),
+        rule: rule.into(),
+        request: HttpRequest::new("POST", "/admin"),
+        details: vec![("path".into(), "/admin".into())],
+    };
+    observer.on_rule_match(&event("audit")).unwrap();
+    let err = observer.on_rule_match(&event("fail")).unwrap_err();
+    assert!(matches!(&err, Error::Plugin { hook: Hook::OnRuleMatch, code, message, .. }
+        if code == "rule-failed" && message == "rule fail on /admin"), "{err:?}");
+    assert!(matches!(observer.handle("x", b""), Err(Error::HookNotExported { .. })));
+}

@@ -47,7 +47,8 @@ impl Sandbox {
     /// Builds a fresh WASI context with exactly these grants.
     pub(crate) fn wasi(&self, stderr: &Capture) -> Result<WasiCtx> {
         let mut builder = WasiCtxBuilder::new();
-        builder.stderr(stderr.clone());
+        // No sockets at all (WASI's default only denies every address).
+        builder.stderr(stderr.clone()).allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
         for name in &self.env {
             if let Ok(value) = std::env::var(name) {
                 builder.env(name, value);
