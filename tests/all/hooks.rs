@@ -162,7 +162,10 @@ fn connection(client: &str) -> warden::ConnectionInfo {
 fn connect_capture_and_rule_match_hooks() {
     use warden::{ConnectAction, Exchange, HealthStatus, RuleEvent};
     let (_d, observer) = load(warden_fixtures::OBSERVER, "");
-    assert_eq!(observer.exports(), [Interface::Lifecycle, Interface::Connect, Interface::Capture, Interface::RuleMatch]);
+    assert_eq!(
+        observer.exports(),
+        [Interface::Lifecycle, Interface::Connect, Interface::Capture, Interface::RuleMatch]
+    );
     assert!(matches!(observer.on_connect(&connection("127.0.0.1:5000")).unwrap(), ConnectAction::Allow));
     match observer.on_connect(&connection("10.1.2.3:5000")).unwrap() {
         ConnectAction::Deny(reason) => assert_eq!(reason, "private clients not served"),
@@ -190,7 +193,10 @@ fn connect_capture_and_rule_match_hooks() {
     };
     observer.on_rule_match(&event("audit")).unwrap();
     let err = observer.on_rule_match(&event("fail")).unwrap_err();
-    assert!(matches!(&err, Error::Plugin { hook: Hook::OnRuleMatch, code, message, .. }
-        if code == "rule-failed" && message == "rule fail on /admin"), "{err:?}");
+    assert!(
+        matches!(&err, Error::Plugin { hook: Hook::OnRuleMatch, code, message, .. }
+        if code == "rule-failed" && message == "rule fail on /admin"),
+        "{err:?}"
+    );
     assert!(matches!(observer.handle("x", b""), Err(Error::HookNotExported { .. })));
 }
