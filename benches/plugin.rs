@@ -28,7 +28,7 @@ mod raw {
     });
 }
 
-use raw::exports::warden::plugin::{http_filter, lifecycle};
+use raw::exports::warden::plugin::{handler, http_filter, lifecycle};
 use raw::warden::plugin::{config, log, types};
 
 /// Host state for the raw-wasmtime baseline: the minimum the guest needs.
@@ -63,9 +63,13 @@ fn raw_state() -> RawState {
     RawState { wasi: wasmtime_wasi::WasiCtxBuilder::new().build(), table: wasmtime::component::ResourceTable::new() }
 }
 
-fn raw_pre() -> wasmtime::component::InstancePre<RawState> {
+/// A raw wasmtime `InstancePre` of the echo guest. `sandboxed` turns on the
+/// same run-time limits Warden uses (epoch interruption and fuel), so the
+/// comparison with Warden is like for like.
+fn raw_pre(sandboxed: bool) -> wasmtime::component::InstancePre<RawState> {
     use wasmtime::component::{Component, HasSelf, Linker};
     let mut config = wasmtime::Config::new();
+    config.epoch_interruption(sandboxed).consume_fuel(sandboxed);
     let mut pool = wasmtime::PoolingAllocationConfig::new();
     pool.total_component_instances(100).total_core_instances(800).total_memories(200).total_tables(800);
     config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
@@ -125,14 +129,36 @@ fn load(c: &mut Criterion) {
     g.finish();
 }
 
+/// Budget a raw sandboxed store gets before each call, as Warden does.
+fn raw_begin(store: &mut wasmtime::Store<RawState>, sandboxed: bool) {
+    if sandboxed {
+        store.set_fuel(u64::MAX).unwrap();
+        store.set_epoch_deadline(1_000);
+    }
+}
+
 fn instantiate(c: &mut Criterion) {
-    let pre = raw_pre();
-    let engine = pre.engine().clone();
     let mut g = c.benchmark_group("instantiate");
+    let pre = raw_pre(false);
     g.bench_function("raw-wasmtime", |b| {
         b.iter(|| {
-            let mut store = wasmtime::Store::new(&engine, raw_state());
+            let mut store = wasmtime::Store::new(pre.engine(), raw_state());
             pre.instantiate(&mut store).unwrap()
+        })
+    });
+    // What a fresh-policy call has to do, in raw wasmtime: store, WASI
+    // context, instance, `init`, one `handle` call.
+    let pre = raw_pre(true);
+    let life = lifecycle::GuestIndices::new(&pre).unwrap();
+    let handler_ix = handler::GuestIndices::new(&pre).unwrap();
+    g.bench_function("raw-wasmtime-fresh-call", |b| {
+        b.iter(|| {
+            let mut store = wasmtime::Store::new(pre.engine(), raw_state());
+            raw_begin(&mut store, true);
+            let instance = pre.instantiate(&mut store).unwrap();
+            life.load(&mut store, &instance).unwrap().call_init(&mut store, &[]).unwrap().unwrap();
+            let out = handler_ix.load(&mut store, &instance).unwrap().call_handle(&mut store, "echo", b"x");
+            out.unwrap().unwrap()
         })
     });
     let dir = plugin_dir("instance-policy = \"fresh\"");
@@ -149,12 +175,6 @@ fn on_request(c: &mut Criterion) {
 
     g.bench_function("native", |b| b.iter(|| bench_check(black_box(&req.headers), black_box(&req.body))));
 
-    let pre = raw_pre();
-    let mut store = wasmtime::Store::new(pre.engine(), raw_state());
-    let instance = pre.instantiate(&mut store).unwrap();
-    let life = lifecycle::GuestIndices::new(&pre).unwrap().load(&mut store, &instance).unwrap();
-    life.call_init(&mut store, &[]).unwrap().unwrap();
-    let filter = http_filter::GuestIndices::new(&pre).unwrap().load(&mut store, &instance).unwrap();
     let raw_ctx = types::CallContext { request_id: "bench".into(), traceparent: None, route: None, connection: None };
     let raw_req = types::HttpRequest {
         method: req.method.clone(),
@@ -162,12 +182,24 @@ fn on_request(c: &mut Criterion) {
         headers: req.headers.clone(),
         body: req.body.clone(),
     };
-    g.bench_function("raw-wasmtime", |b| {
-        b.iter(|| {
-            let action = filter.call_on_request(&mut store, &raw_ctx, &raw_req).unwrap().unwrap();
-            assert!(matches!(action, types::RequestAction::Continue(None)));
-        })
-    });
+    // `raw-wasmtime`: no way to stop the guest. `raw-wasmtime-sandboxed`:
+    // epoch deadline and fuel reset before every call, as in Warden.
+    for (name, sandboxed) in [("raw-wasmtime", false), ("raw-wasmtime-sandboxed", true)] {
+        let pre = raw_pre(sandboxed);
+        let mut store = wasmtime::Store::new(pre.engine(), raw_state());
+        raw_begin(&mut store, sandboxed);
+        let instance = pre.instantiate(&mut store).unwrap();
+        let life = lifecycle::GuestIndices::new(&pre).unwrap().load(&mut store, &instance).unwrap();
+        life.call_init(&mut store, &[]).unwrap().unwrap();
+        let filter = http_filter::GuestIndices::new(&pre).unwrap().load(&mut store, &instance).unwrap();
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                raw_begin(&mut store, sandboxed);
+                let action = filter.call_on_request(&mut store, &raw_ctx, &raw_req).unwrap().unwrap();
+                assert!(matches!(action, types::RequestAction::Continue(None)));
+            })
+        });
+    }
 
     for (name, fuel) in [("warden", true), ("warden-no-fuel", false)] {
         let runtime = Runtime::builder().fuel(fuel).build().unwrap();

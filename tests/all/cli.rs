@@ -139,3 +139,17 @@ fn help_documents_exit_codes() {
     assert!(out.status.success());
     assert!(stdout(&out).contains("20  timeout"), "{}", stdout(&out));
 }
+
+#[test]
+fn plugin_log_records_are_capped() {
+    let w = Warden::new();
+    let dir = plugin_dir(ECHO, "");
+    let payload = dir.path().join("payload.txt");
+    std::fs::write(&payload, "z".repeat(100_000)).unwrap();
+    let out = w.run(&["run", path(dir.path()), "--call", "handle", "--action", "log", "--payload", path(&payload)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("...[truncated]"), "{err}");
+    let longest = err.lines().map(|l| l.matches('z').count()).max().unwrap_or(0);
+    assert_eq!(longest, 16 << 10, "one record keeps exactly 16 KiB of the message");
+}

@@ -118,3 +118,51 @@ fn concurrent_calls_stay_within_max_instances() {
     }
     assert!(plugin.live_instances() <= 2);
 }
+
+#[test]
+fn sleeping_in_a_host_call_is_stopped_at_the_deadline() {
+    // Epoch checks only run in wasm code; a plugin blocked in WASI's poll
+    // (here `std::thread::sleep`) must still be stopped at its deadline.
+    let (_dir, plugin) = load(MALICIOUS, "[limits]\ntimeout = \"200ms\"");
+    assert_eq!(plugin.handle("sleep", b"10").unwrap(), b"slept", "a short sleep within the deadline works");
+    let start = Instant::now();
+    let err = handle_err(&plugin, "sleep", b"60000");
+    let elapsed = start.elapsed();
+    assert!(matches!(err, Error::Timeout { hook: Hook::Handle, .. }), "{err:?}");
+    assert!(elapsed >= Duration::from_millis(200), "stopped early: {elapsed:?}");
+    assert!(elapsed < Duration::from_millis(200 + 800), "stopped late: {elapsed:?}");
+    assert_still_serves(&plugin);
+}
+
+#[test]
+fn busy_when_every_instance_stays_in_use() {
+    let (_dir, plugin) = load(MALICIOUS, "[limits]\nmax-instances = 1\nmax-wait = \"50ms\"\ntimeout = \"10s\"");
+    let (started, wait_started) = std::sync::mpsc::channel();
+    let holder = {
+        let p = plugin.clone();
+        std::thread::spawn(move || {
+            started.send(()).unwrap();
+            p.handle("sleep", b"3000")
+        })
+    };
+    wait_started.recv().unwrap();
+    // Give the holder time to check the only instance out; it keeps it for 3 s.
+    std::thread::sleep(Duration::from_millis(500));
+    let start = Instant::now();
+    let err = handle_err(&plugin, "ping", b"");
+    match &err {
+        Error::Busy { plugin, max_instances, waited } => {
+            assert_eq!(plugin, "test-plugin");
+            assert_eq!(*max_instances, 1);
+            assert!(*waited >= Duration::from_millis(50), "{waited:?}");
+        }
+        other => panic!("expected Busy, got {other:?}"),
+    }
+    assert_eq!(err.kind(), ErrorKind::Busy);
+    assert!(start.elapsed() < Duration::from_millis(50 + 800), "waited too long: {:?}", start.elapsed());
+    assert!(err.to_string().contains("max-wait"), "{err}");
+    // The holder's call is unaffected, and afterwards the instance is free.
+    assert_eq!(holder.join().unwrap().unwrap(), b"slept");
+    assert_still_serves(&plugin);
+    assert_eq!(plugin.live_instances(), 1);
+}

@@ -186,7 +186,7 @@ pub enum Error {
     },
 
     /// Every instance of the plugin stayed busy for the whole wait.
-    #[error("plugin '{plugin}' is busy: all {max_instances} instances in use for {} ms; raise [limits] max-instances", waited.as_millis())]
+    #[error("plugin '{plugin}' is busy: all {max_instances} instances stayed in use for {} ms; raise [limits] max-instances or max-wait", waited.as_millis())]
     Busy {
         /// Plugin name.
         plugin: String,

@@ -2,6 +2,7 @@
 //! `log`, `config`, and the WASI context built by [`crate::sandbox`].
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
@@ -32,6 +33,8 @@ pub(crate) struct HostState {
     pub stderr: Capture,
     /// Set when the limiter refused a memory growth during the current call.
     pub memory_denied: bool,
+    /// When the current call must end; bounds blocking host calls (see [`crate::poll`]).
+    pub deadline: Instant,
 }
 
 impl WasiView for HostState {
@@ -59,14 +62,7 @@ impl types::Host for HostState {}
 
 impl log::Host for HostState {
     fn log(&mut self, level: log::Level, mut message: String) {
-        if message.len() > MAX_LOG_RECORD {
-            let mut cut = MAX_LOG_RECORD;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-            message.push_str("...[truncated]");
-        }
+        truncate_record(&mut message);
         let plugin = self.shared.name.as_str();
         match level {
             log::Level::Trace => tracing::trace!(target: "warden::plugin", plugin, "{message}"),
@@ -78,6 +74,19 @@ impl log::Host for HostState {
     }
 }
 
+/// Cuts a log record to [`MAX_LOG_RECORD`] bytes (on a character boundary)
+/// and marks the cut.
+fn truncate_record(message: &mut String) {
+    if message.len() > MAX_LOG_RECORD {
+        let mut cut = MAX_LOG_RECORD;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+        message.push_str("...[truncated]");
+    }
+}
+
 impl config::Host for HostState {
     fn get(&mut self, key: String) -> Option<String> {
         let config = &self.shared.config;
@@ -86,5 +95,24 @@ impl config::Host for HostState {
 
     fn get_all(&mut self) -> Vec<(String, String)> {
         self.shared.config.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_log_records_are_cut_on_a_char_boundary() {
+        let mut short = "hello".to_owned();
+        truncate_record(&mut short);
+        assert_eq!(short, "hello");
+
+        // 'é' is two bytes: a cut at MAX_LOG_RECORD would split one.
+        let mut long = format!("a{}", "é".repeat(MAX_LOG_RECORD));
+        truncate_record(&mut long);
+        assert!(long.ends_with("...[truncated]"));
+        let kept = long.len() - "...[truncated]".len();
+        assert_eq!(kept, MAX_LOG_RECORD - 1, "cut before the 'é' that straddles the limit");
     }
 }

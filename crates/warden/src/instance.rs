@@ -3,7 +3,7 @@
 //! thrown away after any trap, because a trap poisons the whole store.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::{InstancePre, ResourceTable};
 use wasmtime::{Store, Trap};
@@ -44,6 +44,7 @@ pub(crate) struct Instance {
 
 /// Per-call settings derived from the limits.
 pub(crate) struct CallBudget {
+    pub timeout: Duration,
     pub fuel: Option<u64>,
     pub metered: bool,
     pub deadline_ticks: u64,
@@ -55,7 +56,8 @@ impl CallBudget {
         // One extra tick: the epoch may advance right after we set the
         // deadline, so this guarantees at least `timeout` of run time.
         let ticks = limits.timeout.as_nanos().div_ceil(tick) + 1;
-        CallBudget { fuel: limits.fuel, metered, deadline_ticks: u64::try_from(ticks).unwrap_or(u64::MAX) }
+        let deadline_ticks = u64::try_from(ticks).unwrap_or(u64::MAX);
+        CallBudget { timeout: limits.timeout, fuel: limits.fuel, metered, deadline_ticks }
     }
 }
 
@@ -72,7 +74,14 @@ impl Instance {
         let wasi = sandbox.wasi(&stderr).map_err(|e| (wasmtime::Error::msg(e.to_string()), stderr.clone(), false))?;
         let mut store = Store::new(
             pre.engine(),
-            HostState { shared: shared.clone(), wasi, table: ResourceTable::new(), stderr, memory_denied: false },
+            HostState {
+                shared: shared.clone(),
+                wasi,
+                table: ResourceTable::new(),
+                stderr,
+                memory_denied: false,
+                deadline: Instant::now(),
+            },
         );
         store.limiter(|s| s);
         store.epoch_deadline_trap();
@@ -104,7 +113,8 @@ impl Instance {
         Ok(Instance { store, guests })
     }
 
-    /// Resets the per-call budget: fuel, deadline, memory flag, stderr.
+    /// Resets the per-call budget: fuel, deadlines and the memory flag.
+    /// (Stderr is drained after every call, so it starts out empty.)
     pub(crate) fn begin(&mut self, budget: &CallBudget) {
         begin(&mut self.store, budget);
     }
@@ -118,7 +128,7 @@ fn begin(store: &mut Store<HostState>, budget: &CallBudget) {
     store.set_epoch_deadline(budget.deadline_ticks);
     let data = store.data_mut();
     data.memory_denied = false;
-    data.stderr.take();
+    data.deadline = Instant::now() + budget.timeout;
 }
 
 /// Turns a failed call into a typed error. `stderr` is what the call wrote.

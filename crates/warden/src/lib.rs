@@ -41,6 +41,7 @@ mod manifest;
 mod output;
 mod permissions;
 mod plugin;
+mod poll;
 mod runtime;
 mod sandbox;
 mod types;

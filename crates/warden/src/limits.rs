@@ -31,6 +31,9 @@ pub struct Limits {
     pub stack_bytes: usize,
     /// Most instances of this plugin alive at once.
     pub max_instances: u32,
+    /// How long a call waits for a free instance when all `max_instances`
+    /// are busy, before it fails with [`Error::Busy`](crate::Error::Busy).
+    pub max_wait: Duration,
     /// Largest result a call may return (bodies, headers, payloads), in bytes.
     pub max_output_bytes: u64,
     /// Whether an instance is kept between calls.
@@ -45,6 +48,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 pub const DEFAULT_STACK_BYTES: usize = 512 << 10;
 /// Default instances per plugin: 4.
 pub const DEFAULT_MAX_INSTANCES: u32 = 4;
+/// Default wait for a free instance: 1 second.
+pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(1);
 /// Default output cap: 4 MiB.
 pub const DEFAULT_MAX_OUTPUT_BYTES: u64 = 4 << 20;
 
@@ -56,6 +61,7 @@ impl Default for Limits {
             fuel: None,
             stack_bytes: DEFAULT_STACK_BYTES,
             max_instances: DEFAULT_MAX_INSTANCES,
+            max_wait: DEFAULT_MAX_WAIT,
             max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
             instance_policy: InstancePolicy::Reuse,
         }
@@ -90,6 +96,12 @@ impl Limits {
     /// Sets the most instances alive at once.
     pub fn max_instances(mut self, n: u32) -> Self {
         self.max_instances = n;
+        self
+    }
+
+    /// Sets how long a call waits for a free instance before [`Error::Busy`](crate::Error::Busy).
+    pub fn max_wait(mut self, wait: Duration) -> Self {
+        self.max_wait = wait;
         self
     }
 

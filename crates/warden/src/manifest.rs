@@ -222,7 +222,7 @@ const PLUGIN_KEYS: &[&str] =
     &["name", "version", "description", "authors", "license", "component", "sha256", "instance-policy"];
 const PERMISSION_KEYS: &[&str] = &["files", "env", "network", "modify-request", "modify-response"];
 const FILE_KEYS: &[&str] = &["path", "guest", "mode"];
-const LIMIT_KEYS: &[&str] = &["memory", "timeout", "fuel", "stack", "max-instances", "max-output"];
+const LIMIT_KEYS: &[&str] = &["memory", "timeout", "fuel", "stack", "max-instances", "max-wait", "max-output"];
 
 const KIB: u64 = 1 << 10;
 const MIB: u64 = 1 << 20;
@@ -591,6 +591,7 @@ impl Cx<'_> {
                     let bytes = self.size(v, key, 16 * KIB, 64 * MIB)?;
                     limits.stack(usize::try_from(bytes).unwrap_or(usize::MAX))
                 }
+                "max-wait" => limits.max_wait(self.duration(v, key)?),
                 "max-instances" => {
                     let n = self.int(v, key, 1, 1024)?;
                     limits.max_instances(u32::try_from(n).unwrap_or(u32::MAX))
@@ -757,6 +758,7 @@ timeout = "1.5s"
 fuel = 1_000_000
 stack = "1MiB"
 max-instances = 8
+max-wait = "20ms"
 max-output = 1048576
 
 [config]
@@ -822,6 +824,7 @@ greeting = "hello"
             .fuel(Some(1_000_000))
             .stack(1 << 20)
             .max_instances(8)
+            .max_wait(Duration::from_millis(20))
             .max_output(1 << 20)
             .instance_policy(InstancePolicy::Fresh);
         assert_eq!(m.limits, expected);
@@ -882,7 +885,7 @@ greeting = "hello"
             "[limits]\nmemroy = 5\n",
             6,
             Some("limits.memroy"),
-            "allowed keys: memory, timeout, fuel, stack, max-instances, max-output",
+            "allowed keys: memory, timeout, fuel, stack, max-instances, max-wait, max-output",
         );
         err("homepage = \"x\"\n", 5, Some("plugin.homepage"), "allowed keys: name, version");
         err(

@@ -65,6 +65,9 @@ struct Inner {
 struct Pool {
     idle: Vec<Instance>,
     live: u32,
+    /// Callers blocked in `checkout`; notifying the condvar is a syscall,
+    /// so it is skipped when nobody waits.
+    waiting: u32,
 }
 
 impl Plugin {
@@ -384,13 +387,16 @@ impl Plugin {
         self.inner.pool.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Takes an idle instance or creates one, waiting (up to the plugin's
-    /// timeout) while `max-instances` are in use.
+    /// Takes an idle instance or creates one, waiting (up to `max-wait`)
+    /// while `max-instances` are in use.
     fn checkout(&self) -> Result<Instance> {
         let max = self.limits().max_instances.max(1);
-        let wait = self.limits().timeout;
-        let start = Instant::now();
         let mut pool = self.pool();
+        if let Some(inst) = pool.idle.pop() {
+            return Ok(inst);
+        }
+        let wait = self.limits().max_wait;
+        let start = Instant::now();
         loop {
             if let Some(inst) = pool.idle.pop() {
                 return Ok(inst);
@@ -407,7 +413,9 @@ impl Plugin {
                     waited: start.elapsed(),
                 });
             }
+            pool.waiting += 1;
             pool = self.inner.freed.wait_timeout(pool, left).unwrap_or_else(PoisonError::into_inner).0;
+            pool.waiting -= 1;
         }
         drop(pool);
         self.instantiate().inspect_err(|_| self.release())
@@ -416,8 +424,9 @@ impl Plugin {
     /// Returns an instance after a successful call.
     fn checkin(&self, inst: Instance) {
         if self.limits().instance_policy == InstancePolicy::Reuse {
-            self.pool().idle.push(inst);
-            self.inner.freed.notify_one();
+            let mut pool = self.pool();
+            pool.idle.push(inst);
+            self.wake_one(pool);
         } else {
             drop(inst);
             self.release();
@@ -428,8 +437,16 @@ impl Plugin {
     fn release(&self) {
         let mut pool = self.pool();
         pool.live = pool.live.saturating_sub(1);
+        self.wake_one(pool);
+    }
+
+    /// Wakes one caller waiting in `checkout`, if any.
+    fn wake_one(&self, pool: MutexGuard<'_, Pool>) {
+        let waiting = pool.waiting > 0;
         drop(pool);
-        self.inner.freed.notify_one();
+        if waiting {
+            self.inner.freed.notify_one();
+        }
     }
 
     fn instantiate(&self) -> Result<Instance> {
@@ -463,6 +480,8 @@ impl Plugin {
                 }
             }
         }
+        // Calls start with an empty stderr: what instantiation wrote is logged here.
+        log_stderr(self.name(), &inst);
         Ok(inst)
     }
 

@@ -130,6 +130,7 @@ impl RuntimeBuilder {
         let mut linker = Linker::new(&engine);
         let link = |e: wasmtime::Error| Error::Runtime(format!("cannot link host imports: {e}"));
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(link)?;
+        crate::poll::add_to_linker(&mut linker).map_err(link)?;
         crate::bindings::log::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s).map_err(link)?;
         crate::bindings::config::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
             .map_err(link)?;

@@ -63,6 +63,7 @@ fn report(plugin: &Plugin) -> serde_json::Value {
             "fuel": l.fuel,
             "stack": l.stack_bytes,
             "max-instances": l.max_instances,
+            "max-wait-ms": l.max_wait.as_millis() as u64,
             "max-output": l.max_output_bytes,
             "instance-policy": l.instance_policy.as_str(),
         },
@@ -118,6 +119,7 @@ fn print_text(r: &serde_json::Value) {
     println!("  fuel:            {}", if l["fuel"].is_null() { "unmetered".into() } else { l["fuel"].to_string() });
     println!("  stack:           {} bytes", l["stack"]);
     println!("  max-instances:   {}", l["max-instances"]);
+    println!("  max-wait:        {} ms", l["max-wait-ms"]);
     println!("  max-output:      {} bytes", l["max-output"]);
     println!("  instance-policy: {}", l["instance-policy"].as_str().unwrap_or_default());
 }
