@@ -2,12 +2,13 @@
 //!
 //! - `load`: compile vs load from the compile cache (both include the eager
 //!   instantiate + `init` that `Runtime::load` does).
-//! - `instantiate`: raw wasmtime `InstancePre::instantiate` vs a Warden call
-//!   on a `fresh`-policy plugin (new store, WASI context, instance, `init`,
-//!   call).
+//! - `instantiate`: raw wasmtime `InstancePre::instantiate`; the work of a
+//!   fresh-policy call done in raw wasmtime (store, WASI context, instance,
+//!   `init`, call); and a Warden call on a `fresh`-policy plugin.
 //! - `on-request-1k`: the same check on a 1 KB JSON body in native Rust, as
-//!   a raw wasmtime `bindgen!` call of the same guest, and through Warden
-//!   (with and without fuel metering).
+//!   a raw wasmtime `bindgen!` call of the same guest (without and with
+//!   epoch interruption and fuel), and through Warden (with and without
+//!   fuel metering).
 //!
 //! Run: `env -u RUST_BACKTRACE cargo bench -p warden-cli --bench plugin`.
 
