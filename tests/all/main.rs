@@ -8,4 +8,5 @@ mod examples;
 mod hooks;
 mod limits;
 mod loading;
+mod manager;
 mod sandbox;

@@ -29,6 +29,8 @@ EXIT CODES:
   27  capability-denied the plugin lacks a permission
   28  plugin-error      the plugin returned its own error
   29  busy              all instances stayed busy
+  31  unknown-plugin    no plugin of that name is loaded
+  32  unavailable       the plugin is disabled, failed or backing off
   30  runtime           engine or instantiation failure
 
 On failure, stderr gets one line: error[<kind>]: <message>";
@@ -97,6 +99,8 @@ fn exit_code(kind: warden::ErrorKind) -> u8 {
         K::CapabilityDenied => 27,
         K::Plugin => 28,
         K::Busy => 29,
+        K::UnknownPlugin => 31,
+        K::Unavailable => 32,
         _ => 30,
     }
 }

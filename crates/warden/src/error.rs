@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::hooks::Hook;
+use crate::manager::PluginState;
 use crate::manifest::ManifestError;
 
 /// Everything that can go wrong loading or calling a plugin.
@@ -196,6 +197,27 @@ pub enum Error {
         waited: Duration,
     },
 
+    /// No plugin of that name is loaded in the manager.
+    #[error("no plugin named '{plugin}' is loaded; loaded plugins: {}", if known.is_empty() { "none".to_owned() } else { known.join(", ") })]
+    UnknownPlugin {
+        /// The name asked for.
+        plugin: String,
+        /// The names that are loaded.
+        known: Vec<String>,
+    },
+
+    /// The plugin is loaded but not taking calls (disabled, failed or
+    /// backing off); `reason` says what to do.
+    #[error("plugin '{plugin}' is {state} and does not take calls: {reason}")]
+    Unavailable {
+        /// Plugin name.
+        plugin: String,
+        /// Its state.
+        state: PluginState,
+        /// Why, and what to do.
+        reason: String,
+    },
+
     /// The runtime itself failed (engine set-up, instantiation resources).
     #[error("{0}")]
     Runtime(String),
@@ -244,13 +266,17 @@ pub enum ErrorKind {
     Plugin,
     /// [`Error::Busy`]
     Busy,
+    /// [`Error::UnknownPlugin`]
+    UnknownPlugin,
+    /// [`Error::Unavailable`]
+    Unavailable,
     /// [`Error::Runtime`]
     Runtime,
 }
 
 impl ErrorKind {
     /// Every kind, in a stable order.
-    pub const ALL: [ErrorKind; 17] = [
+    pub const ALL: [ErrorKind; 19] = [
         ErrorKind::Manifest,
         ErrorKind::Io,
         ErrorKind::InvalidComponent,
@@ -267,6 +293,8 @@ impl ErrorKind {
         ErrorKind::CapabilityDenied,
         ErrorKind::Plugin,
         ErrorKind::Busy,
+        ErrorKind::UnknownPlugin,
+        ErrorKind::Unavailable,
         ErrorKind::Runtime,
     ];
 
@@ -289,6 +317,8 @@ impl ErrorKind {
             ErrorKind::CapabilityDenied => "capability-denied",
             ErrorKind::Plugin => "plugin-error",
             ErrorKind::Busy => "busy",
+            ErrorKind::UnknownPlugin => "unknown-plugin",
+            ErrorKind::Unavailable => "unavailable",
             ErrorKind::Runtime => "runtime",
         }
     }
@@ -333,6 +363,8 @@ impl Error {
             Error::CapabilityDenied { .. } => ErrorKind::CapabilityDenied,
             Error::Plugin { .. } => ErrorKind::Plugin,
             Error::Busy { .. } => ErrorKind::Busy,
+            Error::UnknownPlugin { .. } => ErrorKind::UnknownPlugin,
+            Error::Unavailable { .. } => ErrorKind::Unavailable,
             Error::Runtime(_) => ErrorKind::Runtime,
         }
     }

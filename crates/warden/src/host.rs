@@ -10,12 +10,12 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::{config, log, types};
 use crate::capture::Capture;
+use crate::stats::Stats;
 
 /// Longest log record a plugin can write; longer ones are cut.
 const MAX_LOG_RECORD: usize = 16 << 10;
 
 /// What every instance of one plugin shares.
-#[derive(Debug)]
 pub(crate) struct Shared {
     /// Plugin name, for logs and errors.
     pub name: String,
@@ -23,6 +23,8 @@ pub(crate) struct Shared {
     pub config: Vec<(String, String)>,
     /// Memory cap in bytes.
     pub memory_limit: u64,
+    /// Call statistics, shared by every version of the plugin.
+    pub stats: Arc<Stats>,
 }
 
 /// Data stored in each wasmtime `Store`.
@@ -49,6 +51,7 @@ impl ResourceLimiter for HostState {
             self.memory_denied = true;
             return Ok(false);
         }
+        self.shared.stats.memory(desired as u64);
         Ok(true)
     }
 

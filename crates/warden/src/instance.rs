@@ -113,6 +113,15 @@ impl Instance {
         Ok(Instance { store, guests })
     }
 
+    /// Fuel burnt since the last `begin` (0 without metering).
+    pub(crate) fn fuel_used(&self, budget: &CallBudget) -> u64 {
+        if !budget.metered {
+            return 0;
+        }
+        let left = self.store.get_fuel().unwrap_or(0);
+        budget.fuel.unwrap_or(u64::MAX).saturating_sub(left)
+    }
+
     /// Resets the per-call budget: fuel, deadlines and the memory flag.
     /// (Stderr is drained after every call, so it starts out empty.)
     pub(crate) fn begin(&mut self, budget: &CallBudget) {

@@ -37,6 +37,7 @@ mod hooks;
 mod host;
 mod instance;
 mod limits;
+mod manager;
 mod manifest;
 mod output;
 mod permissions;
@@ -44,15 +45,18 @@ mod plugin;
 mod poll;
 mod runtime;
 mod sandbox;
+mod stats;
 mod types;
 
 pub use error::{Error, ErrorKind, Result};
 pub use hooks::{Hook, Interface};
 pub use limits::{InstancePolicy, Limits};
+pub use manager::{LoadReport, ManagerBuilder, PluginInfo, PluginManager, PluginState};
 pub use manifest::{Manifest, ManifestError};
 pub use permissions::{Access, FileGrant, HostMatch, HostPattern, HostPatternError, Permissions, Scheme};
 pub use plugin::Plugin;
 pub use runtime::{Runtime, RuntimeBuilder};
+pub use stats::{LastError, Latency, StatsSnapshot};
 pub use types::{
     CallContext, ConnectAction, ConnectionInfo, Exchange, HealthStatus, HttpRequest, HttpResponse, PluginError,
     Rejection, RequestAction, RequestHead, ResponseAction, RuleEvent,

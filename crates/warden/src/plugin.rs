@@ -2,7 +2,7 @@
 //! hooks under its limits and permissions.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::InstancePre;
 use wasmtime::component::types::ComponentItem;
@@ -18,6 +18,7 @@ use crate::manifest::Manifest;
 use crate::output::OutputSize;
 use crate::runtime::Runtime;
 use crate::sandbox::Sandbox;
+use crate::stats::{Stats, StatsSnapshot};
 use crate::types::{
     CallContext, ConnectAction, ConnectionInfo, Exchange, HealthStatus, HttpRequest, HttpResponse, PluginError,
     RequestAction, RequestHead, ResponseAction, RuleEvent,
@@ -68,10 +69,13 @@ struct Pool {
     /// Callers blocked in `checkout`; notifying the condvar is a syscall,
     /// so it is skipped when nobody waits.
     waiting: u32,
+    /// Set by `shutdown`: instances returned afterwards are shut down and
+    /// dropped instead of pooled.
+    closed: bool,
 }
 
 impl Plugin {
-    pub(crate) fn new(runtime: Runtime, manifest: Manifest, bytes: &[u8]) -> Result<Plugin> {
+    pub(crate) fn new(runtime: Runtime, manifest: Manifest, bytes: &[u8], stats: Arc<Stats>) -> Result<Plugin> {
         let name = manifest.name.clone();
         let unsupported = |message: String| Error::Unsupported { plugin: name.clone(), message };
         let settings = &runtime.inner().settings;
@@ -154,7 +158,7 @@ impl Plugin {
         let sandbox = Sandbox::new(&name, &manifest.permissions, &manifest.dir)?;
         let mut config: Vec<(String, String)> = manifest.config.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         config.sort();
-        let shared = Arc::new(Shared { name: name.clone(), config, memory_limit: limits.memory_bytes });
+        let shared = Arc::new(Shared { name: name.clone(), config, memory_limit: limits.memory_bytes, stats });
         let budget = CallBudget::new(limits, settings.epoch_tick, settings.fuel);
 
         let plugin = Plugin {
@@ -318,22 +322,75 @@ impl Plugin {
     }
 
     /// Calls `shutdown` on every idle instance and drops them. Instances in
-    /// use finish their call and are dropped when returned. Errors are
-    /// logged: shutting down never fails.
+    /// a call finish it, are shut down when returned, and are not reused;
+    /// a later call gets a new instance. Errors are logged: shutting down
+    /// never fails.
     pub fn shutdown(&self) {
-        let idle = std::mem::take(&mut self.pool().idle);
-        for mut inst in idle {
-            inst.begin(&self.inner.budget);
-            if let Some(guest) = inst.guests.lifecycle.as_ref()
-                && let Err(e) = guest.call_shutdown(&mut inst.store)
-            {
-                let data = inst.store.data();
-                let err =
-                    instance::classify(self.name(), Hook::Shutdown, self.limits(), e, &data.stderr, data.memory_denied);
-                tracing::warn!(plugin = %self.name(), error = %err, "shutdown failed");
-            }
-            self.release();
+        let idle = {
+            let mut pool = self.pool();
+            pool.closed = true;
+            std::mem::take(&mut pool.idle)
+        };
+        for inst in idle {
+            self.shut_down(inst);
         }
+    }
+
+    /// Runs an instance's `shutdown` hook (under the call budget) and drops it.
+    fn shut_down(&self, mut inst: Instance) {
+        inst.begin(&self.inner.budget);
+        if let Some(guest) = inst.guests.lifecycle.as_ref()
+            && let Err(e) = guest.call_shutdown(&mut inst.store)
+        {
+            let data = inst.store.data();
+            let err =
+                instance::classify(self.name(), Hook::Shutdown, self.limits(), e, &data.stderr, data.memory_denied);
+            tracing::warn!(plugin = %self.name(), error = %err, "shutdown failed");
+        }
+        drop(inst);
+        self.release();
+    }
+
+    /// Drops idle instances without calling `shutdown`, so the next calls
+    /// start from fresh instances (and run `init` again).
+    pub(crate) fn reset(&self) {
+        let idle = std::mem::take(&mut self.pool().idle);
+        let n = u32::try_from(idle.len()).unwrap_or(u32::MAX);
+        drop(idle);
+        let mut pool = self.pool();
+        pool.live = pool.live.saturating_sub(n);
+        self.wake_one(pool);
+    }
+
+    /// Calls in progress right now.
+    pub fn in_flight(&self) -> u32 {
+        let pool = self.pool();
+        pool.live.saturating_sub(u32::try_from(pool.idle.len()).unwrap_or(u32::MAX))
+    }
+
+    /// Waits until no call is in progress, up to `timeout`. Returns whether
+    /// the plugin is idle.
+    pub fn drain(&self, timeout: Duration) -> bool {
+        let start = Instant::now();
+        let mut pool = self.pool();
+        loop {
+            if pool.live as usize <= pool.idle.len() {
+                return true;
+            }
+            let left = timeout.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                return false;
+            }
+            pool.waiting += 1;
+            pool = self.inner.freed.wait_timeout(pool, left).unwrap_or_else(PoisonError::into_inner).0;
+            pool.waiting -= 1;
+        }
+    }
+
+    /// The plugin's call statistics (shared with every version of it
+    /// loaded through the same [`PluginManager`](crate::PluginManager)).
+    pub fn stats(&self) -> StatsSnapshot {
+        self.inner.shared.stats.snapshot(self.live_instances())
     }
 
     fn denied(&self, action: &str, permission: &str) -> Error {
@@ -351,12 +408,31 @@ impl Plugin {
         R: OutputSize,
         E: Into<PluginError>,
     {
+        let start = Instant::now();
+        let mut fuel = 0;
+        let result = self.call_inner(hook, f, &mut fuel);
+        self.inner.shared.stats.call(start.elapsed(), fuel, result.as_ref().err());
+        result
+    }
+
+    fn call_inner<R, E>(
+        &self,
+        hook: Hook,
+        f: impl FnOnce(&mut Instance) -> wasmtime::Result<Result<R, E>>,
+        fuel: &mut u64,
+    ) -> Result<R>
+    where
+        R: OutputSize,
+        E: Into<PluginError>,
+    {
         if !self.has_hook(hook) {
             return Err(Error::HookNotExported { plugin: self.name().to_owned(), hook, exported: self.hooks() });
         }
         let mut inst = self.checkout()?;
         inst.begin(&self.inner.budget);
-        match f(&mut inst) {
+        let outcome = f(&mut inst);
+        *fuel = inst.fuel_used(&self.inner.budget);
+        match outcome {
             Ok(result) => {
                 log_stderr(self.name(), &inst);
                 self.checkin(inst);
@@ -425,6 +501,11 @@ impl Plugin {
     fn checkin(&self, inst: Instance) {
         if self.limits().instance_policy == InstancePolicy::Reuse {
             let mut pool = self.pool();
+            if pool.closed {
+                drop(pool);
+                self.shut_down(inst);
+                return;
+            }
             pool.idle.push(inst);
             self.wake_one(pool);
         } else {

@@ -176,7 +176,7 @@ impl Runtime {
         let bytes = std::fs::read(&manifest.component).map_err(|e| {
             Error::io(format!("plugin '{}': cannot read component", manifest.name), &manifest.component, e)
         })?;
-        Plugin::new(self.clone(), manifest, &bytes)
+        Plugin::new(self.clone(), manifest, &bytes, Default::default())
     }
 
     /// Compiles wasm bytes, through the cache when there is one. Returns the

@@ -1,0 +1,631 @@
+//! The plugin manager: a set of plugins loaded from a directory, called by
+//! name, reloaded without dropping a call, and isolated when they misbehave.
+//!
+//! Calls never take a lock: the table of plugins and each plugin's current
+//! version sit behind [`ArcSwap`]s, which a reload, enable or unload replaces
+//! whole. A call that started on a version finishes on it; the next call
+//! sees the new one.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+
+use crate::error::{Error, Result};
+use crate::manifest::Manifest;
+use crate::plugin::Plugin;
+use crate::runtime::Runtime;
+use crate::stats::{Stats, StatsSnapshot};
+use crate::types::HealthStatus;
+
+/// What a managed plugin is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PluginState {
+    /// Loaded, initialised and serving calls.
+    Running,
+    /// Could not be loaded (bad manifest, bad component, failing `init`...).
+    /// [`PluginInfo::last_error`] says why; fix it and reload.
+    Failed,
+    /// Turned off with [`PluginManager::disable`]; calls are refused.
+    Disabled,
+    /// Trapped too often; calls fail fast until the back-off ends, then the
+    /// plugin restarts from fresh instances.
+    BackingOff,
+}
+
+impl PluginState {
+    /// Lowercase name, e.g. `"backing-off"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PluginState::Running => "running",
+            PluginState::Failed => "failed",
+            PluginState::Disabled => "disabled",
+            PluginState::BackingOff => "backing-off",
+        }
+    }
+}
+
+impl std::fmt::Display for PluginState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything the manager knows about one plugin.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PluginInfo {
+    /// Name from the manifest.
+    pub name: String,
+    /// The plugin's folder.
+    pub dir: PathBuf,
+    /// Current state.
+    pub state: PluginState,
+    /// Version serving calls (`None` if no version ever loaded).
+    pub version: Option<semver::Version>,
+    /// sha256 of the serving component.
+    pub sha256: Option<String>,
+    /// Time left in back-off.
+    pub backoff_remaining: Option<Duration>,
+    /// Result of the last health check, if one ran.
+    pub health: Option<HealthStatus>,
+    /// Why the plugin failed (state `Failed`) or the latest error otherwise.
+    pub last_error: Option<String>,
+    /// Call statistics.
+    pub stats: StatsSnapshot,
+}
+
+/// The outcome of [`PluginManager::load_dir`]: broken plugins do not stop
+/// the others.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct LoadReport {
+    /// Names of the plugins now running.
+    pub loaded: Vec<String>,
+    /// Folders that failed, with why.
+    pub failed: Vec<(PathBuf, Error)>,
+}
+
+/// Settings for a [`PluginManager`].
+#[derive(Debug, Clone)]
+pub struct ManagerBuilder {
+    runtime: Runtime,
+    trap_threshold: u32,
+    trap_window: Duration,
+    backoff: Duration,
+    drain_timeout: Duration,
+    health_interval: Option<Duration>,
+}
+
+impl ManagerBuilder {
+    /// A plugin that traps (or hits a limit) this many times within the
+    /// trap window is put into back-off (default 5).
+    pub fn trap_threshold(mut self, n: u32) -> Self {
+        self.trap_threshold = n.max(1);
+        self
+    }
+
+    /// The window in which traps are counted (default 10 s).
+    pub fn trap_window(mut self, window: Duration) -> Self {
+        self.trap_window = window;
+        self
+    }
+
+    /// How long a plugin stays in back-off (default 5 s).
+    pub fn backoff(mut self, backoff: Duration) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// How long an old version may take to finish its calls after a reload
+    /// or unload before it is shut down anyway (default 30 s).
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.drain_timeout = timeout;
+        self
+    }
+
+    /// Calls every running plugin's `health` hook this often, in a
+    /// background thread (default: never; call
+    /// [`PluginManager::check_health`] yourself).
+    pub fn health_interval(mut self, interval: Duration) -> Self {
+        self.health_interval = Some(interval.max(Duration::from_millis(10)));
+        self
+    }
+
+    /// Builds the (empty) manager.
+    pub fn build(self) -> PluginManager {
+        let interval = self.health_interval;
+        let manager = PluginManager {
+            inner: Arc::new(Inner { settings: self, plugins: ArcSwap::default(), table_lock: Mutex::new(()) }),
+        };
+        if let Some(interval) = interval {
+            let weak = Arc::downgrade(&manager.inner);
+            let spawned =
+                std::thread::Builder::new().name("warden-health".into()).spawn(move || health_loop(weak, interval));
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start the health-check thread; health is checked on demand only");
+            }
+        }
+        manager
+    }
+}
+
+/// A managed set of plugins. Cheap to clone; `Send + Sync`; call it from
+/// any thread, or from async code through the `_async` methods.
+///
+/// ```no_run
+/// use warden::{PluginManager, Runtime};
+///
+/// # fn main() -> Result<(), warden::Error> {
+/// let manager = PluginManager::new(Runtime::new()?);
+/// let report = manager.load_dir("plugins")?;
+/// for (dir, error) in &report.failed {
+///     eprintln!("{}: {error}", dir.display());
+/// }
+/// let out = manager.handle("validator", "check", br#"{"user_id":"u1"}"#)?;
+/// manager.reload("validator")?; // in-flight calls finish on the old version
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct PluginManager {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: ManagerBuilder,
+    /// Name -> entry. Replaced whole on load and unload (rare); read per call.
+    plugins: ArcSwap<HashMap<String, Arc<Entry>>>,
+    /// Serialises changes to the table.
+    table_lock: Mutex<()>,
+}
+
+/// One plugin name and every version of it over time.
+struct Entry {
+    name: String,
+    dir: PathBuf,
+    stats: Arc<Stats>,
+    /// What calls see: replaced whole on every state change.
+    slot: ArcSwap<Slot>,
+    /// Serialises reloads and state changes of this plugin.
+    change: Mutex<()>,
+    /// Recent traps, for the back-off decision.
+    traps: Mutex<VecDeque<Instant>>,
+    health: Mutex<Option<HealthStatus>>,
+}
+
+struct Slot {
+    plugin: Option<Plugin>,
+    state: State,
+}
+
+#[derive(Clone, Copy)]
+enum State {
+    Running,
+    Failed,
+    Disabled,
+    BackingOff { until: Instant },
+}
+
+impl State {
+    fn public(self) -> PluginState {
+        match self {
+            State::Running => PluginState::Running,
+            State::Failed => PluginState::Failed,
+            State::Disabled => PluginState::Disabled,
+            State::BackingOff { .. } => PluginState::BackingOff,
+        }
+    }
+}
+
+impl PluginManager {
+    /// A manager with default settings.
+    pub fn new(runtime: Runtime) -> PluginManager {
+        PluginManager::builder(runtime).build()
+    }
+
+    /// Starts configuring a manager that loads plugins through `runtime`.
+    pub fn builder(runtime: Runtime) -> ManagerBuilder {
+        ManagerBuilder {
+            runtime,
+            trap_threshold: 5,
+            trap_window: Duration::from_secs(10),
+            backoff: Duration::from_secs(5),
+            drain_timeout: Duration::from_secs(30),
+            health_interval: None,
+        }
+    }
+
+    /// The runtime plugins are loaded through.
+    pub fn runtime(&self) -> &Runtime {
+        &self.inner.settings.runtime
+    }
+
+    /// Loads every plugin folder (a folder holding `plugin.toml`) directly
+    /// under `dir`, in name order. A folder that fails is reported in the
+    /// result and, if its manifest names it, listed as `Failed`; the others
+    /// load regardless. Fails only if `dir` cannot be read.
+    pub fn load_dir(&self, dir: impl AsRef<Path>) -> Result<LoadReport> {
+        let mut report = LoadReport::default();
+        for folder in plugin_folders(dir.as_ref())? {
+            match self.load(&folder) {
+                Ok(name) => report.loaded.push(name),
+                Err(e) => {
+                    tracing::warn!(dir = %folder.display(), error = %e, "plugin failed to load");
+                    report.failed.push((folder, e));
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Loads the plugin in `dir` and returns its name. If the manifest can
+    /// be read but the plugin fails (bad component, failing `init`...), it
+    /// is still registered as `Failed`, so it shows up in [`list`](Self::list)
+    /// and a later [`reload`](Self::reload) can bring it up.
+    pub fn load(&self, dir: impl AsRef<Path>) -> Result<String> {
+        let dir = dir.as_ref();
+        let manifest = Manifest::from_dir(dir)?;
+        let name = manifest.name.clone();
+        let folder = manifest.dir.clone();
+        let _table = self.inner.table_lock.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(existing) = self.inner.plugins.load().get(&name) {
+            return Err(Error::Runtime(format!(
+                "plugin '{name}' in {} is already loaded from {}; plugin names must be unique (unload it first)",
+                dir.display(),
+                existing.dir.display()
+            )));
+        }
+        let stats = Arc::new(Stats::default());
+        let loaded = self.compile(manifest, &stats);
+        let (slot, result) = match loaded {
+            Ok(plugin) => (Slot { plugin: Some(plugin), state: State::Running }, Ok(name.clone())),
+            Err(e) => {
+                stats.error(&e);
+                (Slot { plugin: None, state: State::Failed }, Err(e))
+            }
+        };
+        let entry = Arc::new(Entry {
+            name: name.clone(),
+            dir: folder,
+            stats,
+            slot: ArcSwap::from_pointee(slot),
+            change: Mutex::new(()),
+            traps: Mutex::new(VecDeque::new()),
+            health: Mutex::new(None),
+        });
+        let mut table = HashMap::clone(&self.inner.plugins.load());
+        table.insert(name, entry);
+        self.inner.plugins.store(Arc::new(table));
+        result
+    }
+
+    fn compile(&self, manifest: Manifest, stats: &Arc<Stats>) -> Result<Plugin> {
+        let runtime = &self.inner.settings.runtime;
+        let bytes = std::fs::read(&manifest.component).map_err(|e| {
+            Error::io(format!("plugin '{}': cannot read component", manifest.name), &manifest.component, e)
+        })?;
+        Plugin::new(runtime.clone(), manifest, &bytes, stats.clone())
+    }
+
+    /// Re-reads the plugin's folder and swaps the new version in: the new
+    /// version is compiled and initialised first, off the call path; calls
+    /// already running finish on the old version, which is shut down once
+    /// drained. If any step fails the old version keeps serving and the
+    /// error is returned (and counted in the stats).
+    pub fn reload(&self, name: &str) -> Result<()> {
+        let entry = self.entry(name)?;
+        let _change = entry.change.lock().unwrap_or_else(PoisonError::into_inner);
+        let result = Manifest::from_dir(&entry.dir).map_err(Error::from).and_then(|manifest| {
+            if manifest.name != entry.name {
+                return Err(Error::Runtime(format!(
+                    "plugin '{}' in {} now calls itself '{}'; a reload cannot rename a plugin: unload it and load the folder again",
+                    entry.name,
+                    entry.dir.display(),
+                    manifest.name
+                )));
+            }
+            self.compile(manifest, &entry.stats)
+        });
+        let new = match result {
+            Ok(plugin) => plugin,
+            Err(e) => {
+                entry.stats.error(&e);
+                entry.stats.reloaded(false);
+                let serving = entry.slot.load().plugin.is_some();
+                tracing::warn!(plugin = %name, error = %e, serving, "reload failed; the previous version keeps serving");
+                return Err(e);
+            }
+        };
+        tracing::info!(plugin = %name, version = %new.version(), sha256 = %new.sha256(), "plugin reloaded");
+        let state = match entry.slot.load().state {
+            State::Disabled => State::Disabled,
+            _ => State::Running,
+        };
+        let old = entry.slot.swap(Arc::new(Slot { plugin: Some(new), state }));
+        entry.traps.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        entry.stats.reloaded(true);
+        if let Some(old) = old.plugin.clone() {
+            self.retire(old);
+        }
+        Ok(())
+    }
+
+    /// Reloads every plugin; returns each name with its result.
+    pub fn reload_all(&self) -> Vec<(String, Result<()>)> {
+        self.names().into_iter().map(|name| (name.clone(), self.reload(&name))).collect()
+    }
+
+    /// Removes a plugin. Calls in progress finish; the plugin is then shut
+    /// down (in the background).
+    pub fn unload(&self, name: &str) -> Result<()> {
+        let entry = {
+            let _table = self.inner.table_lock.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut table = HashMap::clone(&self.inner.plugins.load());
+            let entry = table.remove(name).ok_or_else(|| self.unknown(name))?;
+            self.inner.plugins.store(Arc::new(table));
+            entry
+        };
+        let _change = entry.change.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(old) = entry.slot.load().plugin.clone() {
+            self.retire(old);
+        }
+        tracing::info!(plugin = %name, "plugin unloaded");
+        Ok(())
+    }
+
+    /// Drains `old` and shuts it down, in a background thread.
+    fn retire(&self, old: Plugin) {
+        let timeout = self.inner.settings.drain_timeout;
+        let run = move || {
+            if !old.drain(timeout) {
+                tracing::warn!(plugin = %old.name(), ?timeout, "old version still busy after the drain timeout; shutting it down anyway");
+            }
+            old.shutdown();
+        };
+        if let Err(e) = std::thread::Builder::new().name("warden-retire".into()).spawn(run) {
+            tracing::error!(error = %e, "cannot start a thread to shut the old version down; its instances are dropped without shutdown");
+        }
+    }
+
+    /// Turns a plugin off: calls fail with [`Error::Unavailable`] until it
+    /// is enabled again. Calls in progress finish.
+    pub fn disable(&self, name: &str) -> Result<()> {
+        self.set_state(name, |_| State::Disabled)
+    }
+
+    /// Turns a disabled plugin back on (a failed plugin stays failed: reload
+    /// it). Also ends a back-off early.
+    pub fn enable(&self, name: &str) -> Result<()> {
+        self.set_state(name, |slot| if slot.plugin.is_some() { State::Running } else { State::Failed })
+    }
+
+    fn set_state(&self, name: &str, state: impl FnOnce(&Slot) -> State) -> Result<()> {
+        let entry = self.entry(name)?;
+        let _change = entry.change.lock().unwrap_or_else(PoisonError::into_inner);
+        let slot = entry.slot.load();
+        let state = state(&slot);
+        entry.slot.store(Arc::new(Slot { plugin: slot.plugin.clone(), state }));
+        Ok(())
+    }
+
+    /// Names of every plugin, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.inner.plugins.load().keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// Every plugin with its state and stats, sorted by name.
+    pub fn list(&self) -> Vec<PluginInfo> {
+        let table = self.inner.plugins.load();
+        let sorted: BTreeMap<&String, &Arc<Entry>> = table.iter().collect();
+        sorted.values().map(|e| self.describe(e)).collect()
+    }
+
+    /// One plugin's state and stats.
+    pub fn info(&self, name: &str) -> Result<PluginInfo> {
+        let entry = self.entry(name)?;
+        Ok(self.describe(&entry))
+    }
+
+    fn describe(&self, entry: &Entry) -> PluginInfo {
+        let slot = entry.slot.load();
+        let plugin = slot.plugin.as_ref();
+        let stats = entry.stats.snapshot(plugin.map_or(0, Plugin::live_instances));
+        let backoff_remaining = match slot.state {
+            State::BackingOff { until } => Some(until.saturating_duration_since(Instant::now())),
+            _ => None,
+        };
+        PluginInfo {
+            name: entry.name.clone(),
+            dir: entry.dir.clone(),
+            state: slot.state.public(),
+            version: plugin.map(|p| p.version().clone()),
+            sha256: plugin.map(|p| p.sha256().to_owned()),
+            backoff_remaining,
+            health: entry.health.lock().unwrap_or_else(PoisonError::into_inner).clone(),
+            last_error: stats.last_error.as_ref().map(|e| e.message.clone()),
+            stats,
+        }
+    }
+
+    /// The version of `name` serving calls now, for hosts that want to call
+    /// it directly. Prefer [`call`](Self::call): it also applies the
+    /// plugin's state and counts traps for the back-off.
+    pub fn plugin(&self, name: &str) -> Result<Plugin> {
+        let entry = self.entry(name)?;
+        let slot = self.available(&entry)?;
+        Ok(slot.plugin.clone().expect("available slots hold a plugin"))
+    }
+
+    /// Runs `f` on the current version of `name`. Fails fast with
+    /// [`Error::Unavailable`] if the plugin is disabled, failed or backing
+    /// off, and with [`Error::UnknownPlugin`] if there is no such plugin.
+    ///
+    /// Blocks the calling thread for the length of the call: from async
+    /// code use [`call_async`](Self::call_async).
+    pub fn call<T>(&self, name: &str, f: impl FnOnce(&Plugin) -> Result<T>) -> Result<T> {
+        let table = self.inner.plugins.load();
+        let entry = table.get(name).ok_or_else(|| self.unknown(name))?;
+        let slot = self.available(entry)?;
+        let plugin = slot.plugin.as_ref().expect("available slots hold a plugin");
+        let result = f(plugin);
+        if let Err(e) = &result
+            && e.kind().is_trap()
+        {
+            self.trapped(entry);
+        }
+        result
+    }
+
+    /// [`call`](Self::call) for async code: runs on tokio's blocking pool so
+    /// the async runtime's threads never block on a plugin. Must be called
+    /// within a tokio runtime.
+    pub async fn call_async<T, F>(&self, name: &str, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Plugin) -> Result<T> + Send + 'static,
+    {
+        let manager = self.clone();
+        let name = name.to_owned();
+        tokio::task::spawn_blocking(move || manager.call(&name, f))
+            .await
+            .map_err(|e| Error::Runtime(format!("a plugin call task failed: {e}")))?
+    }
+
+    /// Calls `handle(action, payload)` on `name`.
+    pub fn handle(&self, name: &str, action: &str, payload: &[u8]) -> Result<Vec<u8>> {
+        self.call(name, |p| p.handle(action, payload))
+    }
+
+    /// [`handle`](Self::handle) for async code.
+    pub async fn handle_async(&self, name: &str, action: &str, payload: Vec<u8>) -> Result<Vec<u8>> {
+        let action = action.to_owned();
+        self.call_async(name, move |p| p.handle(&action, &payload)).await
+    }
+
+    /// Calls `health` on every running plugin and records the answers (see
+    /// [`PluginInfo::health`]); unhealthy plugins are logged.
+    pub fn check_health(&self) -> Vec<(String, Result<HealthStatus>)> {
+        let table = self.inner.plugins.load();
+        let mut results = Vec::new();
+        for entry in table.values() {
+            let slot = entry.slot.load();
+            let (State::Running, Some(plugin)) = (slot.state, slot.plugin.as_ref()) else { continue };
+            let result = plugin.health();
+            let status = match &result {
+                Ok(status) => status.clone(),
+                Err(e) => HealthStatus::Unhealthy(format!("the health check failed: {e}")),
+            };
+            if !matches!(status, HealthStatus::Healthy) {
+                tracing::warn!(plugin = %entry.name, ?status, "plugin is not healthy");
+            }
+            *entry.health.lock().unwrap_or_else(PoisonError::into_inner) = Some(status);
+            results.push((entry.name.clone(), result));
+        }
+        results.sort_by(|a, b| a.0.cmp(&b.0));
+        results
+    }
+
+    fn entry(&self, name: &str) -> Result<Arc<Entry>> {
+        self.inner.plugins.load().get(name).cloned().ok_or_else(|| self.unknown(name))
+    }
+
+    fn unknown(&self, name: &str) -> Error {
+        Error::UnknownPlugin { plugin: name.to_owned(), known: self.names() }
+    }
+
+    /// The entry's slot if it may take calls; ends an expired back-off.
+    fn available(&self, entry: &Entry) -> Result<arc_swap::Guard<Arc<Slot>>> {
+        let slot = entry.slot.load();
+        let reason = match slot.state {
+            State::Running => return Ok(slot),
+            State::BackingOff { until } if Instant::now() >= until => {
+                drop(slot);
+                self.recover(entry);
+                return Ok(entry.slot.load());
+            }
+            State::BackingOff { until } => format!(
+                "it trapped {} times within {:?} and is backing off for another {} ms",
+                self.inner.settings.trap_threshold,
+                self.inner.settings.trap_window,
+                until.saturating_duration_since(Instant::now()).as_millis()
+            ),
+            State::Disabled => "it is disabled; enable it to take calls again".to_owned(),
+            State::Failed => {
+                let why = entry.stats.snapshot(0).last_error.map(|e| e.message).unwrap_or_default();
+                format!("it failed to load ({why}); fix it and reload")
+            }
+        };
+        Err(Error::Unavailable { plugin: entry.name.clone(), state: slot.state.public(), reason })
+    }
+
+    /// Ends a back-off: drops the idle instances so calls start fresh.
+    fn recover(&self, entry: &Entry) {
+        let _change = entry.change.lock().unwrap_or_else(PoisonError::into_inner);
+        let slot = entry.slot.load();
+        if let State::BackingOff { .. } = slot.state {
+            if let Some(plugin) = &slot.plugin {
+                plugin.reset();
+            }
+            entry.traps.lock().unwrap_or_else(PoisonError::into_inner).clear();
+            entry.slot.store(Arc::new(Slot { plugin: slot.plugin.clone(), state: State::Running }));
+            tracing::info!(plugin = %entry.name, "back-off over; plugin serving again from fresh instances");
+        }
+    }
+
+    /// Counts a trap; enough of them within the window start a back-off.
+    fn trapped(&self, entry: &Entry) {
+        let settings = &self.inner.settings;
+        let now = Instant::now();
+        let mut traps = entry.traps.lock().unwrap_or_else(PoisonError::into_inner);
+        traps.push_back(now);
+        while traps.front().is_some_and(|t| now.duration_since(*t) > settings.trap_window) {
+            traps.pop_front();
+        }
+        if traps.len() < settings.trap_threshold as usize {
+            return;
+        }
+        traps.clear();
+        drop(traps);
+        let _change = entry.change.lock().unwrap_or_else(PoisonError::into_inner);
+        let slot = entry.slot.load();
+        if let State::Running = slot.state {
+            let until = now + settings.backoff;
+            entry.slot.store(Arc::new(Slot { plugin: slot.plugin.clone(), state: State::BackingOff { until } }));
+            tracing::warn!(plugin = %entry.name, backoff = ?settings.backoff, "plugin trapped {} times within {:?}; backing off", settings.trap_threshold, settings.trap_window);
+        }
+    }
+}
+
+impl std::fmt::Debug for PluginManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginManager").field("plugins", &self.names()).finish_non_exhaustive()
+    }
+}
+
+/// Folders directly under `dir` that hold a `plugin.toml`, sorted.
+fn plugin_folders(dir: &Path) -> Result<Vec<PathBuf>> {
+    let read = std::fs::read_dir(dir).map_err(|e| Error::io("cannot read the plugin directory", dir, e))?;
+    let mut folders = Vec::new();
+    for entry in read {
+        let entry = entry.map_err(|e| Error::io("cannot read the plugin directory", dir, e))?;
+        let path = entry.path();
+        if path.join("plugin.toml").is_file() {
+            folders.push(path);
+        }
+    }
+    folders.sort();
+    Ok(folders)
+}
+
+fn health_loop(manager: Weak<Inner>, interval: Duration) {
+    loop {
+        std::thread::sleep(interval);
+        let Some(inner) = manager.upgrade() else { return };
+        PluginManager { inner }.check_health();
+    }
+}

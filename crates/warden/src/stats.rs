@@ -1,0 +1,268 @@
+//! Per-plugin call statistics: counters, errors by kind, a latency
+//! histogram, fuel, peak memory and the last error.
+//!
+//! Recording is lock-free (relaxed atomics) except for the last error, which
+//! only failing calls touch. Stats live as long as the plugin's name in a
+//! [`PluginManager`](crate::PluginManager): a reload keeps counting.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, SystemTime};
+
+use crate::error::{Error, ErrorKind};
+
+/// Sub-buckets per power of two: about 12% resolution.
+const SUB_BITS: u32 = 3;
+const SUB: usize = 1 << SUB_BITS;
+/// Up to 2^40 ns (about 18 minutes); slower calls land in the last bucket.
+const MAX_EXP: usize = 40;
+const BUCKETS: usize = (MAX_EXP - SUB_BITS as usize + 2) * SUB;
+
+/// A log-linear histogram of nanoseconds.
+struct Histogram {
+    buckets: Box<[AtomicU64]>,
+}
+
+impl Histogram {
+    fn new() -> Histogram {
+        Histogram { buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect() }
+    }
+
+    fn index(ns: u64) -> usize {
+        if ns < SUB as u64 {
+            return ns as usize;
+        }
+        let exp = 63 - ns.leading_zeros();
+        let sub = (ns >> (exp - SUB_BITS)) as usize & (SUB - 1);
+        ((exp - SUB_BITS + 1) as usize * SUB + sub).min(BUCKETS - 1)
+    }
+
+    /// The largest value that falls into bucket `i`.
+    fn upper(i: usize) -> u64 {
+        if i < SUB {
+            return i as u64;
+        }
+        let exp = (i / SUB) as u32 + SUB_BITS - 1;
+        let sub = (i % SUB) as u64;
+        ((SUB as u64 + sub + 1) << (exp - SUB_BITS)) - 1
+    }
+
+    fn record(&self, ns: u64) {
+        self.buckets[Self::index(ns)].fetch_add(1, Relaxed);
+    }
+
+    /// Upper bounds of the buckets holding the given quantiles (0..=1).
+    fn quantiles<const N: usize>(&self, qs: [f64; N]) -> [Duration; N] {
+        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Relaxed)).collect();
+        let total: u64 = counts.iter().sum();
+        let mut out = [Duration::ZERO; N];
+        if total == 0 {
+            return out;
+        }
+        for (slot, q) in out.iter_mut().zip(qs) {
+            let rank = ((q * total as f64).ceil() as u64).clamp(1, total);
+            let mut seen = 0;
+            for (i, c) in counts.iter().enumerate() {
+                seen += c;
+                if seen >= rank {
+                    *slot = Duration::from_nanos(Self::upper(i));
+                    break;
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Live counters for one plugin, shared by every version of it.
+pub(crate) struct Stats {
+    calls: AtomicU64,
+    errors: [AtomicU64; ErrorKind::ALL.len()],
+    latency: Histogram,
+    fuel: AtomicU64,
+    peak_memory: AtomicU64,
+    reloads: AtomicU64,
+    reload_failures: AtomicU64,
+    last_error: Mutex<Option<LastError>>,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            calls: AtomicU64::new(0),
+            errors: std::array::from_fn(|_| AtomicU64::new(0)),
+            latency: Histogram::new(),
+            fuel: AtomicU64::new(0),
+            peak_memory: AtomicU64::new(0),
+            reloads: AtomicU64::new(0),
+            reload_failures: AtomicU64::new(0),
+            last_error: Mutex::new(None),
+        }
+    }
+}
+
+impl Stats {
+    /// Records one finished call.
+    pub(crate) fn call(&self, elapsed: Duration, fuel: u64, error: Option<&Error>) {
+        self.calls.fetch_add(1, Relaxed);
+        self.latency.record(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX));
+        if fuel > 0 {
+            self.fuel.fetch_add(fuel, Relaxed);
+        }
+        if let Some(e) = error {
+            self.error(e);
+        }
+    }
+
+    /// Records an error outside a call (a failed load or reload).
+    pub(crate) fn error(&self, e: &Error) {
+        let kind = e.kind();
+        let i = ErrorKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
+        self.errors[i].fetch_add(1, Relaxed);
+        let last = LastError { at: SystemTime::now(), kind, message: e.to_string() };
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(last);
+    }
+
+    /// Notes a linear memory reaching `bytes`.
+    pub(crate) fn memory(&self, bytes: u64) {
+        self.peak_memory.fetch_max(bytes, Relaxed);
+    }
+
+    pub(crate) fn reloaded(&self, ok: bool) {
+        if ok { &self.reloads } else { &self.reload_failures }.fetch_add(1, Relaxed);
+    }
+
+    /// A consistent-enough copy for reporting (each counter read once).
+    pub(crate) fn snapshot(&self, instances: u32) -> StatsSnapshot {
+        let errors: Vec<(ErrorKind, u64)> = ErrorKind::ALL
+            .iter()
+            .zip(&self.errors)
+            .map(|(k, n)| (*k, n.load(Relaxed)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        let count = |pred: fn(ErrorKind) -> bool| errors.iter().filter(|(k, _)| pred(*k)).map(|(_, n)| n).sum();
+        let [p50, p90, p99, max] = self.latency.quantiles([0.5, 0.9, 0.99, 1.0]);
+        StatsSnapshot {
+            calls: self.calls.load(Relaxed),
+            errors_total: errors.iter().map(|(_, n)| n).sum(),
+            traps: count(ErrorKind::is_trap),
+            timeouts: count(|k| k == ErrorKind::Timeout),
+            errors,
+            latency: Latency { p50, p90, p99, max },
+            fuel_consumed: self.fuel.load(Relaxed),
+            peak_memory_bytes: self.peak_memory.load(Relaxed),
+            instances,
+            reloads: self.reloads.load(Relaxed),
+            reload_failures: self.reload_failures.load(Relaxed),
+            last_error: self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        }
+    }
+}
+
+/// A plugin's statistics at one moment. Counters cover every version of the
+/// plugin since it was first loaded.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct StatsSnapshot {
+    /// Hook calls made (successful or not).
+    pub calls: u64,
+    /// Errors of any kind, including failed loads and reloads.
+    pub errors_total: u64,
+    /// Errors by kind (kinds with a zero count left out).
+    pub errors: Vec<(ErrorKind, u64)>,
+    /// Calls stopped by a trap or a limit ([`ErrorKind::is_trap`]).
+    pub traps: u64,
+    /// Calls stopped at their deadline.
+    pub timeouts: u64,
+    /// Call latency quantiles (about 12% resolution).
+    pub latency: Latency,
+    /// Fuel burnt by all calls (0 without fuel metering).
+    pub fuel_consumed: u64,
+    /// Largest linear memory any instance reached, in bytes.
+    pub peak_memory_bytes: u64,
+    /// Instances alive now (idle or in a call).
+    pub instances: u32,
+    /// Successful reloads.
+    pub reloads: u64,
+    /// Reloads that failed and left the previous version serving.
+    pub reload_failures: u64,
+    /// The most recent error.
+    pub last_error: Option<LastError>,
+}
+
+/// Call latency quantiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Latency {
+    /// Median.
+    pub p50: Duration,
+    /// 90th percentile.
+    pub p90: Duration,
+    /// 99th percentile.
+    pub p99: Duration,
+    /// Slowest call.
+    pub max: Duration,
+}
+
+/// The most recent error of a plugin.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct LastError {
+    /// When it happened.
+    pub at: SystemTime,
+    /// Its kind.
+    pub kind: ErrorKind,
+    /// Its message.
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_ordered_and_contain_their_values() {
+        let mut prev = None;
+        for ns in (0..20_000u64).chain([1 << 20, (1 << 20) + 1, 123_456_789, 1 << 39]) {
+            let i = Histogram::index(ns);
+            assert!(Histogram::upper(i) >= ns, "{ns} above bucket {i}");
+            if i > 0 {
+                assert!(Histogram::upper(i - 1) < ns, "{ns} belongs below bucket {i}");
+            }
+            if let Some(p) = prev {
+                assert!(i >= p);
+            }
+            prev = Some(i);
+        }
+        assert_eq!(Histogram::index(u64::MAX), BUCKETS - 1);
+    }
+
+    #[test]
+    fn quantiles_within_resolution() {
+        let h = Histogram::new();
+        for us in 1..=1000u64 {
+            h.record(us * 1000);
+        }
+        let [p50, p99] = h.quantiles([0.5, 0.99]);
+        let near = |d: Duration, us: f64| (d.as_secs_f64() * 1e6 / us - 1.0).abs() < 0.13;
+        assert!(near(p50, 500.0), "{p50:?}");
+        assert!(near(p99, 990.0), "{p99:?}");
+        assert_eq!(Histogram::new().quantiles([0.5]), [Duration::ZERO]);
+    }
+
+    #[test]
+    fn snapshot_counts_errors_by_kind() {
+        let s = Stats::default();
+        let timeout = Error::Timeout { plugin: "p".into(), hook: crate::Hook::Handle, timeout: Duration::from_secs(1) };
+        s.call(Duration::from_micros(2), 10, None);
+        s.call(Duration::from_micros(3), 5, Some(&timeout));
+        s.call(Duration::from_micros(3), 0, Some(&Error::Runtime("x".into())));
+        s.memory(1 << 20);
+        s.memory(4096);
+        let snap = s.snapshot(2);
+        assert_eq!((snap.calls, snap.errors_total, snap.traps, snap.timeouts), (3, 2, 1, 1));
+        assert_eq!(snap.errors, vec![(ErrorKind::Timeout, 1), (ErrorKind::Runtime, 1)]);
+        assert_eq!((snap.fuel_consumed, snap.peak_memory_bytes, snap.instances), (15, 1 << 20, 2));
+        assert_eq!(snap.last_error.map(|e| e.kind), Some(ErrorKind::Runtime));
+    }
+}

@@ -1,0 +1,346 @@
+//! The plugin manager: loading a directory with broken plugins in it, calls
+//! by name, state changes, reload under load, back-off, stats, async calls.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use tempfile::TempDir;
+use warden::{Error, ErrorKind, HealthStatus, PluginManager, PluginState};
+use warden_fixtures::{ECHO, MALICIOUS, OBSERVER};
+
+use crate::common::runtime;
+
+/// Writes a plugin folder `dir/<folder>` named `name` with `extra` TOML.
+fn add_plugin(dir: &Path, folder: &str, name: &str, wasm: &str, extra: &str) {
+    let path = dir.join(folder);
+    std::fs::create_dir_all(&path).unwrap();
+    std::fs::copy(wasm, path.join("plugin.wasm")).unwrap();
+    write_manifest(&path, name, "1.0.0", "plugin.wasm", extra);
+}
+
+fn write_manifest(dir: &Path, name: &str, version: &str, component: &str, extra: &str) {
+    let text = format!("[plugin]\nname = \"{name}\"\nversion = \"{version}\"\ncomponent = \"{component}\"\n{extra}\n");
+    std::fs::write(dir.join("plugin.toml"), text).unwrap();
+}
+
+fn manager() -> PluginManager {
+    PluginManager::new(runtime().clone())
+}
+
+#[test]
+fn a_directory_with_broken_plugins_loads_the_good_ones() {
+    let dir = TempDir::new().unwrap();
+    add_plugin(dir.path(), "a-echo", "echo", ECHO, "");
+    add_plugin(dir.path(), "b-malicious", "malicious", MALICIOUS, "");
+    add_plugin(dir.path(), "c-init", "bad-init", ECHO, "[config]\nfail-init = \"true\"");
+    add_plugin(dir.path(), "d-hash", "bad-hash", ECHO, &format!("sha256 = \"{}\"", "0".repeat(64)));
+    add_plugin(dir.path(), "e-manifest", "bad-manifest", ECHO, "[limits]\nmemroy = 1");
+    std::fs::create_dir(dir.path().join("f-not-a-plugin")).unwrap();
+    let m = manager();
+    let report = m.load_dir(dir.path()).unwrap();
+    assert_eq!(report.loaded, ["echo", "malicious"]);
+    let failed: Vec<(String, ErrorKind)> =
+        report.failed.iter().map(|(d, e)| (d.file_name().unwrap().to_string_lossy().into_owned(), e.kind())).collect();
+    assert_eq!(
+        failed,
+        [
+            ("c-init".to_owned(), ErrorKind::InitFailed),
+            ("d-hash".to_owned(), ErrorKind::HashMismatch),
+            ("e-manifest".to_owned(), ErrorKind::Manifest)
+        ]
+    );
+
+    // Plugins whose manifest could be read are listed, failed ones with why.
+    let list = m.list();
+    let states: Vec<(&str, PluginState)> = list.iter().map(|i| (i.name.as_str(), i.state)).collect();
+    assert_eq!(
+        states,
+        [
+            ("bad-hash", PluginState::Failed),
+            ("bad-init", PluginState::Failed),
+            ("echo", PluginState::Running),
+            ("malicious", PluginState::Running)
+        ]
+    );
+    let bad = m.info("bad-init").unwrap();
+    assert!(bad.last_error.as_deref().unwrap_or("").contains("fail-init requested"), "{bad:?}");
+    assert_eq!(bad.version, None);
+    let echo = m.info("echo").unwrap();
+    assert_eq!(echo.version, Some(semver::Version::new(1, 0, 0)));
+    assert_eq!(echo.sha256.as_deref().map(str::len), Some(64));
+
+    assert_eq!(m.handle("echo", "echo", b"hi").unwrap(), b"hi");
+    let err = m.handle("bad-init", "echo", b"hi").unwrap_err();
+    assert!(matches!(err, Error::Unavailable { state: PluginState::Failed, .. }), "{err:?}");
+    assert!(err.to_string().contains("fix it and reload"), "{err}");
+    let err = m.handle("nope", "echo", b"").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UnknownPlugin);
+    assert!(err.to_string().contains("loaded plugins: bad-hash, bad-init, echo, malicious"), "{err}");
+
+    // Fixing a failed plugin and reloading brings it up.
+    write_manifest(&dir.path().join("c-init"), "bad-init", "1.0.1", "plugin.wasm", "");
+    m.reload("bad-init").unwrap();
+    assert_eq!(m.info("bad-init").unwrap().state, PluginState::Running);
+    assert_eq!(m.handle("bad-init", "echo", b"ok").unwrap(), b"ok");
+}
+
+#[test]
+fn duplicate_names_are_refused() {
+    let dir = TempDir::new().unwrap();
+    add_plugin(dir.path(), "one", "same", ECHO, "");
+    add_plugin(dir.path(), "two", "same", ECHO, "");
+    let report = manager().load_dir(dir.path()).unwrap();
+    assert_eq!(report.loaded, ["same"]);
+    let (folder, err) = &report.failed[0];
+    assert!(folder.ends_with("two"));
+    assert!(err.to_string().contains("already loaded from"), "{err}");
+}
+
+#[test]
+fn disable_enable_and_unload() {
+    let dir = TempDir::new().unwrap();
+    add_plugin(dir.path(), "echo", "echo", ECHO, "");
+    let m = manager();
+    m.load_dir(dir.path()).unwrap();
+    m.disable("echo").unwrap();
+    assert_eq!(m.info("echo").unwrap().state, PluginState::Disabled);
+    let err = m.handle("echo", "echo", b"x").unwrap_err();
+    assert!(matches!(err, Error::Unavailable { state: PluginState::Disabled, .. }), "{err:?}");
+    m.enable("echo").unwrap();
+    assert_eq!(m.handle("echo", "echo", b"x").unwrap(), b"x");
+
+    let plugin = m.plugin("echo").unwrap();
+    m.unload("echo").unwrap();
+    assert_eq!(m.handle("echo", "echo", b"x").unwrap_err().kind(), ErrorKind::UnknownPlugin);
+    assert!(m.names().is_empty());
+    // The unloaded version is shut down once drained; a holder of it can
+    // still call it (a new instance is made and not pooled).
+    assert!(plugin.drain(Duration::from_secs(5)));
+    for _ in 0..100 {
+        if plugin.live_instances() == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(plugin.live_instances(), 0, "the retired version's instances are shut down");
+    assert_eq!(plugin.handle("echo", b"late").unwrap(), b"late");
+    assert_eq!(plugin.live_instances(), 0, "instances of a shut-down version are not pooled");
+}
+
+#[test]
+fn reload_failure_keeps_the_old_version() {
+    let dir = TempDir::new().unwrap();
+    add_plugin(dir.path(), "echo", "echo", ECHO, "[config]\nv = \"1\"");
+    let m = manager();
+    m.load_dir(dir.path()).unwrap();
+    let folder = dir.path().join("echo");
+    std::fs::write(folder.join("broken.wasm"), b"\0asm garbage").unwrap();
+    for (component, extra, kind) in [
+        ("broken.wasm", "", ErrorKind::InvalidComponent),
+        ("plugin.wasm", "[config]\nfail-init = \"true\"", ErrorKind::InitFailed),
+        ("missing.wasm", "", ErrorKind::Io),
+        ("plugin.wasm", "[limits]\nmemory = \"lots\"", ErrorKind::Manifest),
+    ] {
+        write_manifest(&folder, "echo", "2.0.0", component, extra);
+        let err = m.reload("echo").unwrap_err();
+        assert_eq!(err.kind(), kind, "{err}");
+        assert_eq!(m.handle("echo", "config", b"").unwrap(), br#"{"v":"1"}"#, "old version serves");
+        let info = m.info("echo").unwrap();
+        assert_eq!((info.state, info.version), (PluginState::Running, Some(semver::Version::new(1, 0, 0))));
+    }
+    write_manifest(&folder, "renamed", "2.0.0", "plugin.wasm", "");
+    assert!(m.reload("echo").unwrap_err().to_string().contains("cannot rename"));
+
+    write_manifest(&folder, "echo", "2.0.0", "plugin.wasm", "[config]\nv = \"2\"");
+    m.reload("echo").unwrap();
+    assert_eq!(m.handle("echo", "config", b"").unwrap(), br#"{"v":"2"}"#);
+    let info = m.info("echo").unwrap();
+    assert_eq!(info.version, Some(semver::Version::new(2, 0, 0)));
+    assert_eq!((info.stats.reloads, info.stats.reload_failures), (1, 5));
+}
+
+#[test]
+fn reload_storm_drops_no_call() {
+    let dir = TempDir::new().unwrap();
+    add_plugin(dir.path(), "echo", "echo", ECHO, "[config]\nversion = \"0\"\ncheck = \"0\"");
+    let folder = dir.path().join("echo");
+    std::fs::write(folder.join("broken.wasm"), b"not wasm").unwrap();
+    let m = manager();
+    m.load_dir(dir.path()).unwrap();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let calls = Arc::new(AtomicU64::new(0));
+    let callers: Vec<_> = (0..3)
+        .map(|_| {
+            let (m, stop, calls) = (m.clone(), stop.clone(), calls.clone());
+            std::thread::spawn(move || {
+                let mut last = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let out = m.handle("echo", "config", b"").expect("no call fails during reloads");
+                    let config: serde_json::Value = serde_json::from_slice(&out).unwrap();
+                    let version = config["version"].as_str().unwrap();
+                    assert_eq!(Some(version), config["check"].as_str(), "answer from a complete version");
+                    let version: u64 = version.parse().expect("broken versions never go live");
+                    assert!(version >= last, "versions only move forward: {version} after {last}");
+                    last = version;
+                    calls.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+
+    let mut good = 0;
+    for i in 1..=100u64 {
+        let broken = i % 10 == 0;
+        match i % 20 {
+            0 => write_manifest(&folder, "echo", "1.0.0", "broken.wasm", "[config]\nversion = \"broken\""),
+            10 => write_manifest(&folder, "echo", "1.0.0", "plugin.wasm", "[config]\nfail-init = \"true\""),
+            _ => write_manifest(
+                &folder,
+                "echo",
+                &format!("1.0.{i}"),
+                "plugin.wasm",
+                &format!("[config]\nversion = \"{i}\"\ncheck = \"{i}\""),
+            ),
+        }
+        assert_eq!(m.reload("echo").is_err(), broken, "reload {i}");
+        good += u64::from(!broken);
+    }
+    stop.store(true, Ordering::Relaxed);
+    for c in callers {
+        c.join().unwrap();
+    }
+    assert!(calls.load(Ordering::Relaxed) > 100, "callers made progress: {}", calls.load(Ordering::Relaxed));
+    let stats = m.info("echo").unwrap().stats;
+    assert_eq!((stats.reloads, stats.reload_failures), (good, 10));
+    assert_eq!(m.handle("echo", "config", b"").unwrap(), br#"{"check":"99","version":"99"}"#);
+}
+
+#[test]
+fn repeated_traps_back_off_then_recover() {
+    let dir = TempDir::new().unwrap();
+    add_plugin(dir.path(), "bad", "bad", MALICIOUS, "");
+    add_plugin(dir.path(), "good", "good", ECHO, "");
+    let m = PluginManager::builder(runtime().clone())
+        .trap_threshold(3)
+        .trap_window(Duration::from_secs(60))
+        .backoff(Duration::from_millis(300))
+        .build();
+    m.load_dir(dir.path()).unwrap();
+    for _ in 0..3 {
+        assert_eq!(m.handle("bad", "panic", b"x").unwrap_err().kind(), ErrorKind::Trap);
+    }
+    let info = m.info("bad").unwrap();
+    assert_eq!(info.state, PluginState::BackingOff);
+    assert!(info.backoff_remaining.is_some_and(|d| d <= Duration::from_millis(300)));
+    let err = m.handle("bad", "ping", b"").unwrap_err();
+    assert!(matches!(err, Error::Unavailable { state: PluginState::BackingOff, .. }), "{err:?}");
+    assert!(err.to_string().contains("backing off"), "{err}");
+    // Other plugins are not affected.
+    assert_eq!(m.handle("good", "echo", b"fine").unwrap(), b"fine");
+
+    std::thread::sleep(Duration::from_millis(350));
+    assert_eq!(m.handle("bad", "ping", b"").unwrap(), b"pong");
+    assert_eq!(m.info("bad").unwrap().state, PluginState::Running);
+    // Back from fresh instances: state from before the back-off is gone.
+    assert_eq!(m.handle("bad", "count", b"").unwrap(), b"1");
+    // Plugin errors (not traps) never trigger a back-off.
+    for _ in 0..5 {
+        assert_eq!(m.handle("bad", "no-such-action", b"").unwrap_err().kind(), ErrorKind::Plugin);
+    }
+    assert_eq!(m.info("bad").unwrap().state, PluginState::Running);
+}
+
+#[test]
+fn stats_count_calls_errors_fuel_and_memory() {
+    let dir = TempDir::new().unwrap();
+    add_plugin(dir.path(), "m", "m", MALICIOUS, "[limits]\nfuel = 100000000\ntimeout = \"10s\"");
+    let m = manager();
+    m.load_dir(dir.path()).unwrap();
+    for _ in 0..10 {
+        m.handle("m", "ping", b"").unwrap();
+    }
+    m.handle("m", "loop", b"").unwrap_err();
+    m.handle("m", "nope", b"").unwrap_err();
+    let s = m.info("m").unwrap().stats;
+    assert_eq!(s.calls, 12);
+    assert_eq!(s.errors, [(ErrorKind::OutOfFuel, 1), (ErrorKind::Plugin, 1)]);
+    assert_eq!((s.errors_total, s.traps, s.timeouts), (2, 1, 0));
+    assert!(s.fuel_consumed >= 100_000_000, "{}", s.fuel_consumed);
+    assert!(s.peak_memory_bytes >= 64 << 10, "{}", s.peak_memory_bytes);
+    assert!(s.latency.p50 > Duration::ZERO && s.latency.p50 <= s.latency.p99 && s.latency.p99 <= s.latency.max);
+    assert_eq!(s.instances, 1);
+    assert_eq!(s.last_error.unwrap().kind, ErrorKind::Plugin);
+}
+
+#[test]
+fn health_checks_record_the_answer() {
+    let dir = TempDir::new().unwrap();
+    add_plugin(dir.path(), "o", "observer", OBSERVER, "");
+    add_plugin(dir.path(), "e", "echo", ECHO, "");
+    let m = manager();
+    m.load_dir(dir.path()).unwrap();
+    assert!(m.info("observer").unwrap().health.is_none());
+    let results = m.check_health();
+    assert_eq!(results.len(), 2);
+    assert!(results.iter().all(|(_, r)| matches!(r, Ok(HealthStatus::Healthy))), "{results:?}");
+    assert!(matches!(m.info("observer").unwrap().health, Some(HealthStatus::Healthy)));
+}
+
+#[test]
+fn periodic_health_checks_run_in_the_background() {
+    let dir = TempDir::new().unwrap();
+    add_plugin(dir.path(), "e", "echo", ECHO, "");
+    let m = PluginManager::builder(runtime().clone()).health_interval(Duration::from_millis(20)).build();
+    m.load_dir(dir.path()).unwrap();
+    for _ in 0..250 {
+        if m.info("echo").unwrap().health.is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("no health check ran within 5 s");
+}
+
+#[test]
+fn async_calls_from_tokio_runtimes() {
+    let dir = TempDir::new().unwrap();
+    add_plugin(dir.path(), "m", "malicious", MALICIOUS, "");
+    let m = manager();
+    m.load_dir(dir.path()).unwrap();
+    // A panicking guest writes to stderr through WASI's blocking streams;
+    // through the async API that must work on both runtime flavours.
+    for mut builder in [tokio::runtime::Builder::new_current_thread(), tokio::runtime::Builder::new_multi_thread()] {
+        let rt = builder.enable_all().build().unwrap();
+        rt.block_on(async {
+            assert_eq!(m.handle_async("malicious", "ping", Vec::new()).await.unwrap(), b"pong");
+            let err = m.handle_async("malicious", "panic", b"async".to_vec()).await.unwrap_err();
+            assert!(err.to_string().contains("malicious panic: async"), "{err}");
+            let many = (0..8).map(|_| {
+                let m = m.clone();
+                async move { m.handle_async("malicious", "ping", Vec::new()).await }
+            });
+            for r in futures_join(many).await {
+                assert_eq!(r.unwrap(), b"pong");
+            }
+            let out = m.call_async("malicious", |p| p.handle("count", b"")).await.unwrap();
+            assert!(!out.is_empty());
+        });
+    }
+}
+
+/// Awaits every future concurrently (spawned on the current runtime).
+async fn futures_join<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}
