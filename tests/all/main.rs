@@ -9,4 +9,5 @@ mod hooks;
 mod limits;
 mod loading;
 mod manager;
+mod reload;
 mod sandbox;

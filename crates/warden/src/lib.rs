@@ -47,11 +47,12 @@ mod runtime;
 mod sandbox;
 mod stats;
 mod types;
+mod watch;
 
 pub use error::{Error, ErrorKind, Result};
 pub use hooks::{Hook, Interface};
 pub use limits::{InstancePolicy, Limits};
-pub use manager::{LoadReport, ManagerBuilder, PluginInfo, PluginManager, PluginState};
+pub use manager::{LoadReport, ManagerBuilder, PluginInfo, PluginManager, PluginState, SyncAction};
 pub use manifest::{Manifest, ManifestError};
 pub use permissions::{Access, FileGrant, HostMatch, HostPattern, HostPatternError, Permissions, Scheme};
 pub use plugin::Plugin;
@@ -61,6 +62,7 @@ pub use types::{
     CallContext, ConnectAction, ConnectionInfo, Exchange, HealthStatus, HttpRequest, HttpResponse, PluginError,
     Rejection, RequestAction, RequestHead, ResponseAction, RuleEvent,
 };
+pub use watch::DirWatcher;
 
 /// The README's Rust examples, compiled as doctests.
 #[cfg(doctest)]

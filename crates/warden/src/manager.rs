@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 
 use crate::error::{Error, Result};
-use crate::manifest::Manifest;
+use crate::manifest::{MANIFEST_FILE, Manifest};
 use crate::plugin::Plugin;
 use crate::runtime::Runtime;
 use crate::stats::{Stats, StatsSnapshot};
@@ -199,6 +199,29 @@ struct Entry {
 struct Slot {
     plugin: Option<Plugin>,
     state: State,
+    /// sha256 over the manifest text and component bytes `plugin` was
+    /// built from, to skip reloads that would change nothing.
+    fingerprint: Option<[u8; 32]>,
+}
+
+impl Slot {
+    fn with_state(&self, state: State) -> Slot {
+        Slot { plugin: self.plugin.clone(), state, fingerprint: self.fingerprint }
+    }
+}
+
+/// What [`PluginManager::sync_folder`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SyncAction {
+    /// A new plugin was loaded; its name.
+    Loaded(String),
+    /// A changed plugin was reloaded.
+    Reloaded(String),
+    /// A plugin whose folder is gone was unloaded.
+    Unloaded(String),
+    /// Nothing changed.
+    Unchanged,
 }
 
 #[derive(Clone, Copy)]
@@ -267,7 +290,7 @@ impl PluginManager {
     /// and a later [`reload`](Self::reload) can bring it up.
     pub fn load(&self, dir: impl AsRef<Path>) -> Result<String> {
         let dir = dir.as_ref();
-        let manifest = Manifest::from_dir(dir)?;
+        let (manifest, text) = read_manifest(dir)?;
         let name = manifest.name.clone();
         let folder = manifest.dir.clone();
         let _table = self.inner.table_lock.lock().unwrap_or_else(PoisonError::into_inner);
@@ -279,12 +302,14 @@ impl PluginManager {
             )));
         }
         let stats = Arc::new(Stats::default());
-        let loaded = self.compile(manifest, &stats);
+        let loaded = self.compile(manifest, &text, &stats);
         let (slot, result) = match loaded {
-            Ok(plugin) => (Slot { plugin: Some(plugin), state: State::Running }, Ok(name.clone())),
+            Ok((plugin, fingerprint)) => {
+                (Slot { plugin: Some(plugin), state: State::Running, fingerprint }, Ok(name.clone()))
+            }
             Err(e) => {
                 stats.error(&e);
-                (Slot { plugin: None, state: State::Failed }, Err(e))
+                (Slot { plugin: None, state: State::Failed, fingerprint: None }, Err(e))
             }
         };
         let entry = Arc::new(Entry {
@@ -302,12 +327,15 @@ impl PluginManager {
         result
     }
 
-    fn compile(&self, manifest: Manifest, stats: &Arc<Stats>) -> Result<Plugin> {
+    /// Reads the component and builds the plugin (compile, instantiate,
+    /// `init`). Also returns the fingerprint of what it was built from.
+    fn compile(&self, manifest: Manifest, text: &str, stats: &Arc<Stats>) -> Result<(Plugin, Option<[u8; 32]>)> {
         let runtime = &self.inner.settings.runtime;
         let bytes = std::fs::read(&manifest.component).map_err(|e| {
             Error::io(format!("plugin '{}': cannot read component", manifest.name), &manifest.component, e)
         })?;
-        Plugin::new(runtime.clone(), manifest, &bytes, stats.clone())
+        let fingerprint = crate::cache::sha256(&[text.as_bytes(), &bytes].concat());
+        Ok((Plugin::new(runtime.clone(), manifest, &bytes, stats.clone())?, Some(fingerprint)))
     }
 
     /// Re-reads the plugin's folder and swaps the new version in: the new
@@ -317,8 +345,16 @@ impl PluginManager {
     /// error is returned (and counted in the stats).
     pub fn reload(&self, name: &str) -> Result<()> {
         let entry = self.entry(name)?;
+        self.reload_entry(&entry, false).map(|_| ())
+    }
+
+    /// Reloads `entry` from its folder; with `if_changed`, does nothing
+    /// (and returns `false`) when neither the manifest nor the component
+    /// changed since the serving version was loaded.
+    fn reload_entry(&self, entry: &Entry, if_changed: bool) -> Result<bool> {
+        let name = entry.name.as_str();
         let _change = entry.change.lock().unwrap_or_else(PoisonError::into_inner);
-        let result = Manifest::from_dir(&entry.dir).map_err(Error::from).and_then(|manifest| {
+        let result = read_manifest(&entry.dir).and_then(|(manifest, text)| {
             if manifest.name != entry.name {
                 return Err(Error::Runtime(format!(
                     "plugin '{}' in {} now calls itself '{}'; a reload cannot rename a plugin: unload it and load the folder again",
@@ -327,10 +363,17 @@ impl PluginManager {
                     manifest.name
                 )));
             }
-            self.compile(manifest, &entry.stats)
+            if if_changed && let Some(live) = entry.slot.load().fingerprint {
+                let bytes = std::fs::read(&manifest.component).unwrap_or_default();
+                if crate::cache::sha256(&[text.as_bytes(), &bytes].concat()) == live {
+                    return Ok(None);
+                }
+            }
+            self.compile(manifest, &text, &entry.stats).map(Some)
         });
-        let new = match result {
-            Ok(plugin) => plugin,
+        let (new, fingerprint) = match result {
+            Ok(Some(built)) => built,
+            Ok(None) => return Ok(false),
             Err(e) => {
                 entry.stats.error(&e);
                 entry.stats.reloaded(false);
@@ -344,13 +387,55 @@ impl PluginManager {
             State::Disabled => State::Disabled,
             _ => State::Running,
         };
-        let old = entry.slot.swap(Arc::new(Slot { plugin: Some(new), state }));
+        let old = entry.slot.swap(Arc::new(Slot { plugin: Some(new), state, fingerprint }));
         entry.traps.lock().unwrap_or_else(PoisonError::into_inner).clear();
         entry.stats.reloaded(true);
         if let Some(old) = old.plugin.clone() {
             self.retire(old);
         }
-        Ok(())
+        Ok(true)
+    }
+
+    /// Brings the manager in line with one plugin folder, as the directory
+    /// watcher does on every change: loads the plugin if the folder is new,
+    /// reloads it if its manifest or component changed, unloads it if the
+    /// folder (or its `plugin.toml`) is gone, and swaps plugins if the
+    /// folder now holds a plugin of another name. Returns what it did.
+    pub fn sync_folder(&self, folder: impl AsRef<Path>) -> Result<SyncAction> {
+        let folder = folder.as_ref();
+        let current = self.inner.plugins.load().values().find(|e| same_folder(&e.dir, folder)).cloned();
+        let present = folder.join(MANIFEST_FILE).is_file();
+        match current {
+            None if !present => Ok(SyncAction::Unchanged),
+            None => self.load(folder).map(SyncAction::Loaded),
+            Some(entry) if !present => self.unload(&entry.name).map(|()| SyncAction::Unloaded(entry.name.clone())),
+            Some(entry) => {
+                // A new name in the folder: the old plugin goes, the new one comes.
+                if let Ok((manifest, _)) = read_manifest(folder)
+                    && manifest.name != entry.name
+                {
+                    self.unload(&entry.name)?;
+                    return self.load(folder).map(SyncAction::Loaded);
+                }
+                match self.reload_entry(&entry, true)? {
+                    true => Ok(SyncAction::Reloaded(entry.name.clone())),
+                    false => Ok(SyncAction::Unchanged),
+                }
+            }
+        }
+    }
+
+    /// [`sync_folder`](Self::sync_folder) for every plugin folder under
+    /// `dir`, plus every loaded plugin whose folder sits under `dir`.
+    pub fn sync_dir(&self, dir: impl AsRef<Path>) -> Result<Vec<(PathBuf, Result<SyncAction>)>> {
+        let dir = dir.as_ref();
+        let mut folders = plugin_folders(dir)?;
+        for entry in self.inner.plugins.load().values() {
+            if entry.dir.parent().is_some_and(|p| same_folder(p, dir)) && !folders.contains(&entry.dir) {
+                folders.push(entry.dir.clone());
+            }
+        }
+        Ok(folders.into_iter().map(|f| (f.clone(), self.sync_folder(&f))).collect())
     }
 
     /// Reloads every plugin; returns each name with its result.
@@ -407,7 +492,7 @@ impl PluginManager {
         let _change = entry.change.lock().unwrap_or_else(PoisonError::into_inner);
         let slot = entry.slot.load();
         let state = state(&slot);
-        entry.slot.store(Arc::new(Slot { plugin: slot.plugin.clone(), state }));
+        entry.slot.store(Arc::new(slot.with_state(state)));
         Ok(())
     }
 
@@ -572,7 +657,7 @@ impl PluginManager {
                 plugin.reset();
             }
             entry.traps.lock().unwrap_or_else(PoisonError::into_inner).clear();
-            entry.slot.store(Arc::new(Slot { plugin: slot.plugin.clone(), state: State::Running }));
+            entry.slot.store(Arc::new(slot.with_state(State::Running)));
             tracing::info!(plugin = %entry.name, "back-off over; plugin serving again from fresh instances");
         }
     }
@@ -595,7 +680,7 @@ impl PluginManager {
         let slot = entry.slot.load();
         if let State::Running = slot.state {
             let until = now + settings.backoff;
-            entry.slot.store(Arc::new(Slot { plugin: slot.plugin.clone(), state: State::BackingOff { until } }));
+            entry.slot.store(Arc::new(slot.with_state(State::BackingOff { until })));
             tracing::warn!(plugin = %entry.name, backoff = ?settings.backoff, "plugin trapped {} times within {:?}; backing off", settings.trap_threshold, settings.trap_window);
         }
     }
@@ -620,6 +705,19 @@ fn plugin_folders(dir: &Path) -> Result<Vec<PathBuf>> {
     }
     folders.sort();
     Ok(folders)
+}
+
+/// Reads and parses `dir/plugin.toml`, returning the text too.
+fn read_manifest(dir: &Path) -> Result<(Manifest, String)> {
+    let file = dir.join(MANIFEST_FILE);
+    let text = std::fs::read_to_string(&file).map_err(|e| Error::io("cannot read the plugin manifest", &file, e))?;
+    let manifest = Manifest::parse(&text, &file)?;
+    Ok((manifest, text))
+}
+
+/// Whether two paths name the same folder (compared canonically when both exist).
+fn same_folder(a: &Path, b: &Path) -> bool {
+    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
 }
 
 fn health_loop(manager: Weak<Inner>, interval: Duration) {
