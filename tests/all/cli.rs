@@ -153,3 +153,49 @@ fn plugin_log_records_are_capped() {
     let longest = err.lines().map(|l| l.matches('z').count()).max().unwrap_or(0);
     assert_eq!(longest, 16 << 10, "one record keeps exactly 16 KiB of the message");
 }
+
+#[test]
+fn plugins_list_info_and_reload_a_directory() {
+    let w = Warden::new();
+    let dir = tempfile::TempDir::new().unwrap();
+    for (folder, wasm, extra) in [("echo", ECHO, ""), ("broken", ECHO, "[config]\nfail-init = \"true\"")] {
+        let d = dir.path().join(folder);
+        std::fs::create_dir(&d).unwrap();
+        crate::common::write_plugin(&d, wasm, extra);
+        let text = std::fs::read_to_string(d.join("plugin.toml")).unwrap().replace("test-plugin", folder);
+        std::fs::write(d.join("plugin.toml"), text).unwrap();
+    }
+    std::fs::create_dir(dir.path().join("garbled")).unwrap();
+    std::fs::write(dir.path().join("garbled/plugin.toml"), "[plugin\n").unwrap();
+
+    let out = w.run(&["plugins", "list", path(dir.path())]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let row = |name: &str| text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name}: {text}"));
+    assert!(row("echo").contains("running") && row("echo").contains("1.2.3"), "{text}");
+    assert!(row("broken").contains("failed") && row("broken").contains("fail-init requested"), "{text}");
+    assert!(row("garbled").contains("unreadable") && row("garbled").contains("invalid TOML"), "{text}");
+
+    let out = w.run(&["plugins", "list", path(dir.path()), "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["plugins"][1]["name"], "echo");
+    assert_eq!(json["plugins"][1]["state"], "running");
+    assert_eq!(json["plugins"][1]["health"], "healthy");
+    assert_eq!(json["unreadable"][0]["kind"], "manifest");
+
+    let out = w.run(&["plugins", "info", path(dir.path()), "echo", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["version"], "1.2.3");
+    assert_eq!(json["sha256"].as_str().map(str::len), Some(64));
+
+    let out = w.run(&["plugins", "reload", path(dir.path()), "echo"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("reloaded echo 1.2.3"), "{}", stdout(&out));
+    let out = w.run(&["plugins", "reload", path(dir.path())]);
+    assert_eq!(out.status.code(), Some(15), "a failed reload exits with its kind's code");
+    assert!(stdout(&out).contains("failed   broken"), "{}", stdout(&out));
+
+    let out = w.run(&["plugins", "info", path(dir.path()), "nope"]);
+    assert_eq!(out.status.code(), Some(31));
+    assert!(stderr(&out).contains("error[unknown-plugin]: no plugin named 'nope'"), "{}", stderr(&out));
+}

@@ -1,4 +1,5 @@
-//! The `warden` command: run, inspect, validate and build Warden plugins.
+//! The `warden` command: run, inspect, validate and build Warden plugins, and
+//! manage a directory of them.
 
 mod commands;
 mod json;
@@ -35,7 +36,7 @@ EXIT CODES:
 
 On failure, stderr gets one line: error[<kind>]: <message>";
 
-/// Run, inspect and validate Warden WebAssembly plugins.
+/// Run, inspect, validate and build Warden WebAssembly plugins, and manage a directory of them.
 #[derive(Parser)]
 #[command(name = "warden", version, about, after_help = EXIT_CODES)]
 struct Cli {
@@ -58,6 +59,7 @@ enum Command {
     Inspect(commands::inspect::Args),
     Validate(commands::validate::Args),
     Build(commands::build::Args),
+    Plugins(commands::plugins::Args),
 }
 
 impl Cli {
@@ -123,6 +125,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => commands::inspect::run(&cli, args),
         Command::Validate(args) => commands::validate::run(&cli, args),
         Command::Build(args) => commands::build::run(args),
+        Command::Plugins(args) => commands::plugins::run(&cli, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -50,7 +50,7 @@ impl PluginState {
 
 impl std::fmt::Display for PluginState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -377,8 +377,11 @@ impl PluginManager {
             Err(e) => {
                 entry.stats.error(&e);
                 entry.stats.reloaded(false);
-                let serving = entry.slot.load().plugin.is_some();
-                tracing::warn!(plugin = %name, error = %e, serving, "reload failed; the previous version keeps serving");
+                if entry.slot.load().plugin.is_some() {
+                    tracing::warn!(plugin = %name, error = %e, "reload failed; the previous version keeps serving");
+                } else {
+                    tracing::warn!(plugin = %name, error = %e, "reload failed; the plugin stays failed");
+                }
                 return Err(e);
             }
         };

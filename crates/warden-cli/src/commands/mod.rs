@@ -2,5 +2,6 @@
 
 pub mod build;
 pub mod inspect;
+pub mod plugins;
 pub mod run;
 pub mod validate;
