@@ -227,7 +227,8 @@ fn repeated_traps_back_off_then_recover() {
         .trap_threshold(3)
         .trap_window(Duration::from_secs(60))
         .backoff(Duration::from_millis(300))
-        .build();
+        .build()
+        .unwrap();
     m.load_dir(dir.path()).unwrap();
     for _ in 0..3 {
         assert_eq!(m.handle("bad", "panic", b"x").unwrap_err().kind(), ErrorKind::Trap);
@@ -293,7 +294,7 @@ fn health_checks_record_the_answer() {
 fn periodic_health_checks_run_in_the_background() {
     let dir = TempDir::new().unwrap();
     add_plugin(dir.path(), "e", "echo", ECHO, "");
-    let m = PluginManager::builder(runtime().clone()).health_interval(Duration::from_millis(20)).build();
+    let m = PluginManager::builder(runtime().clone()).health_interval(Duration::from_millis(20)).build().unwrap();
     m.load_dir(dir.path()).unwrap();
     for _ in 0..250 {
         if m.info("echo").unwrap().health.is_some() {
@@ -343,4 +344,58 @@ where
         out.push(h.await.unwrap());
     }
     out
+}
+
+#[test]
+fn audit_log_records_security_events_as_json_lines() {
+    let dir = TempDir::new().unwrap();
+    add_plugin(dir.path(), "echo", "echo", ECHO, "");
+    add_plugin(dir.path(), "bad", "bad", MALICIOUS, "[limits]\ntimeout = \"50ms\"");
+    add_plugin(dir.path(), "broken", "broken", ECHO, "[config]\nfail-init = \"true\"");
+    let log = dir.path().join("audit.jsonl");
+    let m = PluginManager::builder(runtime().clone())
+        .audit(warden::AuditSink::File(log.clone()))
+        .trap_threshold(2)
+        .build()
+        .unwrap();
+    m.load_dir(dir.path()).unwrap();
+    let req = warden::HttpRequest::new("GET", "/modify");
+    let denied = m.call("echo", |p| p.on_request(&warden::CallContext::new("1"), &req)).unwrap_err();
+    assert_eq!(denied.kind(), ErrorKind::CapabilityDenied);
+    m.handle("bad", "loop", b"").unwrap_err();
+    m.handle("bad", "loop", b"").unwrap_err();
+    write_manifest(&dir.path().join("echo"), "echo", "1.1.0", "plugin.wasm", "");
+    m.reload("echo").unwrap();
+    write_manifest(&dir.path().join("echo"), "echo", "1.2.0", "missing.wasm", "");
+    m.reload("echo").unwrap_err();
+    m.disable("echo").unwrap();
+    m.unload("echo").unwrap();
+
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let events: Vec<(&str, &str)> =
+        lines.iter().map(|l| (l["event"].as_str().unwrap(), l["plugin"].as_str().unwrap())).collect();
+    assert_eq!(
+        events,
+        [
+            ("loaded", "bad"),
+            ("load-failed", "broken"),
+            ("loaded", "echo"),
+            ("capability-denied", "echo"),
+            ("limit-hit", "bad"),
+            ("limit-hit", "bad"),
+            ("backoff", "bad"),
+            ("reloaded", "echo"),
+            ("reload-failed", "echo"),
+            ("disabled", "echo"),
+            ("unloaded", "echo"),
+        ]
+    );
+    assert!(lines.iter().all(|l| l["ts"].as_str().is_some_and(|t| t.len() == 24 && t.ends_with('Z'))));
+    assert_eq!(lines[0]["version"], "1.0.0");
+    assert_eq!(lines[0]["sha256"].as_str().map(str::len), Some(64));
+    assert_eq!(lines[1]["kind"], "init-failed");
+    assert_eq!(lines[4]["kind"], "timeout");
+    assert_eq!((&lines[7]["version"], &lines[7]["previous"]), (&"1.1.0".into(), &"1.0.0".into()));
+    assert_eq!((&lines[8]["kind"], &lines[8]["serving"]), (&"io".into(), &"1.1.0".into()));
 }

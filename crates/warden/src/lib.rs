@@ -28,6 +28,7 @@
 //! See `docs/PLUGIN_DEVELOPMENT.md` for writing plugins and
 //! `docs/MANIFEST.md` for `plugin.toml`.
 
+mod audit;
 #[allow(missing_docs, reason = "generated: the WIT docs cover the public types")]
 mod bindings;
 mod cache;
@@ -49,6 +50,7 @@ mod stats;
 mod types;
 mod watch;
 
+pub use audit::AuditSink;
 pub use error::{Error, ErrorKind, Result};
 pub use hooks::{Hook, Interface};
 pub use limits::{InstancePolicy, Limits};

@@ -12,8 +12,10 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
+use serde_json::{Value, json};
 
-use crate::error::{Error, Result};
+use crate::audit::{Audit, AuditSink};
+use crate::error::{Error, ErrorKind, Result};
 use crate::manifest::{MANIFEST_FILE, Manifest};
 use crate::plugin::Plugin;
 use crate::runtime::Runtime;
@@ -98,9 +100,17 @@ pub struct ManagerBuilder {
     backoff: Duration,
     drain_timeout: Duration,
     health_interval: Option<Duration>,
+    audit: AuditSink,
 }
 
 impl ManagerBuilder {
+    /// Where audit events go (default: the `tracing` subscriber, target
+    /// `warden::audit`). See [`AuditSink`].
+    pub fn audit(mut self, sink: AuditSink) -> Self {
+        self.audit = sink;
+        self
+    }
+
     /// A plugin that traps (or hits a limit) this many times within the
     /// trap window is put into back-off (default 5).
     pub fn trap_threshold(mut self, n: u32) -> Self {
@@ -135,11 +145,13 @@ impl ManagerBuilder {
         self
     }
 
-    /// Builds the (empty) manager.
-    pub fn build(self) -> PluginManager {
+    /// Builds the (empty) manager. Fails only if the audit log file cannot
+    /// be opened.
+    pub fn build(self) -> Result<PluginManager> {
         let interval = self.health_interval;
+        let audit = Audit::open(&self.audit)?;
         let manager = PluginManager {
-            inner: Arc::new(Inner { settings: self, plugins: ArcSwap::default(), table_lock: Mutex::new(()) }),
+            inner: Arc::new(Inner { settings: self, audit, plugins: ArcSwap::default(), table_lock: Mutex::new(()) }),
         };
         if let Some(interval) = interval {
             let weak = Arc::downgrade(&manager.inner);
@@ -149,7 +161,7 @@ impl ManagerBuilder {
                 tracing::error!(error = %e, "cannot start the health-check thread; health is checked on demand only");
             }
         }
-        manager
+        Ok(manager)
     }
 }
 
@@ -176,6 +188,7 @@ pub struct PluginManager {
 
 struct Inner {
     settings: ManagerBuilder,
+    audit: Audit,
     /// Name -> entry. Replaced whole on load and unload (rare); read per call.
     plugins: ArcSwap<HashMap<String, Arc<Entry>>>,
     /// Serialises changes to the table.
@@ -244,9 +257,13 @@ impl State {
 }
 
 impl PluginManager {
-    /// A manager with default settings.
+    /// A manager with default settings (audit events go to `tracing`).
     pub fn new(runtime: Runtime) -> PluginManager {
-        PluginManager::builder(runtime).build()
+        let audit = Audit::open(&AuditSink::Tracing).expect("the tracing sink opens no file");
+        let settings = PluginManager::builder(runtime);
+        PluginManager {
+            inner: Arc::new(Inner { settings, audit, plugins: ArcSwap::default(), table_lock: Mutex::new(()) }),
+        }
     }
 
     /// Starts configuring a manager that loads plugins through `runtime`.
@@ -258,6 +275,7 @@ impl PluginManager {
             backoff: Duration::from_secs(5),
             drain_timeout: Duration::from_secs(30),
             health_interval: None,
+            audit: AuditSink::Tracing,
         }
     }
 
@@ -290,7 +308,11 @@ impl PluginManager {
     /// and a later [`reload`](Self::reload) can bring it up.
     pub fn load(&self, dir: impl AsRef<Path>) -> Result<String> {
         let dir = dir.as_ref();
-        let (manifest, text) = read_manifest(dir)?;
+        let (manifest, text) = read_manifest(dir).inspect_err(|e| {
+            let folder =
+                dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+            self.inner.audit.error("load-failed", &folder, None, e, json!({ "dir": dir.display().to_string() }));
+        })?;
         let name = manifest.name.clone();
         let folder = manifest.dir.clone();
         let _table = self.inner.table_lock.lock().unwrap_or_else(PoisonError::into_inner);
@@ -305,10 +327,12 @@ impl PluginManager {
         let loaded = self.compile(manifest, &text, &stats);
         let (slot, result) = match loaded {
             Ok((plugin, fingerprint)) => {
+                self.audit_loaded("loaded", &plugin, None);
                 (Slot { plugin: Some(plugin), state: State::Running, fingerprint }, Ok(name.clone()))
             }
             Err(e) => {
                 stats.error(&e);
+                self.inner.audit.error("load-failed", &name, None, &e, json!({ "dir": folder.display().to_string() }));
                 (Slot { plugin: None, state: State::Failed, fingerprint: None }, Err(e))
             }
         };
@@ -325,6 +349,14 @@ impl PluginManager {
         table.insert(name, entry);
         self.inner.plugins.store(Arc::new(table));
         result
+    }
+
+    fn audit_loaded(&self, event: &str, plugin: &Plugin, previous: Option<&Plugin>) {
+        let mut fields = json!({ "sha256": plugin.sha256(), "from_cache": plugin.from_cache() });
+        if let (Value::Object(f), Some(p)) = (&mut fields, previous) {
+            f.insert("previous".into(), Value::String(p.version().to_string()));
+        }
+        self.inner.audit.event(event, plugin.name(), Some(plugin.version()), fields);
     }
 
     /// Reads the component and builds the plugin (compile, instantiate,
@@ -377,6 +409,8 @@ impl PluginManager {
             Err(e) => {
                 entry.stats.error(&e);
                 entry.stats.reloaded(false);
+                let serving = entry.slot.load().plugin.as_ref().map(|p| p.version().to_string());
+                self.inner.audit.error("reload-failed", name, None, &e, json!({ "serving": serving }));
                 if entry.slot.load().plugin.is_some() {
                     tracing::warn!(plugin = %name, error = %e, "reload failed; the previous version keeps serving");
                 } else {
@@ -390,6 +424,7 @@ impl PluginManager {
             State::Disabled => State::Disabled,
             _ => State::Running,
         };
+        self.audit_loaded("reloaded", &new, entry.slot.load().plugin.as_ref());
         let old = entry.slot.swap(Arc::new(Slot { plugin: Some(new), state, fingerprint }));
         entry.traps.lock().unwrap_or_else(PoisonError::into_inner).clear();
         entry.stats.reloaded(true);
@@ -457,7 +492,9 @@ impl PluginManager {
             entry
         };
         let _change = entry.change.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(old) = entry.slot.load().plugin.clone() {
+        let old = entry.slot.load().plugin.clone();
+        self.inner.audit.event("unloaded", name, old.as_ref().map(Plugin::version), Value::Null);
+        if let Some(old) = old {
             self.retire(old);
         }
         tracing::info!(plugin = %name, "plugin unloaded");
@@ -481,21 +518,22 @@ impl PluginManager {
     /// Turns a plugin off: calls fail with [`Error::Unavailable`] until it
     /// is enabled again. Calls in progress finish.
     pub fn disable(&self, name: &str) -> Result<()> {
-        self.set_state(name, |_| State::Disabled)
+        self.set_state(name, "disabled", |_| State::Disabled)
     }
 
     /// Turns a disabled plugin back on (a failed plugin stays failed: reload
     /// it). Also ends a back-off early.
     pub fn enable(&self, name: &str) -> Result<()> {
-        self.set_state(name, |slot| if slot.plugin.is_some() { State::Running } else { State::Failed })
+        self.set_state(name, "enabled", |slot| if slot.plugin.is_some() { State::Running } else { State::Failed })
     }
 
-    fn set_state(&self, name: &str, state: impl FnOnce(&Slot) -> State) -> Result<()> {
+    fn set_state(&self, name: &str, event: &str, state: impl FnOnce(&Slot) -> State) -> Result<()> {
         let entry = self.entry(name)?;
         let _change = entry.change.lock().unwrap_or_else(PoisonError::into_inner);
         let slot = entry.slot.load();
         let state = state(&slot);
         entry.slot.store(Arc::new(slot.with_state(state)));
+        self.inner.audit.event(event, name, slot.plugin.as_ref().map(Plugin::version), Value::Null);
         Ok(())
     }
 
@@ -561,10 +599,16 @@ impl PluginManager {
         let slot = self.available(entry)?;
         let plugin = slot.plugin.as_ref().expect("available slots hold a plugin");
         let result = f(plugin);
-        if let Err(e) = &result
-            && e.kind().is_trap()
-        {
-            self.trapped(entry);
+        if let Err(e) = &result {
+            let kind = e.kind();
+            if kind == ErrorKind::CapabilityDenied {
+                self.inner.audit.error("capability-denied", name, Some(plugin.version()), e, Value::Null);
+            } else if kind.is_trap() || kind == ErrorKind::OutputTooLarge {
+                self.inner.audit.error("limit-hit", name, Some(plugin.version()), e, Value::Null);
+            }
+            if kind.is_trap() {
+                self.trapped(entry);
+            }
         }
         result
     }
@@ -684,6 +728,9 @@ impl PluginManager {
         if let State::Running = slot.state {
             let until = now + settings.backoff;
             entry.slot.store(Arc::new(slot.with_state(State::BackingOff { until })));
+            let version = slot.plugin.as_ref().map(Plugin::version);
+            let ms = u64::try_from(settings.backoff.as_millis()).unwrap_or(u64::MAX);
+            self.inner.audit.event("backoff", &entry.name, version, json!({ "until_ms": ms }));
             tracing::warn!(plugin = %entry.name, backoff = ?settings.backoff, "plugin trapped {} times within {:?}; backing off", settings.trap_threshold, settings.trap_window);
         }
     }

@@ -1,0 +1,162 @@
+//! The audit log: security-relevant events of the plugin manager as JSON
+//! lines, to a file or to the `tracing` subscriber (target `warden::audit`).
+//!
+//! Every line has `ts` (RFC 3339, UTC), `event`, `plugin` and, when a
+//! version is known, `version`; the events and their other fields are listed
+//! in `docs/ARCHITECTURE.md` (section "Audit log").
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value, json};
+
+use crate::error::{Error, Result};
+
+/// Where audit events go.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuditSink {
+    /// To the `tracing` subscriber, target `warden::audit`, level info, one
+    /// JSON line as the message (the default).
+    #[default]
+    Tracing,
+    /// Appended to this file (created with mode 0600 if missing), one JSON
+    /// line per event, written and flushed before the event's action
+    /// returns.
+    File(PathBuf),
+    /// Nowhere.
+    Off,
+}
+
+pub(crate) struct Audit {
+    sink: Sink,
+}
+
+enum Sink {
+    Tracing,
+    File(PathBuf, Mutex<File>),
+    Off,
+}
+
+impl Audit {
+    pub(crate) fn open(sink: &AuditSink) -> Result<Audit> {
+        let sink = match sink {
+            AuditSink::Tracing => Sink::Tracing,
+            AuditSink::Off => Sink::Off,
+            AuditSink::File(path) => Sink::File(path.clone(), Mutex::new(open_append(path)?)),
+        };
+        Ok(Audit { sink })
+    }
+
+    /// Records one event. `fields` are added after `ts`, `event`, `plugin`
+    /// and `version`.
+    pub(crate) fn event(&self, event: &str, plugin: &str, version: Option<&semver::Version>, fields: Value) {
+        if matches!(self.sink, Sink::Off) {
+            return;
+        }
+        let mut line = Map::new();
+        line.insert("ts".into(), Value::String(rfc3339(SystemTime::now())));
+        line.insert("event".into(), Value::String(event.into()));
+        line.insert("plugin".into(), Value::String(plugin.into()));
+        if let Some(v) = version {
+            line.insert("version".into(), Value::String(v.to_string()));
+        }
+        if let Value::Object(extra) = fields {
+            line.extend(extra);
+        }
+        let text = Value::Object(line).to_string();
+        match &self.sink {
+            Sink::Off => {}
+            Sink::Tracing => tracing::info!(target: "warden::audit", "{text}"),
+            Sink::File(path, file) => {
+                let mut file = file.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Err(e) = writeln!(file, "{text}").and_then(|()| file.flush()) {
+                    tracing::error!(path = %path.display(), error = %e, event = %text, "cannot write the audit log");
+                }
+            }
+        }
+    }
+
+    /// An error event with its kind and message.
+    pub(crate) fn error(&self, event: &str, plugin: &str, version: Option<&semver::Version>, e: &Error, extra: Value) {
+        let mut fields = json!({ "kind": e.kind().as_str(), "error": e.to_string() });
+        if let (Value::Object(f), Value::Object(x)) = (&mut fields, extra) {
+            f.extend(x);
+        }
+        self.event(event, plugin, version, fields);
+    }
+}
+
+fn open_append(path: &Path) -> Result<File> {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map_err(|e| Error::io("cannot open the audit log", path, e))
+}
+
+/// `2026-11-22T07:45:12.345Z`.
+fn rfc3339(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let t = UNIX_EPOCH + Duration::from_millis(1_795_333_512_345);
+        assert_eq!(rfc3339(t), "2026-11-22T07:45:12.345Z");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
+        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn file_sink_appends_json_lines() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let audit = Audit::open(&AuditSink::File(path.clone())).unwrap();
+        let v = semver::Version::new(1, 2, 3);
+        audit.event("loaded", "p", Some(&v), json!({ "sha256": "ab" }));
+        audit.event("unloaded", "p", None, Value::Null);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["event"], "loaded");
+        assert_eq!(lines[0]["version"], "1.2.3");
+        assert_eq!(lines[0]["sha256"], "ab");
+        assert!(lines[0]["ts"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(lines[1]["plugin"], "p");
+        assert!(lines[1].get("version").is_none());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+    }
+}
