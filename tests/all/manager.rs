@@ -1,6 +1,7 @@
 //! The plugin manager: loading a directory with broken plugins in it, calls
 //! by name, state changes, reload under load, back-off, stats, async calls.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -398,4 +399,126 @@ fn audit_log_records_security_events_as_json_lines() {
     assert_eq!(lines[4]["kind"], "timeout");
     assert_eq!((&lines[7]["version"], &lines[7]["previous"]), (&"1.1.0".into(), &"1.0.0".into()));
     assert_eq!((&lines[8]["kind"], &lines[8]["serving"]), (&"io".into(), &"1.1.0".into()));
+}
+
+/// Adds a plugin folder with `[dependencies]`.
+fn add_dependent(dir: &Path, name: &str, version: &str, wasm: &str, deps: &str, extra: &str) {
+    let path = dir.join(name);
+    std::fs::create_dir_all(&path).unwrap();
+    std::fs::copy(wasm, path.join("plugin.wasm")).unwrap();
+    write_manifest(&path, name, version, "plugin.wasm", &format!("{extra}\n[dependencies]\n{deps}"));
+}
+
+#[test]
+fn plugins_call_their_dependencies_only() {
+    let dir = TempDir::new().unwrap();
+    // Folder names sort the dependent first: load order must follow the dependencies.
+    add_dependent(dir.path(), "a-caller", "1.0.0", ECHO, "z-callee = \"^1.2\"", "");
+    add_dependent(dir.path(), "z-callee", "1.4.0", MALICIOUS, "", "[limits]\ntimeout = \"50ms\"");
+    let m = manager();
+    let report = m.load_dir(dir.path()).unwrap();
+    assert_eq!(report.loaded, ["z-callee", "a-caller"], "{:?}", report.failed);
+
+    assert_eq!(m.handle("a-caller", "call", b"z-callee ping").unwrap(), b"pong");
+    assert_eq!(m.handle("a-caller", "call", b"z-callee count").unwrap(), b"1");
+    assert_eq!(m.info("z-callee").unwrap().stats.calls, 2, "the callee's own stats count the calls");
+
+    // The callee's limits apply, and its error comes back typed.
+    let err = m.handle("a-caller", "call", b"z-callee loop").unwrap_err();
+    match &err {
+        Error::Plugin { plugin, code, message, .. } => {
+            assert_eq!((plugin.as_str(), code.as_str()), ("a-caller", "timeout"));
+            assert!(message.contains("plugin 'z-callee' exceeded its 50 ms timeout"), "{message}");
+        }
+        other => panic!("expected the caller's plugin error, got {other:?}"),
+    }
+    assert_eq!(m.info("z-callee").unwrap().stats.timeouts, 1);
+
+    // Only declared dependencies can be called.
+    let err = m.handle("a-caller", "call", b"a-caller ping").unwrap_err();
+    assert!(matches!(&err, Error::Plugin { code, .. } if code == "capability-denied"), "{err:?}");
+    assert!(err.to_string().contains("may only call the plugins in its [dependencies] (z-callee)"), "{err}");
+
+    // A plugin loaded on its own (no manager) cannot call anyone.
+    let alone = runtime().load(dir.path().join("a-caller")).unwrap();
+    let err = alone.handle("call", b"z-callee ping").unwrap_err();
+    assert!(matches!(&err, Error::Plugin { code, .. } if code == "unavailable"), "{err:?}");
+}
+
+#[test]
+fn missing_incompatible_and_cyclic_dependencies_are_refused() {
+    let dir = TempDir::new().unwrap();
+    add_dependent(dir.path(), "base", "1.0.0", MALICIOUS, "", "");
+    add_dependent(dir.path(), "needs-ghost", "1.0.0", ECHO, "ghost = \"^1\"", "");
+    add_dependent(dir.path(), "needs-base-2", "1.0.0", ECHO, "base = \"^2\"", "");
+    add_dependent(dir.path(), "cycle-a", "1.0.0", ECHO, "cycle-b = \"*\"", "");
+    add_dependent(dir.path(), "cycle-b", "1.0.0", ECHO, "cycle-a = \"*\"", "");
+    add_dependent(dir.path(), "on-cycle", "1.0.0", ECHO, "cycle-a = \"*\"", "");
+    let m = manager();
+    let report = m.load_dir(dir.path()).unwrap();
+    assert_eq!(report.loaded, ["base"]);
+    let errors: BTreeMap<String, String> = report
+        .failed
+        .iter()
+        .map(|(d, e)| {
+            assert_eq!(e.kind(), ErrorKind::Dependency, "{e}");
+            (d.file_name().unwrap().to_string_lossy().into_owned(), e.to_string())
+        })
+        .collect();
+    assert_eq!(
+        errors["needs-ghost"],
+        "plugin 'needs-ghost' depends on 'ghost' ^1, but no plugin of that name is loaded; add its folder or remove the dependency"
+    );
+    assert_eq!(
+        errors["needs-base-2"],
+        "plugin 'needs-base-2' depends on 'base' ^2, but the loaded version is 1.0.0; change the requirement or the plugin"
+    );
+    assert!(errors["cycle-a"].contains("cycle (cycle-a -> cycle-b -> cycle-a)"), "{}", errors["cycle-a"]);
+    assert!(errors["cycle-b"].contains("cycle (cycle-b -> cycle-a -> cycle-b)"), "{}", errors["cycle-b"]);
+    assert!(errors["on-cycle"].contains("cycle (cycle-a -> cycle-b -> cycle-a)"), "{}", errors["on-cycle"]);
+    assert_eq!(m.info("cycle-a").unwrap().state, PluginState::Failed);
+}
+
+#[test]
+fn a_reload_that_breaks_a_dependent_is_refused() {
+    let dir = TempDir::new().unwrap();
+    add_dependent(dir.path(), "lib", "1.0.0", MALICIOUS, "", "");
+    add_dependent(dir.path(), "app", "1.0.0", ECHO, "lib = \"^1\"", "");
+    let m = manager();
+    assert_eq!(m.load_dir(dir.path()).unwrap().loaded, ["lib", "app"]);
+    write_manifest(&dir.path().join("lib"), "lib", "2.0.0", "plugin.wasm", "");
+    let err = m.reload("lib").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "plugin 'app' depends on 'lib' ^1, but the new version is 2.0.0; keep a compatible version or update 'app' first"
+    );
+    assert_eq!(m.info("lib").unwrap().version, Some(semver::Version::new(1, 0, 0)));
+    assert_eq!(m.handle("app", "call", b"lib ping").unwrap(), b"pong");
+    write_manifest(&dir.path().join("lib"), "lib", "1.1.0", "plugin.wasm", "");
+    m.reload("lib").unwrap();
+    assert_eq!(m.handle("app", "call", b"lib ping").unwrap(), b"pong");
+}
+
+#[test]
+fn reentrant_calls_are_refused_not_deadlocked() {
+    let dir = TempDir::new().unwrap();
+    add_dependent(dir.path(), "b", "1.0.0", ECHO, "", "[limits]\nmax-instances = 1");
+    add_dependent(dir.path(), "a", "1.0.0", ECHO, "b = \"^1\"", "[limits]\nmax-instances = 1");
+    let m = manager();
+    assert_eq!(m.load_dir(dir.path()).unwrap().loaded, ["b", "a"]);
+    // Reloading b with a dependency back on a (a is running) closes a loop
+    // at run time: a -> b -> a.
+    write_manifest(
+        &dir.path().join("b"),
+        "b",
+        "1.0.1",
+        "plugin.wasm",
+        "[limits]\nmax-instances = 1\n[dependencies]\na = \"^1\"",
+    );
+    m.reload("b").unwrap();
+    let err = m.handle("a", "call", b"b call a echo hi").unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("reentrant-call") && text.contains("already in this call chain"), "{text}");
+    // Both still serve.
+    assert_eq!(m.handle("a", "call", b"b echo ok").unwrap(), b"ok");
 }

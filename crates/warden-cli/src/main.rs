@@ -20,6 +20,7 @@ EXIT CODES:
   13  hash-mismatch     the component does not match its sha256 pin
   14  unsupported       imports or limits Warden cannot provide
   15  init-failed       the plugin's init returned an error
+  16  dependency        a [dependencies] entry is missing, incompatible or cyclic
   20  timeout           a call exceeded [limits] timeout
   21  out-of-fuel       a call used up [limits] fuel
   22  memory-limit      the plugin hit [limits] memory
@@ -101,6 +102,7 @@ fn exit_code(kind: warden::ErrorKind) -> u8 {
         K::CapabilityDenied => 27,
         K::Plugin => 28,
         K::Busy => 29,
+        K::Dependency => 16,
         K::UnknownPlugin => 31,
         K::Unavailable => 32,
         _ => 30,

@@ -63,6 +63,7 @@ mod http;
 mod json;
 pub mod log;
 mod plugin;
+mod plugins;
 pub mod prelude;
 #[doc(hidden)]
 pub mod rt;
@@ -74,6 +75,7 @@ pub use bindings::warden::plugin::types::{
 pub use config::Config;
 pub use http::HeadersExt;
 pub use plugin::{Capture, Connect, Handler, HttpFilter, Plugin, RuleMatch};
+pub use plugins::call_plugin;
 /// Exports a [`Plugin`] type and the hooks it implements; see the [crate docs](crate).
 ///
 /// `export!(MyPlugin: http_filter, handler);` — the type must implement

@@ -10,4 +10,4 @@ wasmtime::component::bindgen!({
 });
 
 pub(crate) use self::exports::warden::plugin::{capture, connect, handler, http_filter, lifecycle, rule_match};
-pub(crate) use self::warden::plugin::{config, log, types};
+pub(crate) use self::warden::plugin::{config, log, plugins, types};

@@ -197,6 +197,20 @@ pub enum Error {
         waited: Duration,
     },
 
+    /// A `[dependencies]` entry cannot be satisfied: the plugin is missing,
+    /// failed, has an incompatible version, or the dependencies form a cycle.
+    #[error("plugin '{plugin}' depends on '{dependency}' {required}, but {problem}")]
+    Dependency {
+        /// The dependent plugin.
+        plugin: String,
+        /// The plugin it depends on.
+        dependency: String,
+        /// The accepted versions, e.g. `^1.2`.
+        required: String,
+        /// What is wrong and what to do.
+        problem: String,
+    },
+
     /// No plugin of that name is loaded in the manager.
     #[error("no plugin named '{plugin}' is loaded; loaded plugins: {}", if known.is_empty() { "none".to_owned() } else { known.join(", ") })]
     UnknownPlugin {
@@ -266,6 +280,8 @@ pub enum ErrorKind {
     Plugin,
     /// [`Error::Busy`]
     Busy,
+    /// [`Error::Dependency`]
+    Dependency,
     /// [`Error::UnknownPlugin`]
     UnknownPlugin,
     /// [`Error::Unavailable`]
@@ -276,7 +292,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in a stable order.
-    pub const ALL: [ErrorKind; 19] = [
+    pub const ALL: [ErrorKind; 20] = [
         ErrorKind::Manifest,
         ErrorKind::Io,
         ErrorKind::InvalidComponent,
@@ -293,6 +309,7 @@ impl ErrorKind {
         ErrorKind::CapabilityDenied,
         ErrorKind::Plugin,
         ErrorKind::Busy,
+        ErrorKind::Dependency,
         ErrorKind::UnknownPlugin,
         ErrorKind::Unavailable,
         ErrorKind::Runtime,
@@ -317,6 +334,7 @@ impl ErrorKind {
             ErrorKind::CapabilityDenied => "capability-denied",
             ErrorKind::Plugin => "plugin-error",
             ErrorKind::Busy => "busy",
+            ErrorKind::Dependency => "dependency",
             ErrorKind::UnknownPlugin => "unknown-plugin",
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::Runtime => "runtime",
@@ -363,6 +381,7 @@ impl Error {
             Error::CapabilityDenied { .. } => ErrorKind::CapabilityDenied,
             Error::Plugin { .. } => ErrorKind::Plugin,
             Error::Busy { .. } => ErrorKind::Busy,
+            Error::Dependency { .. } => ErrorKind::Dependency,
             Error::UnknownPlugin { .. } => ErrorKind::UnknownPlugin,
             Error::Unavailable { .. } => ErrorKind::Unavailable,
             Error::Runtime(_) => ErrorKind::Runtime,

@@ -8,8 +8,9 @@ use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::bindings::{config, log, types};
+use crate::bindings::{config, log, plugins, types};
 use crate::capture::Capture;
+use crate::error::Error;
 use crate::stats::Stats;
 
 /// Longest log record a plugin can write; longer ones are cut.
@@ -25,7 +26,16 @@ pub(crate) struct Shared {
     pub memory_limit: u64,
     /// Call statistics, shared by every version of the plugin.
     pub stats: Arc<Stats>,
+    /// The manifest's `[dependencies]`: the only plugins it may call.
+    pub dependencies: std::collections::BTreeMap<String, semver::VersionReq>,
+    /// How calls to other plugins are made; set by the plugin manager.
+    pub dispatch: Option<Dispatch>,
 }
+
+/// Calls `handle(action, payload)` on another plugin:
+/// `(caller, callee, accepted versions, action, payload)`.
+pub(crate) type Dispatch =
+    Arc<dyn Fn(&str, &str, &semver::VersionReq, &str, &[u8]) -> Result<Vec<u8>, Error> + Send + Sync>;
 
 /// Data stored in each wasmtime `Store`.
 pub(crate) struct HostState {
@@ -87,6 +97,33 @@ fn truncate_record(message: &mut String) {
         }
         message.truncate(cut);
         message.push_str("...[truncated]");
+    }
+}
+
+impl plugins::Host for HostState {
+    fn call(&mut self, plugin: String, action: String, payload: Vec<u8>) -> Result<Vec<u8>, types::PluginError> {
+        let me = &self.shared;
+        let refuse = |code: &str, message: String| Err(types::PluginError { code: code.to_owned(), message });
+        let Some(req) = me.dependencies.get(&plugin) else {
+            let allowed: Vec<&str> = me.dependencies.keys().map(String::as_str).collect();
+            let allowed = if allowed.is_empty() { "none".to_owned() } else { allowed.join(", ") };
+            let msg = format!(
+                "plugin '{}' may only call the plugins in its [dependencies] ({allowed}); add '{plugin}' there",
+                me.name
+            );
+            return refuse("capability-denied", msg);
+        };
+        let Some(dispatch) = &me.dispatch else {
+            let msg =
+                format!("plugin '{}' was loaded on its own; calls to other plugins need a PluginManager", me.name);
+            return refuse("unavailable", msg);
+        };
+        if crate::manager::in_call_chain(&plugin) {
+            let msg = format!("plugin '{}' cannot call '{plugin}': it is already in this call chain", me.name);
+            return refuse("reentrant-call", msg);
+        }
+        dispatch(&me.name, &plugin, req, &action, &payload)
+            .map_err(|e| types::PluginError { code: e.kind().as_str().to_owned(), message: e.to_string() })
     }
 }
 

@@ -6,7 +6,8 @@
 //! whole. A call that started on a version finishes on it; the next call
 //! sees the new one.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
@@ -16,6 +17,7 @@ use serde_json::{Value, json};
 
 use crate::audit::{Audit, AuditSink};
 use crate::error::{Error, ErrorKind, Result};
+use crate::host::Dispatch;
 use crate::manifest::{MANIFEST_FILE, Manifest};
 use crate::plugin::Plugin;
 use crate::runtime::Runtime;
@@ -290,8 +292,10 @@ impl PluginManager {
     /// load regardless. Fails only if `dir` cannot be read.
     pub fn load_dir(&self, dir: impl AsRef<Path>) -> Result<LoadReport> {
         let mut report = LoadReport::default();
-        for folder in plugin_folders(dir.as_ref())? {
-            match self.load(&folder) {
+        let (order, mut cycles) = dependency_order(plugin_folders(dir.as_ref())?);
+        for folder in order {
+            let cycle = cycles.iter().position(|(f, _)| *f == folder).map(|i| cycles.swap_remove(i).1);
+            match self.load_checked(&folder, cycle) {
                 Ok(name) => report.loaded.push(name),
                 Err(e) => {
                     tracing::warn!(dir = %folder.display(), error = %e, "plugin failed to load");
@@ -307,7 +311,12 @@ impl PluginManager {
     /// is still registered as `Failed`, so it shows up in [`list`](Self::list)
     /// and a later [`reload`](Self::reload) can bring it up.
     pub fn load(&self, dir: impl AsRef<Path>) -> Result<String> {
-        let dir = dir.as_ref();
+        self.load_checked(dir.as_ref(), None)
+    }
+
+    /// [`load`](Self::load), failing with `refused` (a dependency cycle
+    /// found by `load_dir`) instead of compiling when it is set.
+    fn load_checked(&self, dir: &Path, refused: Option<Error>) -> Result<String> {
         let (manifest, text) = read_manifest(dir).inspect_err(|e| {
             let folder =
                 dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
@@ -324,7 +333,11 @@ impl PluginManager {
             )));
         }
         let stats = Arc::new(Stats::default());
-        let loaded = self.compile(manifest, &text, &stats);
+        let checked = match refused {
+            Some(e) => Err(e),
+            None => self.check_dependencies(&manifest, &[]),
+        };
+        let loaded = checked.and_then(|()| self.compile(manifest, &text, &stats));
         let (slot, result) = match loaded {
             Ok((plugin, fingerprint)) => {
                 self.audit_loaded("loaded", &plugin, None);
@@ -367,7 +380,84 @@ impl PluginManager {
             Error::io(format!("plugin '{}': cannot read component", manifest.name), &manifest.component, e)
         })?;
         let fingerprint = crate::cache::sha256(&[text.as_bytes(), &bytes].concat());
-        Ok((Plugin::new(runtime.clone(), manifest, &bytes, stats.clone())?, Some(fingerprint)))
+        let plugin = Plugin::new(runtime.clone(), manifest, &bytes, stats.clone(), Some(self.dispatcher()))?;
+        Ok((plugin, Some(fingerprint)))
+    }
+
+    /// How a plugin's `warden:plugin/plugins.call` reaches another plugin:
+    /// through [`call`](Self::call), so the callee's state, limits and
+    /// stats apply. Holds the manager weakly (plugins live inside it).
+    fn dispatcher(&self) -> Dispatch {
+        let manager = Arc::downgrade(&self.inner);
+        Arc::new(move |caller: &str, callee: &str, required: &semver::VersionReq, action: &str, payload: &[u8]| {
+            let inner =
+                manager.upgrade().ok_or_else(|| Error::Runtime("the plugin manager is shutting down".into()))?;
+            let manager = PluginManager { inner };
+            let result = manager.call(callee, |p| {
+                if !required.matches(p.version()) {
+                    return Err(Error::Dependency {
+                        plugin: caller.to_owned(),
+                        dependency: callee.to_owned(),
+                        required: required.to_string(),
+                        problem: format!("the version serving now is {}", p.version()),
+                    });
+                }
+                p.handle(action, payload)
+            });
+            let kind = result.as_ref().err().map(|e| e.kind().as_str());
+            let fields = json!({ "callee": callee, "action": action, "ok": result.is_ok(), "kind": kind });
+            manager.inner.audit.event("dependency-call", caller, None, fields);
+            result
+        })
+    }
+
+    /// Checks that every dependency of `manifest` is running with an
+    /// accepted version, and that no running plugin's requirement on
+    /// `manifest` (skipping `except`) would break if it became this version.
+    fn check_dependencies(&self, manifest: &Manifest, except: &[&str]) -> Result<()> {
+        let table = self.inner.plugins.load();
+        let dependency = |dependency: &str, required: &semver::VersionReq, problem: String| Error::Dependency {
+            plugin: manifest.name.clone(),
+            dependency: dependency.to_owned(),
+            required: required.to_string(),
+            problem,
+        };
+        for (name, required) in &manifest.dependencies {
+            if *name == manifest.name {
+                return Err(dependency(name, required, "a plugin cannot depend on itself; remove it".into()));
+            }
+            let Some(entry) = table.get(name) else {
+                let problem = "no plugin of that name is loaded; add its folder or remove the dependency".to_owned();
+                return Err(dependency(name, required, problem));
+            };
+            let slot = entry.slot.load();
+            let Some(plugin) = slot.plugin.as_ref() else {
+                return Err(dependency(name, required, "it failed to load; fix it first".into()));
+            };
+            if !required.matches(plugin.version()) {
+                let problem =
+                    format!("the loaded version is {}; change the requirement or the plugin", plugin.version());
+                return Err(dependency(name, required, problem));
+            }
+        }
+        for entry in table.values().filter(|e| e.name != manifest.name && !except.contains(&e.name.as_str())) {
+            let slot = entry.slot.load();
+            let Some(dependent) = slot.plugin.as_ref() else { continue };
+            if let Some(required) = dependent.manifest().dependencies.get(&manifest.name)
+                && !required.matches(&manifest.version)
+            {
+                return Err(Error::Dependency {
+                    plugin: entry.name.clone(),
+                    dependency: manifest.name.clone(),
+                    required: required.to_string(),
+                    problem: format!(
+                        "the new version is {}; keep a compatible version or update '{}' first",
+                        manifest.version, entry.name
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Re-reads the plugin's folder and swaps the new version in: the new
@@ -395,6 +485,7 @@ impl PluginManager {
                     manifest.name
                 )));
             }
+            self.check_dependencies(&manifest, &[])?;
             if if_changed && let Some(live) = entry.slot.load().fingerprint {
                 let bytes = std::fs::read(&manifest.component).unwrap_or_default();
                 if crate::cache::sha256(&[text.as_bytes(), &bytes].concat()) == live {
@@ -598,7 +689,10 @@ impl PluginManager {
         let entry = table.get(name).ok_or_else(|| self.unknown(name))?;
         let slot = self.available(entry)?;
         let plugin = slot.plugin.as_ref().expect("available slots hold a plugin");
-        let result = f(plugin);
+        let result = {
+            let _in_chain = ChainGuard::enter(name);
+            f(plugin)
+        };
         if let Err(e) = &result {
             let kind = e.kind();
             if kind == ErrorKind::CapabilityDenied {
@@ -740,6 +834,98 @@ impl std::fmt::Debug for PluginManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PluginManager").field("plugins", &self.names()).finish_non_exhaustive()
     }
+}
+
+thread_local! {
+    /// Plugins with a call in progress on this thread, outermost first.
+    static CALL_CHAIN: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Whether `plugin` has a call in progress on this thread.
+pub(crate) fn in_call_chain(plugin: &str) -> bool {
+    CALL_CHAIN.with(|chain| chain.borrow().iter().any(|p| p == plugin))
+}
+
+/// Keeps a plugin in the call chain for its call (popped even on unwind).
+struct ChainGuard;
+
+impl ChainGuard {
+    fn enter(plugin: &str) -> ChainGuard {
+        CALL_CHAIN.with(|chain| chain.borrow_mut().push(plugin.to_owned()));
+        ChainGuard
+    }
+}
+
+impl Drop for ChainGuard {
+    fn drop(&mut self) {
+        CALL_CHAIN.with(|chain| chain.borrow_mut().pop());
+    }
+}
+
+/// Orders plugin folders so that dependencies load before their
+/// dependents (by name; ties in folder order). Folders whose manifest
+/// cannot be read, and plugins caught in a cycle, keep their place at the
+/// end: loading them reports the problem.
+fn dependency_order(folders: Vec<PathBuf>) -> (Vec<PathBuf>, Vec<(PathBuf, Error)>) {
+    let manifests: Vec<(PathBuf, Option<Manifest>)> =
+        folders.into_iter().map(|f| (f.clone(), read_manifest(&f).ok().map(|(m, _)| m))).collect();
+    let names: BTreeSet<&str> = manifests.iter().filter_map(|(_, m)| m.as_ref().map(|m| m.name.as_str())).collect();
+    let mut placed: BTreeSet<&str> = BTreeSet::new();
+    let mut order = Vec::new();
+    loop {
+        let before = order.len();
+        for (folder, manifest) in &manifests {
+            let Some(m) = manifest else { continue };
+            if placed.contains(m.name.as_str()) {
+                continue;
+            }
+            let ready = m.dependencies.keys().all(|d| placed.contains(d.as_str()) || !names.contains(d.as_str()));
+            if ready {
+                placed.insert(&m.name);
+                order.push(folder.clone());
+            }
+        }
+        if order.len() == before {
+            break;
+        }
+    }
+    // What is left either is in a cycle or waits on one: name the cycle.
+    let waiting: BTreeMap<&str, &Manifest> = manifests
+        .iter()
+        .filter_map(|(_, m)| m.as_ref())
+        .filter(|m| !placed.contains(m.name.as_str()))
+        .map(|m| (m.name.as_str(), m))
+        .collect();
+    let mut cycles = Vec::new();
+    for (folder, manifest) in &manifests {
+        if !order.contains(folder) {
+            order.push(folder.clone());
+        }
+        let Some(m) = manifest.as_ref().filter(|m| waiting.contains_key(m.name.as_str())) else { continue };
+        // Follow waiting dependencies from `m` until a name repeats.
+        let mut path = vec![m.name.as_str()];
+        let mut at = m;
+        let cycle = loop {
+            let Some(next) = at.dependencies.keys().find_map(|d| waiting.get(d.as_str())) else { break None };
+            if let Some(start) = path.iter().position(|p| *p == next.name) {
+                let mut cycle = path[start..].to_vec();
+                cycle.push(&next.name);
+                break Some(cycle.join(" -> "));
+            }
+            path.push(&next.name);
+            at = next;
+        };
+        let Some(cycle) = cycle else { continue };
+        let (dependency, required) = m
+            .dependencies
+            .iter()
+            .find(|(d, _)| waiting.contains_key(d.as_str()))
+            .map(|(d, r)| (d.clone(), r.to_string()))
+            .unwrap_or_default();
+        let problem = format!("the dependencies form a cycle ({cycle}); remove one of them");
+        cycles.push((folder.clone(), Error::Dependency { plugin: m.name.clone(), dependency, required, problem }));
+    }
+    (order, cycles)
 }
 
 /// Folders directly under `dir` that hold a `plugin.toml`, sorted.

@@ -77,6 +77,9 @@ pub struct Manifest {
     pub limits: Limits,
     /// Settings passed to the plugin.
     pub config: BTreeMap<String, String>,
+    /// Plugins this one needs, with the versions it accepts. It may call
+    /// exactly these (through the `warden:plugin/plugins` import).
+    pub dependencies: BTreeMap<String, semver::VersionReq>,
 }
 
 impl Manifest {
@@ -109,6 +112,7 @@ impl Manifest {
             permissions: Permissions::default(),
             limits: Limits::default(),
             config: BTreeMap::new(),
+            dependencies: BTreeMap::new(),
         }
     }
 
@@ -151,11 +155,13 @@ impl Manifest {
         let mut permissions = Permissions::default();
         let mut limits = Limits::default();
         let mut config = BTreeMap::new();
+        let mut dependencies = BTreeMap::new();
         for (key, value) in cx.entries(doc.get_ref(), "", TABLES)? {
             match key {
                 "plugin" => plugin = Some(cx.plugin(value, &dir)?),
                 "permissions" => permissions = cx.permissions(value)?,
                 "limits" => limits = cx.limits(value)?,
+                "dependencies" => dependencies = cx.dependencies(value)?,
                 _ => config = cx.config(value)?,
             }
         }
@@ -179,6 +185,7 @@ impl Manifest {
             permissions,
             limits: limits.instance_policy(plugin.instance_policy),
             config,
+            dependencies,
         })
     }
 }
@@ -217,7 +224,7 @@ impl fmt::Display for ManifestError {
     }
 }
 
-const TABLES: &[&str] = &["plugin", "permissions", "limits", "config"];
+const TABLES: &[&str] = &["plugin", "permissions", "limits", "config", "dependencies"];
 const PLUGIN_KEYS: &[&str] =
     &["name", "version", "description", "authors", "license", "component", "sha256", "instance-policy"];
 const PERMISSION_KEYS: &[&str] = &["files", "env", "network", "modify-request", "modify-response"];
@@ -624,6 +631,32 @@ impl Cx<'_> {
         }
         Ok(config)
     }
+
+    fn dependencies(&self, value: &Item<'_>) -> Result<BTreeMap<String, semver::VersionReq>, ManifestError> {
+        let table = self.table(value, "dependencies")?;
+        let mut entries: Vec<_> = table.iter().collect();
+        entries.sort_by_key(|(key, _)| key.span().start);
+        let mut dependencies = BTreeMap::new();
+        for (k, v) in entries {
+            let name: &str = k.get_ref();
+            let key = &join("dependencies", name);
+            if !valid_name(name) {
+                return Err(self.err(k.span(), key, format!("{name:?} is not a valid plugin name")));
+            }
+            let DeValue::String(s) = v.get_ref() else {
+                return Err(self.type_err(v, key, "a version requirement such as \"^1.2\""));
+            };
+            let req = semver::VersionReq::parse(s).map_err(|e| {
+                self.err(
+                    v.span(),
+                    key,
+                    format!("{s:?} is not a version requirement ({e}); write e.g. \"^1.2\" or \">=1, <3\""),
+                )
+            })?;
+            dependencies.insert(name.to_owned(), req);
+        }
+        Ok(dependencies)
+    }
 }
 
 fn join(prefix: &str, name: &str) -> String {
@@ -875,10 +908,10 @@ greeting = "hello"
     #[test]
     fn unknown_table_and_keys() {
         let e = err(
-            "[dependencies]\nx = \"1\"\n",
+            "[dependncies]\nx = \"1\"\n",
             5,
-            Some("dependencies"),
-            "allowed tables: plugin, permissions, limits, config",
+            Some("dependncies"),
+            "allowed tables: plugin, permissions, limits, config, dependencies",
         );
         assert_eq!(e.column, Some(2));
         err(
@@ -1039,6 +1072,16 @@ greeting = "hello"
         err("[config]\nok = \"1\"\ndebug = true\n", 7, Some("config.debug"), "debug = \"true\"");
         err("[config]\nlist = [\"a\"]\n", 6, Some("config.list"), "only holds key = \"value\" pairs");
         err("[config.nested]\na = \"b\"\n", 5, Some("config.nested"), "must be strings");
+    }
+
+    #[test]
+    fn dependencies_are_names_with_version_requirements() {
+        let m = parse("[plugin]\nname = \"a\"\nversion = \"1.0.0\"\ncomponent = \"a.wasm\"\n[dependencies]\ngeoip = \"^1.2\"\nb = \">=1, <3\"\n").unwrap();
+        assert_eq!(m.dependencies["geoip"], semver::VersionReq::parse("^1.2").unwrap());
+        assert!(m.dependencies["b"].matches(&semver::Version::new(2, 9, 0)));
+        err("[dependencies]\ngeoip = \"one\"\n", 6, Some("dependencies.geoip"), "is not a version requirement");
+        err("[dependencies]\ngeoip = 1\n", 6, Some("dependencies.geoip"), "expected a version requirement");
+        err("[dependencies]\nBad = \"1\"\n", 6, Some("dependencies.Bad"), "not a valid plugin name");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::bindings::{capture, connect, handler, http_filter, lifecycle, rule_ma
 use crate::cache;
 use crate::error::{Error, Result};
 use crate::hooks::{Hook, Interface};
-use crate::host::{HostState, Shared};
+use crate::host::{Dispatch, HostState, Shared};
 use crate::instance::{self, CallBudget, ExportIndices, Instance};
 use crate::limits::{InstancePolicy, Limits};
 use crate::manifest::Manifest;
@@ -75,7 +75,13 @@ struct Pool {
 }
 
 impl Plugin {
-    pub(crate) fn new(runtime: Runtime, manifest: Manifest, bytes: &[u8], stats: Arc<Stats>) -> Result<Plugin> {
+    pub(crate) fn new(
+        runtime: Runtime,
+        manifest: Manifest,
+        bytes: &[u8],
+        stats: Arc<Stats>,
+        dispatch: Option<Dispatch>,
+    ) -> Result<Plugin> {
         let name = manifest.name.clone();
         let unsupported = |message: String| Error::Unsupported { plugin: name.clone(), message };
         let settings = &runtime.inner().settings;
@@ -117,7 +123,7 @@ impl Plugin {
         let ty = component.component_type();
         let imports: Vec<String> = ty.imports(engine).map(|(n, _)| n.to_owned()).collect();
         let pre = runtime.inner().linker.instantiate_pre(&component).map_err(|e| {
-            let provided = "warden:plugin/log, warden:plugin/config and WASI 0.2";
+            let provided = "warden:plugin/log, warden:plugin/config, warden:plugin/plugins and WASI 0.2";
             unsupported(format!("its imports cannot be satisfied ({e:#}); Warden provides {provided}"))
         })?;
 
@@ -158,7 +164,14 @@ impl Plugin {
         let sandbox = Sandbox::new(&name, &manifest.permissions, &manifest.dir)?;
         let mut config: Vec<(String, String)> = manifest.config.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         config.sort();
-        let shared = Arc::new(Shared { name: name.clone(), config, memory_limit: limits.memory_bytes, stats });
+        let shared = Arc::new(Shared {
+            name: name.clone(),
+            config,
+            memory_limit: limits.memory_bytes,
+            stats,
+            dependencies: manifest.dependencies.clone(),
+            dispatch,
+        });
         let budget = CallBudget::new(limits, settings.epoch_tick, settings.fuel);
 
         let plugin = Plugin {

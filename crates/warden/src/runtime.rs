@@ -136,6 +136,8 @@ impl RuntimeBuilder {
             .map_err(link)?;
         crate::bindings::types::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
             .map_err(link)?;
+        crate::bindings::plugins::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
+            .map_err(link)?;
 
         let cache = self.cache_dir.as_deref().map(|dir| Cache::open(dir, &engine)).transpose()?;
 
@@ -176,7 +178,7 @@ impl Runtime {
         let bytes = std::fs::read(&manifest.component).map_err(|e| {
             Error::io(format!("plugin '{}': cannot read component", manifest.name), &manifest.component, e)
         })?;
-        Plugin::new(self.clone(), manifest, &bytes, Default::default())
+        Plugin::new(self.clone(), manifest, &bytes, Default::default(), None)
     }
 
     /// Compiles wasm bytes, through the cache when there is one. Returns the
