@@ -106,7 +106,7 @@ fn inspect_and_validate() {
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(json["name"], "test-plugin");
     assert_eq!(json["version"], "1.2.3");
-    assert_eq!(json["hooks"], serde_json::json!(["init", "shutdown", "health", "on-request", "on-response", "handle"]));
+    assert_eq!(json["hooks"], serde_json::json!(["init", "shutdown", "health", "on-request", "on-response", "handle", "on-message"]));
     assert_eq!(json["permissions"]["env"], serde_json::json!(["HOME"]));
     assert_eq!(json["limits"]["timeout-ms"], 250);
     assert_eq!(json["sha256"].as_str().unwrap().len(), 64);
@@ -198,4 +198,17 @@ fn plugins_list_info_and_reload_a_directory() {
     let out = w.run(&["plugins", "info", path(dir.path()), "nope"]);
     assert_eq!(out.status.code(), Some(31));
     assert!(stderr(&out).contains("error[unknown-plugin]: no plugin named 'nope'"), "{}", stderr(&out));
+}
+
+#[test]
+fn run_on_message() {
+    let w = Warden::new();
+    let dir = plugin_dir(ECHO, "[permissions]\nsubscribe = [\"t.*\"]");
+    let payload = dir.path().join("payload.txt");
+    std::fs::write(&payload, "hello").unwrap();
+    let out = w.run(&["run", path(dir.path()), "--hook", "on-message", "--topic", "t.x", "--payload", path(&payload)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&stdout(&out)).unwrap(), serde_json::json!({"ok": true}));
+    let out = w.run(&["run", path(dir.path()), "--hook", "on-message"]);
+    assert!(stderr(&out).contains("on-message needs --topic"), "{}", stderr(&out));
 }

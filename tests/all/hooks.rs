@@ -12,10 +12,15 @@ fn ctx() -> CallContext {
 #[test]
 fn exports_are_discovered() {
     let (_d, echo) = load(ECHO, "");
-    assert_eq!(echo.exports(), [Interface::Lifecycle, Interface::HttpFilter, Interface::Handler]);
+    let (_d, mal) = load(MALICIOUS, "");
+    assert_eq!(
+        echo.exports(),
+        [Interface::Lifecycle, Interface::HttpFilter, Interface::Handler, Interface::Subscriber]
+    );
+    // Imports only what it uses: the PDK's unused imports are not in the component.
+    assert!(!mal.imports().iter().any(|i| i.contains("messaging") || i.contains("plugins")), "{:?}", mal.imports());
     assert!(echo.has_hook(Hook::OnRequest) && echo.has_hook(Hook::Handle));
     assert!(!echo.has_hook(Hook::OnConnect));
-    let (_d, mal) = load(MALICIOUS, "");
     assert_eq!(mal.exports(), [Interface::Lifecycle, Interface::Handler]);
     assert!(echo.imports().iter().any(|i| i.starts_with("warden:plugin/log")), "{:?}", echo.imports());
     assert!(echo.imports().iter().all(|i| i.starts_with("warden:plugin/") || i.starts_with("wasi:")));

@@ -9,5 +9,6 @@ mod hooks;
 mod limits;
 mod loading;
 mod manager;
+mod messaging;
 mod reload;
 mod sandbox;

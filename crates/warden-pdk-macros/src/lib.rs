@@ -15,19 +15,21 @@ use syn::{Ident, LitStr, Token, Type};
 const WIT: &str = include_str!("../../../wit/plugin.wit");
 
 /// Hook names accepted by `export!` and the WIT interfaces they export.
-const HOOKS: [(&str, &str); 5] = [
+const HOOKS: [(&str, &str); 6] = [
     ("http_filter", "http-filter"),
     ("connect", "connect"),
     ("capture", "capture"),
     ("rule_match", "rule-match"),
     ("handler", "handler"),
+    ("subscriber", "subscriber"),
 ];
 
 /// Exports a plugin type as a Warden component: `export!(MyPlugin: http_filter, handler);`.
 ///
 /// The type must implement `warden_pdk::Plugin` and, for each listed hook, its
 /// trait: `http_filter` → `HttpFilter`, `connect` → `Connect`, `capture` →
-/// `Capture`, `rule_match` → `RuleMatch`, `handler` → `Handler`. The component
+/// `Capture`, `rule_match` → `RuleMatch`, `handler` → `Handler`, `subscriber` →
+/// `Subscriber`. The component
 /// exports `warden:plugin/lifecycle` and exactly the listed hook interfaces.
 /// Use it once per crate, at module level.
 #[proc_macro]
@@ -227,6 +229,16 @@ fn hook_impl(hook: &Ident) -> TokenStream2 {
                 impl exports::warden::plugin::handler::Guest for Exports {
                     fn handle(action: ::std::string::String, payload: ::std::vec::Vec<u8>) -> #ret {
                         #rt::handle::<P>(&STATE, action, payload)
+                    }
+                }
+            }
+        }
+        "subscriber" => {
+            let ret = result(quote!(()));
+            quote! {
+                impl exports::warden::plugin::subscriber::Guest for Exports {
+                    fn on_message(topic: ::std::string::String, payload: ::std::vec::Vec<u8>) -> #ret {
+                        #rt::on_message::<P>(&STATE, topic, payload)
                     }
                 }
             }

@@ -12,6 +12,7 @@ wit_bindgen::generate!({
             import warden:plugin/log@0.1.0;
             import warden:plugin/config@0.1.0;
             import warden:plugin/plugins@0.1.0;
+            import warden:plugin/messaging@0.1.0;
         }
     ",
     path: "../../wit",

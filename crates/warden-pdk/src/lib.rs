@@ -39,7 +39,7 @@
 //!
 //! Build it as a `cdylib` with `cargo build --target wasm32-wasip2`; the output
 //! `.wasm` file is already a component. The hook names accepted by
-//! [`export!`] are `http_filter`, `connect`, `capture`, `rule_match` and `handler`.
+//! [`export!`] are `http_filter`, `connect`, `capture`, `rule_match`, `handler` and `subscriber`.
 //!
 //! The plugin value lives in a thread-local slot of the plugin crate, one per
 //! instance. `init` builds it; if the host calls a hook first, it is built
@@ -74,8 +74,8 @@ pub use bindings::warden::plugin::types::{
 };
 pub use config::Config;
 pub use http::HeadersExt;
-pub use plugin::{Capture, Connect, Handler, HttpFilter, Plugin, RuleMatch};
-pub use plugins::call_plugin;
+pub use plugin::{Capture, Connect, Handler, HttpFilter, Plugin, RuleMatch, Subscriber};
+pub use plugins::{call_plugin, publish};
 /// Exports a [`Plugin`] type and the hooks it implements; see the [crate docs](crate).
 ///
 /// `export!(MyPlugin: http_filter, handler);` — the type must implement

@@ -65,6 +65,13 @@ pub trait RuleMatch: Plugin {
     fn on_rule_match(&mut self, event: RuleEvent) -> Result<(), PluginError>;
 }
 
+/// Message subscriber (`warden:plugin/subscriber`; export with `subscriber`).
+/// Receives the topics listed in `[permissions] subscribe`, in publish order.
+pub trait Subscriber: Plugin {
+    /// Called for each message published on a subscribed topic.
+    fn on_message(&mut self, topic: &str, payload: Vec<u8>) -> Result<(), PluginError>;
+}
+
 /// Generic entry point (`warden:plugin/handler`; export with `handler`).
 pub trait Handler: Plugin {
     /// Runs `action` on `payload` and returns the result bytes.

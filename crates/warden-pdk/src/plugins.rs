@@ -1,4 +1,5 @@
-//! Calling other plugins: the ones named in this plugin's `[dependencies]`.
+//! Reaching other plugins: calling the ones named in `[dependencies]`, and
+//! publishing messages to the topics `[permissions] publish` allows.
 
 use crate::PluginError;
 
@@ -16,4 +17,19 @@ use crate::PluginError;
 /// ```
 pub fn call_plugin(plugin: &str, action: &str, payload: &[u8]) -> Result<Vec<u8>, PluginError> {
     crate::bindings::warden::plugin::plugins::call(plugin, action, payload)
+}
+
+/// Publishes `payload` on `topic` to every plugin subscribed to it, and
+/// returns without waiting for delivery. The topic must match a pattern in
+/// this plugin's `[permissions] publish`; errors have the code
+/// `capability-denied`, `invalid-topic`, `output-too-large` (bigger than
+/// `[limits] max-output`) or `unavailable` (no plugin manager).
+///
+/// ```no_run
+/// # fn f() -> Result<(), warden_pdk::PluginError> {
+/// warden_pdk::publish("orders.created", br#"{"id":42}"#)?;
+/// # Ok(()) }
+/// ```
+pub fn publish(topic: &str, payload: &[u8]) -> Result<(), PluginError> {
+    crate::bindings::warden::plugin::messaging::publish(topic, payload)
 }

@@ -3,5 +3,5 @@
 pub use crate::{
     CallContext, Capture, Config, Connect, ConnectAction, ConnectionInfo, Exchange, Handler, Headers, HeadersExt,
     HealthStatus, HttpFilter, HttpRequest, HttpResponse, Plugin, PluginError, Rejection, RequestAction, RequestHead,
-    ResponseAction, RuleEvent, RuleMatch, debug, error, info, trace, warn,
+    ResponseAction, RuleEvent, RuleMatch, Subscriber, debug, error, info, trace, warn,
 };

@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::thread::LocalKey;
 
-use crate::{Capture, Config, Connect, Handler, HealthStatus, HttpFilter, Plugin, PluginError, RuleMatch};
+use crate::{Capture, Config, Connect, Handler, HealthStatus, HttpFilter, Plugin, PluginError, RuleMatch, Subscriber};
 
 pub use crate::bindings::warden::plugin::{config, log, types};
 pub use wit_bindgen;
@@ -80,6 +80,11 @@ pub fn on_capture<P: Capture>(state: &'static State<P>, exchange: types::Exchang
 /// `rule-match.on-rule-match`.
 pub fn on_rule_match<P: RuleMatch>(state: &'static State<P>, event: types::RuleEvent) -> Result<(), PluginError> {
     with(state, |p| p.on_rule_match(event))
+}
+
+/// `subscriber.on-message`.
+pub fn on_message<P: Subscriber>(state: &'static State<P>, topic: String, payload: Vec<u8>) -> Result<(), PluginError> {
+    with(state, |p| p.on_message(&topic, payload))
 }
 
 /// `handler.handle`.

@@ -9,5 +9,7 @@ wasmtime::component::bindgen!({
     world: "plugin",
 });
 
-pub(crate) use self::exports::warden::plugin::{capture, connect, handler, http_filter, lifecycle, rule_match};
-pub(crate) use self::warden::plugin::{config, log, plugins, types};
+pub(crate) use self::exports::warden::plugin::{
+    capture, connect, handler, http_filter, lifecycle, rule_match, subscriber,
+};
+pub(crate) use self::warden::plugin::{config, log, messaging, plugins, types};

@@ -19,17 +19,20 @@ pub enum Interface {
     RuleMatch,
     /// `warden:plugin/handler`: `handle`.
     Handler,
+    /// `warden:plugin/subscriber`: `on-message`.
+    Subscriber,
 }
 
 impl Interface {
     /// Every interface.
-    pub const ALL: [Interface; 6] = [
+    pub const ALL: [Interface; 7] = [
         Interface::Lifecycle,
         Interface::HttpFilter,
         Interface::Connect,
         Interface::Capture,
         Interface::RuleMatch,
         Interface::Handler,
+        Interface::Subscriber,
     ];
 
     /// The fully qualified WIT name, e.g. `warden:plugin/http-filter@0.1.0`.
@@ -41,6 +44,7 @@ impl Interface {
             Interface::Capture => "warden:plugin/capture@0.1.0",
             Interface::RuleMatch => "warden:plugin/rule-match@0.1.0",
             Interface::Handler => "warden:plugin/handler@0.1.0",
+            Interface::Subscriber => "warden:plugin/subscriber@0.1.0",
         }
     }
 
@@ -53,6 +57,7 @@ impl Interface {
             Interface::Capture => &[Hook::OnCapture],
             Interface::RuleMatch => &[Hook::OnRuleMatch],
             Interface::Handler => &[Hook::Handle],
+            Interface::Subscriber => &[Hook::OnMessage],
         }
     }
 }
@@ -79,11 +84,13 @@ pub enum Hook {
     OnRuleMatch,
     /// `handler.handle`
     Handle,
+    /// `subscriber.on-message`
+    OnMessage,
 }
 
 impl Hook {
     /// Every hook.
-    pub const ALL: [Hook; 9] = [
+    pub const ALL: [Hook; 10] = [
         Hook::Init,
         Hook::Shutdown,
         Hook::Health,
@@ -93,6 +100,7 @@ impl Hook {
         Hook::OnCapture,
         Hook::OnRuleMatch,
         Hook::Handle,
+        Hook::OnMessage,
     ];
 
     /// The WIT name, e.g. `"on-request"`.
@@ -107,6 +115,7 @@ impl Hook {
             Hook::OnCapture => "on-capture",
             Hook::OnRuleMatch => "on-rule-match",
             Hook::Handle => "handle",
+            Hook::OnMessage => "on-message",
         }
     }
 
@@ -119,6 +128,7 @@ impl Hook {
             Hook::OnCapture => Interface::Capture,
             Hook::OnRuleMatch => Interface::RuleMatch,
             Hook::Handle => Interface::Handler,
+            Hook::OnMessage => Interface::Subscriber,
         }
     }
 }

@@ -9,6 +9,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::{config, log, plugins, types};
+use crate::bus::{Message, TopicPattern};
 use crate::capture::Capture;
 use crate::error::Error;
 use crate::stats::Stats;
@@ -28,14 +29,31 @@ pub(crate) struct Shared {
     pub stats: Arc<Stats>,
     /// The manifest's `[dependencies]`: the only plugins it may call.
     pub dependencies: std::collections::BTreeMap<String, semver::VersionReq>,
-    /// How calls to other plugins are made; set by the plugin manager.
-    pub dispatch: Option<Dispatch>,
+    /// Topics it may publish to.
+    pub publish: Vec<TopicPattern>,
+    /// Largest message it may publish (its `max-output`).
+    pub max_message_bytes: u64,
+    /// The way to other plugins; set by the plugin manager.
+    pub links: Option<Arc<dyn Links>>,
 }
 
-/// Calls `handle(action, payload)` on another plugin:
-/// `(caller, callee, accepted versions, action, payload)`.
-pub(crate) type Dispatch =
-    Arc<dyn Fn(&str, &str, &semver::VersionReq, &str, &[u8]) -> Result<Vec<u8>, Error> + Send + Sync>;
+/// What a plugin reaches through the plugin manager: other plugins and the
+/// message bus.
+pub(crate) trait Links: Send + Sync {
+    /// Calls `handle(action, payload)` on `callee` for `caller`, which
+    /// accepts the callee's versions `required`.
+    fn call(
+        &self,
+        caller: &str,
+        callee: &str,
+        required: &semver::VersionReq,
+        action: &str,
+        payload: &[u8],
+    ) -> Result<Vec<u8>, Error>;
+
+    /// Queues `message` for every subscriber of its topic.
+    fn publish(&self, publisher: Option<&str>, message: Message);
+}
 
 /// Data stored in each wasmtime `Store`.
 pub(crate) struct HostState {
@@ -113,7 +131,7 @@ impl plugins::Host for HostState {
             );
             return refuse("capability-denied", msg);
         };
-        let Some(dispatch) = &me.dispatch else {
+        let Some(links) = &me.links else {
             let msg =
                 format!("plugin '{}' was loaded on its own; calls to other plugins need a PluginManager", me.name);
             return refuse("unavailable", msg);
@@ -122,7 +140,8 @@ impl plugins::Host for HostState {
             let msg = format!("plugin '{}' cannot call '{plugin}': it is already in this call chain", me.name);
             return refuse("reentrant-call", msg);
         }
-        dispatch(&me.name, &plugin, req, &action, &payload)
+        links
+            .call(&me.name, &plugin, req, &action, &payload)
             .map_err(|e| types::PluginError { code: e.kind().as_str().to_owned(), message: e.to_string() })
     }
 }

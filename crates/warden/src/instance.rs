@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{InstancePre, ResourceTable};
 use wasmtime::{Store, Trap};
 
-use crate::bindings::{capture, connect, handler, http_filter, lifecycle, rule_match};
+use crate::bindings::{capture, connect, handler, http_filter, lifecycle, rule_match, subscriber};
 use crate::capture::Capture;
 use crate::error::Error;
 use crate::hooks::Hook;
@@ -25,6 +25,7 @@ pub(crate) struct ExportIndices {
     pub capture: Option<capture::GuestIndices>,
     pub rule_match: Option<rule_match::GuestIndices>,
     pub handler: Option<handler::GuestIndices>,
+    pub subscriber: Option<subscriber::GuestIndices>,
 }
 
 /// Export handles bound to one instance.
@@ -35,6 +36,7 @@ pub(crate) struct Guests {
     pub capture: Option<capture::Guest>,
     pub rule_match: Option<rule_match::Guest>,
     pub handler: Option<handler::Guest>,
+    pub subscriber: Option<subscriber::Guest>,
 }
 
 pub(crate) struct Instance {
@@ -109,6 +111,7 @@ impl Instance {
             capture: load!(capture),
             rule_match: load!(rule_match),
             handler: load!(handler),
+            subscriber: load!(subscriber),
         };
         Ok(Instance { store, guests })
     }

@@ -31,6 +31,7 @@
 mod audit;
 #[allow(missing_docs, reason = "generated: the WIT docs cover the public types")]
 mod bindings;
+mod bus;
 mod cache;
 mod capture;
 mod error;
@@ -51,6 +52,7 @@ mod types;
 mod watch;
 
 pub use audit::AuditSink;
+pub use bus::{TopicError, TopicPattern};
 pub use error::{Error, ErrorKind, Result};
 pub use hooks::{Hook, Interface};
 pub use limits::{InstancePolicy, Limits};

@@ -9,15 +9,16 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use serde_json::{Value, json};
 
 use crate::audit::{Audit, AuditSink};
+use crate::bus::{Mailbox, Message};
 use crate::error::{Error, ErrorKind, Result};
-use crate::host::Dispatch;
+use crate::host::Links;
 use crate::manifest::{MANIFEST_FILE, Manifest};
 use crate::plugin::Plugin;
 use crate::runtime::Runtime;
@@ -103,9 +104,18 @@ pub struct ManagerBuilder {
     drain_timeout: Duration,
     health_interval: Option<Duration>,
     audit: AuditSink,
+    message_queue: usize,
 }
 
 impl ManagerBuilder {
+    /// Messages each subscriber can have waiting (default 1024). When a
+    /// subscriber falls further behind, its oldest message is dropped and
+    /// counted in its stats (`messages_dropped`).
+    pub fn message_queue(mut self, capacity: usize) -> Self {
+        self.message_queue = capacity.max(1);
+        self
+    }
+
     /// Where audit events go (default: the `tracing` subscriber, target
     /// `warden::audit`). See [`AuditSink`].
     pub fn audit(mut self, sink: AuditSink) -> Self {
@@ -209,6 +219,8 @@ struct Entry {
     /// Recent traps, for the back-off decision.
     traps: Mutex<VecDeque<Instant>>,
     health: Mutex<Option<HealthStatus>>,
+    /// Messages waiting for this plugin; started on the first message.
+    mailbox: OnceLock<Arc<Mailbox>>,
 }
 
 struct Slot {
@@ -278,6 +290,7 @@ impl PluginManager {
             drain_timeout: Duration::from_secs(30),
             health_interval: None,
             audit: AuditSink::Tracing,
+            message_queue: 1024,
         }
     }
 
@@ -357,6 +370,7 @@ impl PluginManager {
             change: Mutex::new(()),
             traps: Mutex::new(VecDeque::new()),
             health: Mutex::new(None),
+            mailbox: OnceLock::new(),
         });
         let mut table = HashMap::clone(&self.inner.plugins.load());
         table.insert(name, entry);
@@ -380,35 +394,61 @@ impl PluginManager {
             Error::io(format!("plugin '{}': cannot read component", manifest.name), &manifest.component, e)
         })?;
         let fingerprint = crate::cache::sha256(&[text.as_bytes(), &bytes].concat());
-        let plugin = Plugin::new(runtime.clone(), manifest, &bytes, stats.clone(), Some(self.dispatcher()))?;
+        let plugin = Plugin::new(runtime.clone(), manifest, &bytes, stats.clone(), Some(self.links()))?;
         Ok((plugin, Some(fingerprint)))
     }
 
-    /// How a plugin's `warden:plugin/plugins.call` reaches another plugin:
-    /// through [`call`](Self::call), so the callee's state, limits and
-    /// stats apply. Holds the manager weakly (plugins live inside it).
-    fn dispatcher(&self) -> Dispatch {
-        let manager = Arc::downgrade(&self.inner);
-        Arc::new(move |caller: &str, callee: &str, required: &semver::VersionReq, action: &str, payload: &[u8]| {
-            let inner =
-                manager.upgrade().ok_or_else(|| Error::Runtime("the plugin manager is shutting down".into()))?;
-            let manager = PluginManager { inner };
-            let result = manager.call(callee, |p| {
-                if !required.matches(p.version()) {
-                    return Err(Error::Dependency {
-                        plugin: caller.to_owned(),
-                        dependency: callee.to_owned(),
-                        required: required.to_string(),
-                        problem: format!("the version serving now is {}", p.version()),
-                    });
+    /// Publishes a message from the host itself (no permission check):
+    /// every plugin subscribed to `topic` receives it, asynchronously.
+    /// Returns how many subscribers it was queued for.
+    pub fn publish(&self, topic: &str, payload: &[u8]) -> Result<usize> {
+        if !crate::bus::valid_topic(topic) {
+            return Err(Error::Runtime(crate::bus::TopicError(topic.to_owned()).to_string()));
+        }
+        Ok(self.deliver(None, Message { topic: topic.into(), payload: payload.into() }))
+    }
+
+    /// Queues `message` in the mailbox of every subscriber of its topic.
+    fn deliver(&self, publisher: Option<&str>, message: Message) -> usize {
+        let table = self.inner.plugins.load();
+        let mut queued = 0;
+        for entry in table.values() {
+            let slot = entry.slot.load();
+            let Some(plugin) = slot.plugin.as_ref() else { continue };
+            if !plugin.manifest().permissions.subscribe.iter().any(|p| p.matches(&message.topic)) {
+                continue;
+            }
+            let dropped = self.mailbox(entry).push(message.clone());
+            if dropped > 0 {
+                entry.stats.messages_dropped(dropped);
+                tracing::debug!(plugin = %entry.name, topic = %message.topic, ?publisher, "mailbox full; oldest message dropped");
+            }
+            queued += 1;
+        }
+        queued
+    }
+
+    /// The entry's mailbox, started (with its worker thread) on first use.
+    fn mailbox(&self, entry: &Arc<Entry>) -> Arc<Mailbox> {
+        entry
+            .mailbox
+            .get_or_init(|| {
+                let mailbox = Arc::new(Mailbox::new(self.inner.settings.message_queue));
+                let (manager, name, worker_box) = (Arc::downgrade(&self.inner), entry.name.clone(), mailbox.clone());
+                let spawned = std::thread::Builder::new()
+                    .name(format!("warden-msg-{name}"))
+                    .spawn(move || deliver_loop(&manager, &name, &worker_box));
+                if let Err(e) = spawned {
+                    tracing::error!(plugin = %entry.name, error = %e, "cannot start the message delivery thread; messages to it are dropped");
+                    mailbox.close();
                 }
-                p.handle(action, payload)
-            });
-            let kind = result.as_ref().err().map(|e| e.kind().as_str());
-            let fields = json!({ "callee": callee, "action": action, "ok": result.is_ok(), "kind": kind });
-            manager.inner.audit.event("dependency-call", caller, None, fields);
-            result
-        })
+                mailbox
+            })
+            .clone()
+    }
+
+    fn links(&self) -> Arc<dyn Links> {
+        Arc::new(ManagerLinks(Arc::downgrade(&self.inner)))
     }
 
     /// Checks that every dependency of `manifest` is running with an
@@ -584,6 +624,9 @@ impl PluginManager {
         };
         let _change = entry.change.lock().unwrap_or_else(PoisonError::into_inner);
         let old = entry.slot.load().plugin.clone();
+        if let Some(mailbox) = entry.mailbox.get() {
+            entry.stats.messages_dropped(mailbox.close());
+        }
         self.inner.audit.event("unloaded", name, old.as_ref().map(Plugin::version), Value::Null);
         if let Some(old) = old {
             self.retire(old);
@@ -954,6 +997,70 @@ fn read_manifest(dir: &Path) -> Result<(Manifest, String)> {
 /// Whether two paths name the same folder (compared canonically when both exist).
 fn same_folder(a: &Path, b: &Path) -> bool {
     a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
+}
+
+/// What plugins of a manager reach through it: each other (dependency
+/// calls) and the message bus. Holds the manager weakly: plugins live
+/// inside it.
+struct ManagerLinks(Weak<Inner>);
+
+impl ManagerLinks {
+    fn manager(&self) -> Result<PluginManager> {
+        let inner = self.0.upgrade().ok_or_else(|| Error::Runtime("the plugin manager is shutting down".into()))?;
+        Ok(PluginManager { inner })
+    }
+}
+
+impl Links for ManagerLinks {
+    fn call(
+        &self,
+        caller: &str,
+        callee: &str,
+        required: &semver::VersionReq,
+        action: &str,
+        payload: &[u8],
+    ) -> Result<Vec<u8>> {
+        let manager = self.manager()?;
+        let result = manager.call(callee, |p| {
+            if !required.matches(p.version()) {
+                return Err(Error::Dependency {
+                    plugin: caller.to_owned(),
+                    dependency: callee.to_owned(),
+                    required: required.to_string(),
+                    problem: format!("the version serving now is {}", p.version()),
+                });
+            }
+            p.handle(action, payload)
+        });
+        let kind = result.as_ref().err().map(|e| e.kind().as_str());
+        let fields = json!({ "callee": callee, "action": action, "ok": result.is_ok(), "kind": kind });
+        manager.inner.audit.event("dependency-call", caller, None, fields);
+        result
+    }
+
+    fn publish(&self, publisher: Option<&str>, message: Message) {
+        if let Ok(manager) = self.manager() {
+            manager.deliver(publisher, message);
+        }
+    }
+}
+
+/// A subscriber's worker: delivers its messages one by one, in order.
+fn deliver_loop(manager: &Weak<Inner>, name: &str, mailbox: &Mailbox) {
+    while let Some(message) = mailbox.pop() {
+        let Some(inner) = manager.upgrade() else { return };
+        let manager = PluginManager { inner };
+        let result = manager.call(name, |p| p.on_message(&message.topic, &message.payload));
+        if let Err(e) = result {
+            if e.kind() == ErrorKind::Unavailable
+                && let Ok(entry) = manager.entry(name)
+            {
+                // Never reached the plugin (disabled, failed, backing off).
+                entry.stats.messages_dropped(1);
+            }
+            tracing::debug!(plugin = %name, topic = %message.topic, error = %e, "message not delivered");
+        }
+    }
 }
 
 fn health_loop(manager: Weak<Inner>, interval: Duration) {

@@ -42,6 +42,7 @@ use std::time::Duration;
 use serde_spanned::Spanned;
 use toml::de::{DeArray, DeTable, DeValue};
 
+use crate::bus::{TopicError, TopicPattern};
 use crate::limits::{InstancePolicy, Limits};
 use crate::permissions::{Access, FileGrant, HostPattern, HostPatternError, Permissions};
 
@@ -227,7 +228,8 @@ impl fmt::Display for ManifestError {
 const TABLES: &[&str] = &["plugin", "permissions", "limits", "config", "dependencies"];
 const PLUGIN_KEYS: &[&str] =
     &["name", "version", "description", "authors", "license", "component", "sha256", "instance-policy"];
-const PERMISSION_KEYS: &[&str] = &["files", "env", "network", "modify-request", "modify-response"];
+const PERMISSION_KEYS: &[&str] =
+    &["files", "env", "network", "modify-request", "modify-response", "publish", "subscribe"];
 const FILE_KEYS: &[&str] = &["path", "guest", "mode"];
 const LIMIT_KEYS: &[&str] = &["memory", "timeout", "fuel", "stack", "max-instances", "max-wait", "max-output"];
 
@@ -527,6 +529,18 @@ impl Cx<'_> {
                             .map_err(|e: HostPatternError| self.err(item.span(), key, e.to_string()))?;
                         perms.network.push(pattern);
                     }
+                }
+                "publish" | "subscribe" => {
+                    let mut patterns = Vec::new();
+                    for (i, item) in self.array(v, key)?.iter().enumerate() {
+                        let key = &format!("{key}[{i}]");
+                        let pattern: TopicPattern = self
+                            .str(item, key)?
+                            .parse()
+                            .map_err(|e: TopicError| self.err(item.span(), key, e.to_string()))?;
+                        patterns.push(pattern);
+                    }
+                    if k == "publish" { perms.publish = patterns } else { perms.subscribe = patterns }
                 }
                 "modify-request" => perms.modify_request = self.bool(v, key)?,
                 _ => perms.modify_response = self.bool(v, key)?,
@@ -1082,6 +1096,16 @@ greeting = "hello"
         err("[dependencies]\ngeoip = \"one\"\n", 6, Some("dependencies.geoip"), "is not a version requirement");
         err("[dependencies]\ngeoip = 1\n", 6, Some("dependencies.geoip"), "expected a version requirement");
         err("[dependencies]\nBad = \"1\"\n", 6, Some("dependencies.Bad"), "not a valid plugin name");
+    }
+
+    #[test]
+    fn topic_permissions() {
+        let m = ok(&format!("{HEAD}[permissions]\npublish = [\"orders.created\", \"audit.*\"]\nsubscribe = [\"*\"]\n"));
+        let publish: Vec<String> = m.permissions.publish.iter().map(ToString::to_string).collect();
+        assert_eq!(publish, ["orders.created", "audit.*"]);
+        assert!(m.permissions.subscribe[0].matches("anything.at.all"));
+        err("[permissions]\npublish = [\"Orders\"]\n", 6, Some("permissions.publish[0]"), "is not a valid topic");
+        err("[permissions]\nsubscribe = \"t\"\n", 6, Some("permissions.subscribe"), "expected an array");
     }
 
     #[test]

@@ -25,6 +25,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use crate::bus::TopicPattern;
+
 /// Everything a plugin may do beyond pure computation. The default denies all.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -39,6 +41,11 @@ pub struct Permissions {
     pub modify_request: bool,
     /// Whether the plugin may replace the response it is given.
     pub modify_response: bool,
+    /// Topics the plugin may publish messages to.
+    pub publish: Vec<TopicPattern>,
+    /// Topics whose messages the plugin receives (it must export
+    /// `warden:plugin/subscriber`).
+    pub subscribe: Vec<TopicPattern>,
 }
 
 impl Permissions {
@@ -72,6 +79,18 @@ impl Permissions {
     /// Sets whether the plugin may replace the response.
     pub fn modify_response(mut self, allow: bool) -> Self {
         self.modify_response = allow;
+        self
+    }
+
+    /// Lets the plugin publish to topics matching `pattern`.
+    pub fn publish(mut self, pattern: TopicPattern) -> Self {
+        self.publish.push(pattern);
+        self
+    }
+
+    /// Subscribes the plugin to topics matching `pattern`.
+    pub fn subscribe(mut self, pattern: TopicPattern) -> Self {
+        self.subscribe.push(pattern);
         self
     }
 }

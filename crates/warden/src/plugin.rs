@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use wasmtime::component::InstancePre;
 use wasmtime::component::types::ComponentItem;
 
-use crate::bindings::{capture, connect, handler, http_filter, lifecycle, rule_match};
+use crate::bindings::{capture, connect, handler, http_filter, lifecycle, rule_match, subscriber};
 use crate::cache;
 use crate::error::{Error, Result};
 use crate::hooks::{Hook, Interface};
-use crate::host::{Dispatch, HostState, Shared};
+use crate::host::{HostState, Links, Shared};
 use crate::instance::{self, CallBudget, ExportIndices, Instance};
 use crate::limits::{InstancePolicy, Limits};
 use crate::manifest::Manifest;
@@ -80,7 +80,7 @@ impl Plugin {
         manifest: Manifest,
         bytes: &[u8],
         stats: Arc<Stats>,
-        dispatch: Option<Dispatch>,
+        links: Option<Arc<dyn Links>>,
     ) -> Result<Plugin> {
         let name = manifest.name.clone();
         let unsupported = |message: String| Error::Unsupported { plugin: name.clone(), message };
@@ -123,7 +123,7 @@ impl Plugin {
         let ty = component.component_type();
         let imports: Vec<String> = ty.imports(engine).map(|(n, _)| n.to_owned()).collect();
         let pre = runtime.inner().linker.instantiate_pre(&component).map_err(|e| {
-            let provided = "warden:plugin/log, warden:plugin/config, warden:plugin/plugins and WASI 0.2";
+            let provided = "warden:plugin/log, config, plugins, messaging and WASI 0.2";
             unsupported(format!("its imports cannot be satisfied ({e:#}); Warden provides {provided}"))
         })?;
 
@@ -151,12 +151,20 @@ impl Plugin {
                 Interface::Capture => indices.capture = Some(capture::GuestIndices::new(&pre).map_err(bad)?),
                 Interface::RuleMatch => indices.rule_match = Some(rule_match::GuestIndices::new(&pre).map_err(bad)?),
                 Interface::Handler => indices.handler = Some(handler::GuestIndices::new(&pre).map_err(bad)?),
+                Interface::Subscriber => {
+                    indices.subscriber = Some(subscriber::GuestIndices::new(&pre).map_err(bad)?);
+                }
             }
             exports.push(interface);
         }
+        if !manifest.permissions.subscribe.is_empty() && !exports.contains(&Interface::Subscriber) {
+            return Err(unsupported(
+                "[permissions] subscribe lists topics but the component does not export warden:plugin/subscriber; export it (warden_pdk::export!(T: subscriber)) or remove the subscriptions".into(),
+            ));
+        }
         if exports.iter().all(|i| *i == Interface::Lifecycle) {
             return Err(unsupported(format!(
-                "it exports no hook interface (exports: {}); export at least one of warden:plugin/http-filter, connect, capture, rule-match or handler",
+                "it exports no hook interface (exports: {}); export at least one of warden:plugin/http-filter, connect, capture, rule-match, handler or subscriber",
                 if exported.is_empty() { "none".to_owned() } else { exported.join(", ") }
             )));
         }
@@ -170,7 +178,9 @@ impl Plugin {
             memory_limit: limits.memory_bytes,
             stats,
             dependencies: manifest.dependencies.clone(),
-            dispatch,
+            publish: manifest.permissions.publish.clone(),
+            max_message_bytes: limits.max_output_bytes,
+            links,
         });
         let budget = CallBudget::new(limits, settings.epoch_tick, settings.fuel);
 
@@ -319,6 +329,14 @@ impl Plugin {
         self.call(Hook::Handle, |inst| {
             let guest = inst.guests.handler.as_ref().expect("export checked");
             guest.call_handle(&mut inst.store, action, payload)
+        })
+    }
+
+    /// Delivers a message published on `topic` (`subscriber.on-message`).
+    pub fn on_message(&self, topic: &str, payload: &[u8]) -> Result<()> {
+        self.call(Hook::OnMessage, |inst| {
+            let guest = inst.guests.subscriber.as_ref().expect("export checked");
+            guest.call_on_message(&mut inst.store, topic, payload)
         })
     }
 

@@ -83,6 +83,7 @@ pub(crate) struct Stats {
     peak_memory: AtomicU64,
     reloads: AtomicU64,
     reload_failures: AtomicU64,
+    messages_dropped: AtomicU64,
     last_error: Mutex<Option<LastError>>,
 }
 
@@ -96,6 +97,7 @@ impl Default for Stats {
             peak_memory: AtomicU64::new(0),
             reloads: AtomicU64::new(0),
             reload_failures: AtomicU64::new(0),
+            messages_dropped: AtomicU64::new(0),
             last_error: Mutex::new(None),
         }
     }
@@ -128,6 +130,10 @@ impl Stats {
         self.peak_memory.fetch_max(bytes, Relaxed);
     }
 
+    pub(crate) fn messages_dropped(&self, n: u64) {
+        self.messages_dropped.fetch_add(n, Relaxed);
+    }
+
     pub(crate) fn reloaded(&self, ok: bool) {
         if ok { &self.reloads } else { &self.reload_failures }.fetch_add(1, Relaxed);
     }
@@ -154,6 +160,7 @@ impl Stats {
             instances,
             reloads: self.reloads.load(Relaxed),
             reload_failures: self.reload_failures.load(Relaxed),
+            messages_dropped: self.messages_dropped.load(Relaxed),
             last_error: self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         }
     }
@@ -186,6 +193,9 @@ pub struct StatsSnapshot {
     pub reloads: u64,
     /// Reloads that failed and left the previous version serving.
     pub reload_failures: u64,
+    /// Messages for this plugin that were dropped: its mailbox was full
+    /// (the oldest goes), it was not taking calls, or it was unloaded.
+    pub messages_dropped: u64,
     /// The most recent error.
     pub last_error: Option<LastError>,
 }

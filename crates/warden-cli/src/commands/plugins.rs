@@ -160,6 +160,7 @@ fn info_json(p: &PluginInfo) -> serde_json::Value {
             "instances": s.instances,
             "reloads": s.reloads,
             "reload-failures": s.reload_failures,
+            "messages-dropped": s.messages_dropped,
         },
     })
 }

@@ -17,12 +17,13 @@ use crate::{Cli, json};
 /// on-connect `{"client_addr":"1.2.3.4:5","server_addr":"0.0.0.0:80"}`;
 /// on-capture `{"request":{...},"response":{...},"duration_us":12}`;
 /// on-rule-match `{"rule":"name","request":{...},"details":[["k","v"]]}`;
-/// handle takes `--action` and `--payload FILE`; health takes nothing.
+/// handle takes `--action` and `--payload FILE`; on-message takes `--topic`
+/// and `--payload FILE`; health takes nothing.
 #[derive(clap::Args)]
 pub struct Args {
     /// Plugin folder (with plugin.toml).
     plugin: PathBuf,
-    /// Hook to call: on-request, on-response, on-connect, on-capture, on-rule-match, handle, health.
+    /// Hook to call: on-request, on-response, on-connect, on-capture, on-rule-match, handle, on-message, health.
     #[arg(long, visible_alias = "call", default_value = "on-request")]
     hook: Hook,
     /// JSON input file for the hook ("-" for stdin).
@@ -31,7 +32,10 @@ pub struct Args {
     /// Action name for `handle`.
     #[arg(long)]
     action: Option<String>,
-    /// Payload file for `handle` ("-" for stdin; empty if absent).
+    /// Topic for `on-message`.
+    #[arg(long)]
+    topic: Option<String>,
+    /// Payload file for `handle` and `on-message` ("-" for stdin; empty if absent).
     #[arg(long, value_name = "FILE")]
     payload: Option<PathBuf>,
     /// Request id passed in the call context.
@@ -89,9 +93,15 @@ pub fn run(cli: &Cli, args: &Args) -> Result<()> {
             json::put_bytes(&mut obj, "output", &out);
             serde_json::Value::Object(obj)
         }
+        Hook::OnMessage => {
+            let topic = args.topic.as_deref().context("on-message needs --topic NAME")?;
+            let payload = args.payload.as_deref().map(read).transpose()?.unwrap_or_default();
+            plugin.on_message(topic, &payload)?;
+            json!({"ok": true})
+        }
         Hook::Health => json::health(&plugin.health()?),
         other => anyhow::bail!(
-            "`{other}` is called by the host itself; call on-request, on-response, on-connect, on-capture, on-rule-match, handle or health"
+            "`{other}` is called by the host itself; call on-request, on-response, on-connect, on-capture, on-rule-match, handle, on-message or health"
         ),
     };
     plugin.shutdown();

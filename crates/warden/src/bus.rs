@@ -1,0 +1,227 @@
+//! The messaging capability: plugins publish to topics (host import
+//! `warden:plugin/messaging.publish`) and receive the topics they subscribe
+//! to (export `warden:plugin/subscriber.on-message`). Both directions are
+//! granted per topic pattern in the manifest's `[permissions]`.
+//!
+//! Delivery is asynchronous: `publish` only queues the message in each
+//! subscriber's bounded mailbox and returns. One worker thread per
+//! subscriber takes messages in order and calls the subscriber, so a slow or
+//! failing subscriber delays nobody else. A full mailbox drops its oldest
+//! message and counts it ([`StatsSnapshot::messages_dropped`](crate::StatsSnapshot::messages_dropped)).
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+
+use crate::bindings::{messaging, types};
+use crate::host::HostState;
+
+/// Longest topic, in bytes.
+const MAX_TOPIC: usize = 128;
+
+/// A topic pattern from `[permissions] publish` or `subscribe`: an exact
+/// topic (`orders.created`), a prefix with a trailing wildcard segment
+/// (`orders.*`: every topic below `orders`, at any depth), or `*` (every
+/// topic).
+///
+/// ```
+/// let p: warden::TopicPattern = "orders.*".parse()?;
+/// assert!(p.matches("orders.created") && p.matches("orders.eu.created"));
+/// assert!(!p.matches("orders") && !p.matches("ordersx.created"));
+/// # Ok::<(), warden::TopicError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicPattern {
+    /// The topic, or the prefix before `.*` (empty for `*`).
+    prefix: String,
+    wildcard: bool,
+}
+
+/// Why a topic or topic pattern is invalid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{0:?} is not a valid topic; use dot-separated segments of a-z, 0-9, '_' and '-' (e.g. \"orders.created\"), optionally ending in \".*\""
+)]
+pub struct TopicError(pub String);
+
+impl TopicPattern {
+    /// Whether `topic` matches.
+    pub fn matches(&self, topic: &str) -> bool {
+        if !self.wildcard {
+            return topic == self.prefix;
+        }
+        self.prefix.is_empty()
+            || topic.strip_prefix(&self.prefix).is_some_and(|rest| rest.starts_with('.') && rest.len() > 1)
+    }
+}
+
+impl FromStr for TopicPattern {
+    type Err = TopicError;
+
+    fn from_str(s: &str) -> Result<Self, TopicError> {
+        if s == "*" {
+            return Ok(TopicPattern { prefix: String::new(), wildcard: true });
+        }
+        let (prefix, wildcard) = match s.strip_suffix(".*") {
+            Some(prefix) => (prefix, true),
+            None => (s, false),
+        };
+        if !valid_topic(prefix) {
+            return Err(TopicError(s.to_owned()));
+        }
+        Ok(TopicPattern { prefix: prefix.to_owned(), wildcard })
+    }
+}
+
+impl fmt::Display for TopicPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.prefix.is_empty(), self.wildcard) {
+            (true, _) => f.write_str("*"),
+            (false, true) => write!(f, "{}.*", self.prefix),
+            (false, false) => f.write_str(&self.prefix),
+        }
+    }
+}
+
+/// Dot-separated non-empty segments of `a-z 0-9 _ -`, at most 128 bytes.
+pub(crate) fn valid_topic(topic: &str) -> bool {
+    !topic.is_empty()
+        && topic.len() <= MAX_TOPIC
+        && topic.split('.').all(|seg| {
+            !seg.is_empty()
+                && seg.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        })
+}
+
+/// One published message, shared by every mailbox it is queued in.
+#[derive(Clone)]
+pub(crate) struct Message {
+    pub topic: Arc<str>,
+    pub payload: Arc<[u8]>,
+}
+
+/// A subscriber's bounded queue of messages.
+pub(crate) struct Mailbox {
+    capacity: usize,
+    state: Mutex<MailboxState>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct MailboxState {
+    messages: VecDeque<Message>,
+    closed: bool,
+}
+
+impl Mailbox {
+    pub(crate) fn new(capacity: usize) -> Mailbox {
+        Mailbox { capacity: capacity.max(1), state: Mutex::default(), ready: Condvar::new() }
+    }
+
+    /// Queues `message`; returns how many messages were dropped for it (1 if
+    /// the mailbox was full and lost its oldest, 1 if it is closed, else 0).
+    pub(crate) fn push(&self, message: Message) -> u64 {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.closed {
+            return 1;
+        }
+        let mut dropped = 0;
+        if state.messages.len() >= self.capacity {
+            state.messages.pop_front();
+            dropped = 1;
+        }
+        state.messages.push_back(message);
+        drop(state);
+        self.ready.notify_one();
+        dropped
+    }
+
+    /// Waits for the next message; `None` once closed.
+    pub(crate) fn pop(&self) -> Option<Message> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if state.closed {
+                return None;
+            }
+            if let Some(message) = state.messages.pop_front() {
+                return Some(message);
+            }
+            state = self.ready.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Stops the mailbox; returns how many queued messages are lost.
+    pub(crate) fn close(&self) -> u64 {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.closed = true;
+        let lost = state.messages.len() as u64;
+        state.messages.clear();
+        drop(state);
+        self.ready.notify_all();
+        lost
+    }
+}
+
+impl messaging::Host for HostState {
+    fn publish(&mut self, topic: String, payload: Vec<u8>) -> Result<(), types::PluginError> {
+        let me = &self.shared;
+        let refuse = |code: &str, message: String| Err(types::PluginError { code: code.to_owned(), message });
+        if !valid_topic(&topic) {
+            return refuse("invalid-topic", TopicError(topic).to_string());
+        }
+        if !me.publish.iter().any(|p| p.matches(&topic)) {
+            let msg = format!(
+                "plugin '{}' may not publish to '{topic}'; add a matching pattern to [permissions] publish",
+                me.name
+            );
+            return refuse("capability-denied", msg);
+        }
+        if payload.len() as u64 > me.max_message_bytes {
+            let msg = format!(
+                "plugin '{}' published {} bytes to '{topic}'; the limit is [limits] max-output ({} bytes)",
+                me.name,
+                payload.len(),
+                me.max_message_bytes
+            );
+            return refuse("output-too-large", msg);
+        }
+        let Some(links) = &me.links else {
+            let msg = format!("plugin '{}' was loaded on its own; publishing needs a PluginManager", me.name);
+            return refuse("unavailable", msg);
+        };
+        links.publish(Some(&me.name), Message { topic: topic.into(), payload: payload.into() });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns() {
+        let exact: TopicPattern = "orders.created".parse().unwrap();
+        assert!(exact.matches("orders.created") && !exact.matches("orders.created.eu"));
+        let all: TopicPattern = "*".parse().unwrap();
+        assert!(all.matches("x") && all.to_string() == "*");
+        let sub: TopicPattern = "orders.*".parse().unwrap();
+        assert_eq!(sub.to_string(), "orders.*");
+        assert!(!sub.matches("orders.") && !sub.matches("orders"));
+        for bad in ["", "Orders", "a..b", ".a", "a.", "a.*.b", "a b", "*.a", &"x".repeat(129)] {
+            assert!(bad.parse::<TopicPattern>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn mailbox_drops_oldest_when_full_and_stops_when_closed() {
+        let m = Mailbox::new(2);
+        let msg = |t: &str| Message { topic: t.into(), payload: Arc::from(&b""[..]) };
+        assert_eq!(m.push(msg("a")) + m.push(msg("b")), 0);
+        assert_eq!(m.push(msg("c")), 1);
+        assert_eq!(&*m.pop().unwrap().topic, "b");
+        assert_eq!(m.close(), 1);
+        assert!(m.pop().is_none());
+        assert_eq!(m.push(msg("d")), 1);
+    }
+}
