@@ -106,7 +106,10 @@ fn inspect_and_validate() {
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(json["name"], "test-plugin");
     assert_eq!(json["version"], "1.2.3");
-    assert_eq!(json["hooks"], serde_json::json!(["init", "shutdown", "health", "on-request", "on-response", "handle", "on-message"]));
+    assert_eq!(
+        json["hooks"],
+        serde_json::json!(["init", "shutdown", "health", "on-request", "on-response", "handle", "on-message"])
+    );
     assert_eq!(json["permissions"]["env"], serde_json::json!(["HOME"]));
     assert_eq!(json["limits"]["timeout-ms"], 250);
     assert_eq!(json["sha256"].as_str().unwrap().len(), 64);
