@@ -11,7 +11,6 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use crate::bindings::{config, log, plugins, types};
 use crate::bus::{Message, TopicPattern};
 use crate::capture::Capture;
-use crate::error::Error;
 use crate::stats::Stats;
 
 /// Longest log record a plugin can write; longer ones are cut.
@@ -41,7 +40,8 @@ pub(crate) struct Shared {
 /// message bus.
 pub(crate) trait Links: Send + Sync {
     /// Calls `handle(action, payload)` on `callee` for `caller`, which
-    /// accepts the callee's versions `required`.
+    /// accepts the callee's versions `required`. Errors carry the host's
+    /// error kind as their code, or `reentrant-call`.
     fn call(
         &self,
         caller: &str,
@@ -49,7 +49,7 @@ pub(crate) trait Links: Send + Sync {
         required: &semver::VersionReq,
         action: &str,
         payload: &[u8],
-    ) -> Result<Vec<u8>, Error>;
+    ) -> Result<Vec<u8>, types::PluginError>;
 
     /// Queues `message` for every subscriber of its topic.
     fn publish(&self, publisher: Option<&str>, message: Message);
@@ -136,13 +136,7 @@ impl plugins::Host for HostState {
                 format!("plugin '{}' was loaded on its own; calls to other plugins need a PluginManager", me.name);
             return refuse("unavailable", msg);
         };
-        if crate::manager::in_call_chain(&plugin) {
-            let msg = format!("plugin '{}' cannot call '{plugin}': it is already in this call chain", me.name);
-            return refuse("reentrant-call", msg);
-        }
-        links
-            .call(&me.name, &plugin, req, &action, &payload)
-            .map_err(|e| types::PluginError { code: e.kind().as_str().to_owned(), message: e.to_string() })
+        links.call(&me.name, &plugin, req, &action, &payload)
     }
 }
 

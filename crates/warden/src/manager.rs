@@ -9,6 +9,7 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
@@ -23,7 +24,7 @@ use crate::manifest::{MANIFEST_FILE, Manifest};
 use crate::plugin::Plugin;
 use crate::runtime::Runtime;
 use crate::stats::{Stats, StatsSnapshot};
-use crate::types::HealthStatus;
+use crate::types::{HealthStatus, PluginError};
 
 /// What a managed plugin is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -209,6 +210,8 @@ struct Inner {
 
 /// One plugin name and every version of it over time.
 struct Entry {
+    /// Unique in the process; identifies the entry in call chains.
+    id: u64,
     name: String,
     dir: PathBuf,
     stats: Arc<Stats>,
@@ -363,6 +366,7 @@ impl PluginManager {
             }
         };
         let entry = Arc::new(Entry {
+            id: NEXT_ENTRY_ID.fetch_add(1, Ordering::Relaxed),
             name: name.clone(),
             dir: folder,
             stats,
@@ -733,7 +737,7 @@ impl PluginManager {
         let slot = self.available(entry)?;
         let plugin = slot.plugin.as_ref().expect("available slots hold a plugin");
         let result = {
-            let _in_chain = ChainGuard::enter(name);
+            let _in_chain = ChainGuard::enter(entry.id);
             f(plugin)
         };
         if let Err(e) = &result {
@@ -881,20 +885,23 @@ impl std::fmt::Debug for PluginManager {
 
 thread_local! {
     /// Plugins with a call in progress on this thread, outermost first.
-    static CALL_CHAIN: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    static CALL_CHAIN: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Whether `plugin` has a call in progress on this thread.
-pub(crate) fn in_call_chain(plugin: &str) -> bool {
-    CALL_CHAIN.with(|chain| chain.borrow().iter().any(|p| p == plugin))
+/// Source of [`Entry::id`]s.
+static NEXT_ENTRY_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Whether the entry `id` has a call in progress on this thread.
+fn in_call_chain(id: u64) -> bool {
+    CALL_CHAIN.with(|chain| chain.borrow().contains(&id))
 }
 
 /// Keeps a plugin in the call chain for its call (popped even on unwind).
 struct ChainGuard;
 
 impl ChainGuard {
-    fn enter(plugin: &str) -> ChainGuard {
-        CALL_CHAIN.with(|chain| chain.borrow_mut().push(plugin.to_owned()));
+    fn enter(id: u64) -> ChainGuard {
+        CALL_CHAIN.with(|chain| chain.borrow_mut().push(id));
         ChainGuard
     }
 }
@@ -1019,8 +1026,15 @@ impl Links for ManagerLinks {
         required: &semver::VersionReq,
         action: &str,
         payload: &[u8],
-    ) -> Result<Vec<u8>> {
-        let manager = self.manager()?;
+    ) -> std::result::Result<Vec<u8>, PluginError> {
+        let refuse = |code: &str, message: String| PluginError { code: code.to_owned(), message };
+        let manager = self.manager().map_err(|e| refuse(e.kind().as_str(), e.to_string()))?;
+        if let Ok(entry) = manager.entry(callee)
+            && in_call_chain(entry.id)
+        {
+            let msg = format!("plugin '{caller}' cannot call '{callee}': it is already in this call chain");
+            return Err(refuse("reentrant-call", msg));
+        }
         let result = manager.call(callee, |p| {
             if !required.matches(p.version()) {
                 return Err(Error::Dependency {
@@ -1035,7 +1049,7 @@ impl Links for ManagerLinks {
         let kind = result.as_ref().err().map(|e| e.kind().as_str());
         let fields = json!({ "callee": callee, "action": action, "ok": result.is_ok(), "kind": kind });
         manager.inner.audit.event("dependency-call", caller, None, fields);
-        result
+        result.map_err(|e| refuse(e.kind().as_str(), e.to_string()))
     }
 
     fn publish(&self, publisher: Option<&str>, message: Message) {
