@@ -276,11 +276,7 @@ impl State {
 impl PluginManager {
     /// A manager with default settings (audit events go to `tracing`).
     pub fn new(runtime: Runtime) -> PluginManager {
-        let audit = Audit::open(&AuditSink::Tracing).expect("the tracing sink opens no file");
-        let settings = PluginManager::builder(runtime);
-        PluginManager {
-            inner: Arc::new(Inner { settings, audit, plugins: ArcSwap::default(), table_lock: Mutex::new(()) }),
-        }
+        PluginManager::builder(runtime).build().expect("the default audit sink (tracing) opens no file")
     }
 
     /// Starts configuring a manager that loads plugins through `runtime`.
@@ -351,7 +347,7 @@ impl PluginManager {
         let stats = Arc::new(Stats::default());
         let checked = match refused {
             Some(e) => Err(e),
-            None => self.check_dependencies(&manifest, &[]),
+            None => self.check_dependencies(&manifest),
         };
         let loaded = checked.and_then(|()| self.compile(manifest, &text, &stats));
         let (slot, result) = match loaded {
@@ -457,8 +453,8 @@ impl PluginManager {
 
     /// Checks that every dependency of `manifest` is running with an
     /// accepted version, and that no running plugin's requirement on
-    /// `manifest` (skipping `except`) would break if it became this version.
-    fn check_dependencies(&self, manifest: &Manifest, except: &[&str]) -> Result<()> {
+    /// `manifest` would break if it became this version.
+    fn check_dependencies(&self, manifest: &Manifest) -> Result<()> {
         let table = self.inner.plugins.load();
         let dependency = |dependency: &str, required: &semver::VersionReq, problem: String| Error::Dependency {
             plugin: manifest.name.clone(),
@@ -484,7 +480,7 @@ impl PluginManager {
                 return Err(dependency(name, required, problem));
             }
         }
-        for entry in table.values().filter(|e| e.name != manifest.name && !except.contains(&e.name.as_str())) {
+        for entry in table.values().filter(|e| e.name != manifest.name) {
             let slot = entry.slot.load();
             let Some(dependent) = slot.plugin.as_ref() else { continue };
             if let Some(required) = dependent.manifest().dependencies.get(&manifest.name)
@@ -529,13 +525,13 @@ impl PluginManager {
                     manifest.name
                 )));
             }
-            self.check_dependencies(&manifest, &[])?;
             if if_changed && let Some(live) = entry.slot.load().fingerprint {
                 let bytes = std::fs::read(&manifest.component).unwrap_or_default();
                 if crate::cache::sha256(&[text.as_bytes(), &bytes].concat()) == live {
                     return Ok(None);
                 }
             }
+            self.check_dependencies(&manifest)?;
             self.compile(manifest, &text, &entry.stats).map(Some)
         });
         let (new, fingerprint) = match result {
