@@ -395,7 +395,8 @@ fn audit_log_records_security_events_as_json_lines() {
     assert!(lines.iter().all(|l| l["ts"].as_str().is_some_and(|t| t.len() == 24 && t.ends_with('Z'))));
     assert_eq!(lines[0]["version"], "1.0.0");
     assert_eq!(lines[0]["sha256"].as_str().map(str::len), Some(64));
-    assert_eq!(lines[1]["kind"], "init-failed");
+    assert_eq!((&lines[1]["kind"], &lines[1]["version"]), (&"init-failed".into(), &"1.0.0".into()));
+    assert!(lines.iter().all(|l| l["version"].is_string()), "every line names the version");
     assert_eq!(lines[4]["kind"], "timeout");
     assert_eq!((&lines[7]["version"], &lines[7]["previous"]), (&"1.1.0".into(), &"1.0.0".into()));
     assert_eq!((&lines[8]["kind"], &lines[8]["serving"]), (&"io".into(), &"1.1.0".into()));

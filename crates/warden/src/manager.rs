@@ -336,6 +336,7 @@ impl PluginManager {
         })?;
         let name = manifest.name.clone();
         let folder = manifest.dir.clone();
+        let version = manifest.version.clone();
         let _table = self.inner.table_lock.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(existing) = self.inner.plugins.load().get(&name) {
             return Err(Error::Runtime(format!(
@@ -357,7 +358,8 @@ impl PluginManager {
             }
             Err(e) => {
                 stats.error(&e);
-                self.inner.audit.error("load-failed", &name, None, &e, json!({ "dir": folder.display().to_string() }));
+                let dir = json!({ "dir": folder.display().to_string() });
+                self.inner.audit.error("load-failed", &name, Some(&version), &e, dir);
                 (Slot { plugin: None, state: State::Failed, fingerprint: None }, Err(e))
             }
         };
@@ -540,8 +542,9 @@ impl PluginManager {
             Err(e) => {
                 entry.stats.error(&e);
                 entry.stats.reloaded(false);
-                let serving = entry.slot.load().plugin.as_ref().map(|p| p.version().to_string());
-                self.inner.audit.error("reload-failed", name, None, &e, json!({ "serving": serving }));
+                let serving = entry.slot.load().plugin.as_ref().map(|p| p.version().clone());
+                let fields = json!({ "serving": serving.as_ref().map(ToString::to_string) });
+                self.inner.audit.error("reload-failed", name, serving.as_ref(), &e, fields);
                 if entry.slot.load().plugin.is_some() {
                     tracing::warn!(plugin = %name, error = %e, "reload failed; the previous version keeps serving");
                 } else {
@@ -1044,7 +1047,9 @@ impl Links for ManagerLinks {
         });
         let kind = result.as_ref().err().map(|e| e.kind().as_str());
         let fields = json!({ "callee": callee, "action": action, "ok": result.is_ok(), "kind": kind });
-        manager.inner.audit.event("dependency-call", caller, None, fields);
+        let caller_version =
+            manager.entry(caller).ok().and_then(|e| e.slot.load().plugin.as_ref().map(|p| p.version().clone()));
+        manager.inner.audit.event("dependency-call", caller, caller_version.as_ref(), fields);
         result.map_err(|e| refuse(e.kind().as_str(), e.to_string()))
     }
 
