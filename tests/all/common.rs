@@ -54,3 +54,47 @@ pub fn handle_err(plugin: &Plugin, action: &str, payload: &[u8]) -> warden::Erro
         Err(e) => e,
     }
 }
+
+/// Threads calling the echo fixture's `config` action on plugin `echo`
+/// until stopped, checking every answer: no call fails, each answer comes
+/// from one complete version (`version` equals `check`), never from a
+/// broken version (whose `version` is not a number), and versions only move
+/// forward.
+pub struct ConfigCallers {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<u64>>,
+}
+
+impl ConfigCallers {
+    pub fn start(manager: &warden::PluginManager, threads: usize) -> ConfigCallers {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = (0..threads)
+            .map(|_| {
+                let (m, stop) = (manager.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let (mut calls, mut last) = (0, 0u64);
+                    while !stop.load(Ordering::Relaxed) {
+                        let out = m.handle("echo", "config", b"").expect("no call fails during reloads");
+                        let config: serde_json::Value = serde_json::from_slice(&out).unwrap();
+                        let version = config["version"].as_str().unwrap();
+                        assert_eq!(Some(version), config["check"].as_str(), "answer from a complete version");
+                        let version: u64 = version.parse().expect("a broken version went live");
+                        assert!(version >= last, "versions only move forward: {version} after {last}");
+                        last = version;
+                        calls += 1;
+                    }
+                    calls
+                })
+            })
+            .collect();
+        ConfigCallers { stop, threads }
+    }
+
+    /// Stops the threads (re-raising their assertion failures) and returns
+    /// how many calls they made.
+    pub fn finish(self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.threads.into_iter().map(|t| t.join().unwrap()).sum()
+    }
+}

@@ -3,15 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tempfile::TempDir;
 use warden::{Error, ErrorKind, HealthStatus, PluginManager, PluginState};
 use warden_fixtures::{ECHO, MALICIOUS, OBSERVER};
 
-use crate::common::runtime;
+use crate::common::{ConfigCallers, runtime};
 
 /// Writes a plugin folder `dir/<folder>` named `name` with `extra` TOML.
 fn add_plugin(dir: &Path, folder: &str, name: &str, wasm: &str, extra: &str) {
@@ -171,26 +169,7 @@ fn reload_storm_drops_no_call() {
     let m = manager();
     m.load_dir(dir.path()).unwrap();
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let calls = Arc::new(AtomicU64::new(0));
-    let callers: Vec<_> = (0..3)
-        .map(|_| {
-            let (m, stop, calls) = (m.clone(), stop.clone(), calls.clone());
-            std::thread::spawn(move || {
-                let mut last = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    let out = m.handle("echo", "config", b"").expect("no call fails during reloads");
-                    let config: serde_json::Value = serde_json::from_slice(&out).unwrap();
-                    let version = config["version"].as_str().unwrap();
-                    assert_eq!(Some(version), config["check"].as_str(), "answer from a complete version");
-                    let version: u64 = version.parse().expect("broken versions never go live");
-                    assert!(version >= last, "versions only move forward: {version} after {last}");
-                    last = version;
-                    calls.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
+    let callers = ConfigCallers::start(&m, 3);
 
     let mut good = 0;
     for i in 1..=100u64 {
@@ -209,11 +188,8 @@ fn reload_storm_drops_no_call() {
         assert_eq!(m.reload("echo").is_err(), broken, "reload {i}");
         good += u64::from(!broken);
     }
-    stop.store(true, Ordering::Relaxed);
-    for c in callers {
-        c.join().unwrap();
-    }
-    assert!(calls.load(Ordering::Relaxed) > 100, "callers made progress: {}", calls.load(Ordering::Relaxed));
+    let calls = callers.finish();
+    assert!(calls > 100, "callers made progress: {calls}");
     let stats = m.info("echo").unwrap().stats;
     assert_eq!((stats.reloads, stats.reload_failures), (good, 10));
     assert_eq!(m.handle("echo", "config", b"").unwrap(), br#"{"check":"99","version":"99"}"#);

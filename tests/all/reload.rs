@@ -3,15 +3,13 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 use warden::{ErrorKind, PluginManager, PluginState};
 use warden_fixtures::{ECHO, MALICIOUS};
 
-use crate::common::runtime;
+use crate::common::{ConfigCallers, runtime};
 
 const DEBOUNCE: Duration = Duration::from_millis(40);
 
@@ -48,23 +46,7 @@ fn watched_storm_of_100_replacements_drops_no_call() {
     m.load_dir(dir.path()).unwrap();
     let _watcher = m.watch(dir.path(), DEBOUNCE).unwrap();
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let calls = Arc::new(AtomicU64::new(0));
-    let callers: Vec<_> = (0..3)
-        .map(|_| {
-            let (m, stop, calls) = (m.clone(), stop.clone(), calls.clone());
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    let out = m.handle("echo", "config", b"").expect("no call fails during hot reloads");
-                    let config: serde_json::Value = serde_json::from_slice(&out).unwrap();
-                    let version = config["version"].as_str().unwrap();
-                    assert_eq!(Some(version), config["check"].as_str(), "answer from a complete version");
-                    assert!(version.parse::<u64>().is_ok(), "a broken version went live: {version}");
-                    calls.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
+    let callers = ConfigCallers::start(&m, 3);
 
     let failures = || m.info("echo").unwrap().stats.reload_failures;
     let mut broken = 0;
@@ -111,16 +93,13 @@ fn watched_storm_of_100_replacements_drops_no_call() {
             });
         }
     }
-    stop.store(true, Ordering::Relaxed);
-    for c in callers {
-        c.join().unwrap();
-    }
+    let calls = callers.finish();
     let info = m.info("echo").unwrap();
     assert_eq!(info.state, PluginState::Running);
     assert_eq!(info.version, Some(semver::Version::new(1, 0, 99)));
     assert!(info.stats.reloads >= 80, "{:?}", info.stats);
     assert!(info.stats.reload_failures >= broken, "{:?}", info.stats);
-    assert!(calls.load(Ordering::Relaxed) > 100, "callers made progress");
+    assert!(calls > 100, "callers made progress: {calls}");
     assert_eq!(m.handle("echo", "config", b"").unwrap(), br#"{"check":"99","version":"99"}"#);
 }
 
