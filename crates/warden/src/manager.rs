@@ -18,11 +18,12 @@ use serde_json::{Value, json};
 
 use crate::audit::{Audit, AuditSink};
 use crate::bus::{Mailbox, Message};
+use crate::cache;
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::Links;
 use crate::manifest::{MANIFEST_FILE, Manifest};
 use crate::plugin::Plugin;
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, read_component};
 use crate::stats::{Stats, StatsSnapshot};
 use crate::types::{HealthStatus, PluginError};
 
@@ -229,14 +230,14 @@ struct Entry {
 struct Slot {
     plugin: Option<Plugin>,
     state: State,
-    /// sha256 over the manifest text and component bytes `plugin` was
-    /// built from, to skip reloads that would change nothing.
-    fingerprint: Option<[u8; 32]>,
+    /// The manifest text `plugin` was built from; with the component's
+    /// sha256 it tells whether a folder change changed anything.
+    manifest_text: Option<Arc<str>>,
 }
 
 impl Slot {
     fn with_state(&self, state: State) -> Slot {
-        Slot { plugin: self.plugin.clone(), state, fingerprint: self.fingerprint }
+        Slot { plugin: self.plugin.clone(), state, manifest_text: self.manifest_text.clone() }
     }
 }
 
@@ -350,17 +351,18 @@ impl PluginManager {
             Some(e) => Err(e),
             None => self.check_dependencies(&manifest),
         };
-        let loaded = checked.and_then(|()| self.compile(manifest, &text, &stats));
+        let loaded = checked.and_then(|()| read_component(&manifest)).and_then(|b| self.compile(manifest, &b, &stats));
         let (slot, result) = match loaded {
-            Ok((plugin, fingerprint)) => {
+            Ok(plugin) => {
                 self.audit_loaded("loaded", &plugin, None);
-                (Slot { plugin: Some(plugin), state: State::Running, fingerprint }, Ok(name.clone()))
+                let manifest_text = Some(text.into());
+                (Slot { plugin: Some(plugin), state: State::Running, manifest_text }, Ok(name.clone()))
             }
             Err(e) => {
                 stats.error(&e);
                 let dir = json!({ "dir": folder.display().to_string() });
                 self.inner.audit.error("load-failed", &name, Some(&version), &e, dir);
-                (Slot { plugin: None, state: State::Failed, fingerprint: None }, Err(e))
+                (Slot { plugin: None, state: State::Failed, manifest_text: None }, Err(e))
             }
         };
         let entry = Arc::new(Entry {
@@ -388,16 +390,10 @@ impl PluginManager {
         self.inner.audit.event(event, plugin.name(), Some(plugin.version()), fields);
     }
 
-    /// Reads the component and builds the plugin (compile, instantiate,
-    /// `init`). Also returns the fingerprint of what it was built from.
-    fn compile(&self, manifest: Manifest, text: &str, stats: &Arc<Stats>) -> Result<(Plugin, Option<[u8; 32]>)> {
-        let runtime = &self.inner.settings.runtime;
-        let bytes = std::fs::read(&manifest.component).map_err(|e| {
-            Error::io(format!("plugin '{}': cannot read component", manifest.name), &manifest.component, e)
-        })?;
-        let fingerprint = crate::cache::sha256(&[text.as_bytes(), &bytes].concat());
-        let plugin = Plugin::new(runtime.clone(), manifest, &bytes, stats.clone(), Some(self.links()))?;
-        Ok((plugin, Some(fingerprint)))
+    /// Builds the plugin (compile, instantiate, `init`), linked to this
+    /// manager.
+    fn compile(&self, manifest: Manifest, bytes: &[u8], stats: &Arc<Stats>) -> Result<Plugin> {
+        Plugin::new(self.inner.settings.runtime.clone(), manifest, bytes, stats.clone(), Some(self.links()))
     }
 
     /// Publishes a message from the host itself (no permission check):
@@ -527,16 +523,18 @@ impl PluginManager {
                     manifest.name
                 )));
             }
-            if if_changed && let Some(live) = entry.slot.load().fingerprint {
-                let bytes = std::fs::read(&manifest.component).unwrap_or_default();
-                if crate::cache::sha256(&[text.as_bytes(), &bytes].concat()) == live {
+            let bytes = read_component(&manifest)?;
+            if if_changed {
+                let slot = entry.slot.load();
+                let same_text = slot.manifest_text.as_deref() == Some(text.as_str());
+                if same_text && slot.plugin.as_ref().is_some_and(|p| p.sha256() == cache::hex(&cache::sha256(&bytes))) {
                     return Ok(None);
                 }
             }
             self.check_dependencies(&manifest)?;
-            self.compile(manifest, &text, &entry.stats).map(Some)
+            self.compile(manifest, &bytes, &entry.stats).map(|plugin| Some((plugin, text)))
         });
-        let (new, fingerprint) = match result {
+        let (new, text) = match result {
             Ok(Some(built)) => built,
             Ok(None) => return Ok(false),
             Err(e) => {
@@ -559,7 +557,7 @@ impl PluginManager {
             _ => State::Running,
         };
         self.audit_loaded("reloaded", &new, entry.slot.load().plugin.as_ref());
-        let old = entry.slot.swap(Arc::new(Slot { plugin: Some(new), state, fingerprint }));
+        let old = entry.slot.swap(Arc::new(Slot { plugin: Some(new), state, manifest_text: Some(text.into()) }));
         entry.traps.lock().unwrap_or_else(PoisonError::into_inner).clear();
         entry.stats.reloaded(true);
         if let Some(old) = old.plugin.clone() {
@@ -984,7 +982,7 @@ fn plugin_folders(dir: &Path) -> Result<Vec<PathBuf>> {
     for entry in read {
         let entry = entry.map_err(|e| Error::io("cannot read the plugin directory", dir, e))?;
         let path = entry.path();
-        if path.join("plugin.toml").is_file() {
+        if path.join(MANIFEST_FILE).is_file() {
             folders.push(path);
         }
     }

@@ -117,7 +117,7 @@ impl Plugin {
                 actual: sha256,
             });
         }
-        let (component, _, from_cache) = runtime.compile(&name, &manifest.component, bytes)?;
+        let (component, from_cache) = runtime.compile(&name, &manifest.component, bytes, &actual)?;
 
         let engine = runtime.engine();
         let ty = component.component_type();

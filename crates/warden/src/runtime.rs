@@ -10,7 +10,7 @@ use std::time::Duration;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use crate::cache::{self, Cache};
+use crate::cache::Cache;
 use crate::error::{Error, Result};
 use crate::host::HostState;
 use crate::manifest::Manifest;
@@ -177,20 +177,23 @@ impl Runtime {
 
     /// Loads a plugin from an already parsed (or programmatically built) manifest.
     pub fn load_manifest(&self, manifest: Manifest) -> Result<Plugin> {
-        let bytes = std::fs::read(&manifest.component).map_err(|e| {
-            Error::io(format!("plugin '{}': cannot read component", manifest.name), &manifest.component, e)
-        })?;
+        let bytes = read_component(&manifest)?;
         Plugin::new(self.clone(), manifest, &bytes, Default::default(), None)
     }
 
-    /// Compiles wasm bytes, through the cache when there is one. Returns the
-    /// component, its sha256 and whether it came from the cache.
-    pub(crate) fn compile(&self, plugin: &str, file: &Path, bytes: &[u8]) -> Result<(Component, [u8; 32], bool)> {
-        let hash = cache::sha256(bytes);
+    /// Compiles wasm bytes whose sha256 is `hash`, through the cache when
+    /// there is one. Returns the component and whether it came from the cache.
+    pub(crate) fn compile(
+        &self,
+        plugin: &str,
+        file: &Path,
+        bytes: &[u8],
+        hash: &[u8; 32],
+    ) -> Result<(Component, bool)> {
         if let Some(cache) = &self.inner.cache
-            && let Some(component) = cache.get(&self.inner.engine, &hash)
+            && let Some(component) = cache.get(&self.inner.engine, hash)
         {
-            return Ok((component, hash, true));
+            return Ok((component, true));
         }
         let component = Component::new(&self.inner.engine, bytes).map_err(|e| Error::InvalidComponent {
             plugin: plugin.to_owned(),
@@ -198,9 +201,9 @@ impl Runtime {
             message: format!("{e:#}"),
         })?;
         if let Some(cache) = &self.inner.cache {
-            cache.put(&hash, &component);
+            cache.put(hash, &component);
         }
-        Ok((component, hash, false))
+        Ok((component, false))
     }
 
     pub(crate) fn inner(&self) -> &Inner {
@@ -211,6 +214,12 @@ impl Runtime {
     pub fn engine(&self) -> &Engine {
         &self.inner.engine
     }
+}
+
+/// Reads the component file a manifest names.
+pub(crate) fn read_component(manifest: &Manifest) -> Result<Vec<u8>> {
+    std::fs::read(&manifest.component)
+        .map_err(|e| Error::io(format!("plugin '{}': cannot read component", manifest.name), &manifest.component, e))
 }
 
 impl std::fmt::Debug for Runtime {
