@@ -30,7 +30,7 @@ mod raw {
 }
 
 use raw::exports::warden::plugin::{handler, http_filter, lifecycle};
-use raw::warden::plugin::{config, log, types};
+use raw::warden::plugin::{config, log, messaging, plugins, types};
 
 /// Host state for the raw-wasmtime baseline: the minimum the guest needs.
 struct RawState {
@@ -60,6 +60,18 @@ impl config::Host for RawState {
     }
 }
 
+impl plugins::Host for RawState {
+    fn call(&mut self, _: String, _: String, _: Vec<u8>) -> Result<Vec<u8>, types::PluginError> {
+        Err(types::PluginError { code: "unavailable".into(), message: "not in the baseline".into() })
+    }
+}
+
+impl messaging::Host for RawState {
+    fn publish(&mut self, _: String, _: Vec<u8>) -> Result<(), types::PluginError> {
+        Ok(())
+    }
+}
+
 fn raw_state() -> RawState {
     RawState { wasi: wasmtime_wasi::WasiCtxBuilder::new().build(), table: wasmtime::component::ResourceTable::new() }
 }
@@ -81,6 +93,8 @@ fn raw_pre(sandboxed: bool) -> wasmtime::component::InstancePre<RawState> {
     log::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).unwrap();
     config::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).unwrap();
     types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).unwrap();
+    plugins::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).unwrap();
+    messaging::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).unwrap();
     linker.instantiate_pre(&component).unwrap()
 }
 
