@@ -13,6 +13,8 @@ wit_bindgen::generate!({
             import warden:plugin/config@0.1.0;
             import warden:plugin/plugins@0.1.0;
             import warden:plugin/messaging@0.1.0;
+            import warden:plugin/outbound-http@0.1.0;
+            import warden:plugin/keyvalue@0.1.0;
         }
     ",
     path: "../../wit",

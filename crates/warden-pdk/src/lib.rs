@@ -61,7 +61,9 @@ mod error;
 mod http;
 #[cfg(feature = "json")]
 mod json;
+pub mod kv;
 pub mod log;
+mod outbound;
 mod plugin;
 mod plugins;
 pub mod prelude;
@@ -74,6 +76,7 @@ pub use bindings::warden::plugin::types::{
 };
 pub use config::Config;
 pub use http::HeadersExt;
+pub use outbound::{OutgoingRequest, fetch};
 pub use plugin::{Capture, Connect, Handler, HttpFilter, Plugin, RuleMatch, Subscriber};
 pub use plugins::{call_plugin, publish};
 /// Exports a [`Plugin`] type and the hooks it implements; see the [crate docs](crate).

@@ -12,4 +12,4 @@ wasmtime::component::bindgen!({
 pub(crate) use self::exports::warden::plugin::{
     capture, connect, handler, http_filter, lifecycle, rule_match, subscriber,
 };
-pub(crate) use self::warden::plugin::{config, log, messaging, plugins, types};
+pub(crate) use self::warden::plugin::{config, keyvalue, log, messaging, outbound_http, plugins, types};

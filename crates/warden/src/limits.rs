@@ -38,6 +38,12 @@ pub struct Limits {
     pub max_output_bytes: u64,
     /// Whether an instance is kept between calls.
     pub instance_policy: InstancePolicy,
+    /// Most outbound HTTP requests one call may send (redirects count).
+    pub max_outbound_requests: u32,
+    /// Largest outbound HTTP response body a plugin may receive, in bytes.
+    pub max_outbound_response_bytes: u64,
+    /// Most bytes (keys plus values) the plugin may keep in the key-value store.
+    pub key_value_quota_bytes: u64,
 }
 
 /// Default linear memory cap: 64 MiB.
@@ -52,6 +58,12 @@ pub const DEFAULT_MAX_INSTANCES: u32 = 4;
 pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(1);
 /// Default output cap: 4 MiB.
 pub const DEFAULT_MAX_OUTPUT_BYTES: u64 = 4 << 20;
+/// Default outbound HTTP requests per call: 10.
+pub const DEFAULT_MAX_OUTBOUND_REQUESTS: u32 = 10;
+/// Default outbound HTTP response body cap: 1 MiB.
+pub const DEFAULT_MAX_OUTBOUND_RESPONSE_BYTES: u64 = 1 << 20;
+/// Default key-value quota: 1 MiB.
+pub const DEFAULT_KEY_VALUE_QUOTA_BYTES: u64 = 1 << 20;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -64,6 +76,9 @@ impl Default for Limits {
             max_wait: DEFAULT_MAX_WAIT,
             max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
             instance_policy: InstancePolicy::Reuse,
+            max_outbound_requests: DEFAULT_MAX_OUTBOUND_REQUESTS,
+            max_outbound_response_bytes: DEFAULT_MAX_OUTBOUND_RESPONSE_BYTES,
+            key_value_quota_bytes: DEFAULT_KEY_VALUE_QUOTA_BYTES,
         }
     }
 }
@@ -108,6 +123,24 @@ impl Limits {
     /// Sets the largest output of one call in bytes.
     pub fn max_output(mut self, bytes: u64) -> Self {
         self.max_output_bytes = bytes;
+        self
+    }
+
+    /// Sets the most outbound HTTP requests per call.
+    pub fn max_outbound_requests(mut self, n: u32) -> Self {
+        self.max_outbound_requests = n;
+        self
+    }
+
+    /// Sets the largest outbound HTTP response body in bytes.
+    pub fn max_outbound_response(mut self, bytes: u64) -> Self {
+        self.max_outbound_response_bytes = bytes;
+        self
+    }
+
+    /// Sets the key-value quota in bytes (keys plus values).
+    pub fn key_value_quota(mut self, bytes: u64) -> Self {
+        self.key_value_quota_bytes = bytes;
         self
     }
 

@@ -229,9 +229,20 @@ const TABLES: &[&str] = &["plugin", "permissions", "limits", "config", "dependen
 const PLUGIN_KEYS: &[&str] =
     &["name", "version", "description", "authors", "license", "component", "sha256", "instance-policy"];
 const PERMISSION_KEYS: &[&str] =
-    &["files", "env", "network", "modify-request", "modify-response", "publish", "subscribe"];
+    &["files", "env", "network", "modify-request", "modify-response", "publish", "subscribe", "key-value"];
 const FILE_KEYS: &[&str] = &["path", "guest", "mode"];
-const LIMIT_KEYS: &[&str] = &["memory", "timeout", "fuel", "stack", "max-instances", "max-wait", "max-output"];
+const LIMIT_KEYS: &[&str] = &[
+    "memory",
+    "timeout",
+    "fuel",
+    "stack",
+    "max-instances",
+    "max-wait",
+    "max-output",
+    "max-outbound-requests",
+    "max-outbound-response",
+    "key-value-quota",
+];
 
 const KIB: u64 = 1 << 10;
 const MIB: u64 = 1 << 20;
@@ -543,6 +554,7 @@ impl Cx<'_> {
                     if k == "publish" { perms.publish = patterns } else { perms.subscribe = patterns }
                 }
                 "modify-request" => perms.modify_request = self.bool(v, key)?,
+                "key-value" => perms.key_value = self.bool(v, key)?,
                 _ => perms.modify_response = self.bool(v, key)?,
             }
         }
@@ -617,6 +629,12 @@ impl Cx<'_> {
                     let n = self.int(v, key, 1, 1024)?;
                     limits.max_instances(u32::try_from(n).unwrap_or(u32::MAX))
                 }
+                "max-outbound-requests" => {
+                    let n = self.int(v, key, 0, 10_000)?;
+                    limits.max_outbound_requests(u32::try_from(n).unwrap_or(u32::MAX))
+                }
+                "max-outbound-response" => limits.max_outbound_response(self.size(v, key, 1, u64::MAX)?),
+                "key-value-quota" => limits.key_value_quota(self.size(v, key, 1, u64::MAX)?),
                 _ => limits.max_output(self.size(v, key, 1, u64::MAX)?),
             };
         }

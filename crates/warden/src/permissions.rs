@@ -46,6 +46,8 @@ pub struct Permissions {
     /// Topics whose messages the plugin receives (it must export
     /// `warden:plugin/subscriber`).
     pub subscribe: Vec<TopicPattern>,
+    /// Whether the plugin may use the key-value store (its own namespace).
+    pub key_value: bool,
 }
 
 impl Permissions {
@@ -85,6 +87,12 @@ impl Permissions {
     /// Lets the plugin publish to topics matching `pattern`.
     pub fn publish(mut self, pattern: TopicPattern) -> Self {
         self.publish.push(pattern);
+        self
+    }
+
+    /// Sets whether the plugin may use the key-value store.
+    pub fn key_value(mut self, allow: bool) -> Self {
+        self.key_value = allow;
         self
     }
 

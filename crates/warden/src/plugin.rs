@@ -123,7 +123,7 @@ impl Plugin {
         let ty = component.component_type();
         let imports: Vec<String> = ty.imports(engine).map(|(n, _)| n.to_owned()).collect();
         let pre = runtime.inner().linker.instantiate_pre(&component).map_err(|e| {
-            let provided = "warden:plugin/log, config, plugins, messaging and WASI 0.2";
+            let provided = "warden:plugin/log, config, plugins, messaging, outbound-http, keyvalue and WASI 0.2";
             unsupported(format!("its imports cannot be satisfied ({e:#}); Warden provides {provided}"))
         })?;
 

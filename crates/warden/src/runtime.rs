@@ -140,6 +140,10 @@ impl RuntimeBuilder {
             .map_err(link)?;
         crate::bindings::messaging::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
             .map_err(link)?;
+        crate::bindings::outbound_http::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
+            .map_err(link)?;
+        crate::bindings::keyvalue::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
+            .map_err(link)?;
 
         let cache = self.cache_dir.as_deref().map(|dir| Cache::open(dir, &engine)).transpose()?;
 
