@@ -34,6 +34,8 @@ EXIT CODES:
   31  unknown-plugin    no plugin of that name is loaded
   32  unavailable       the plugin is disabled, failed or backing off
   30  runtime           engine or instantiation failure
+  40  config            the gateway configuration is invalid (warden serve)
+  41  listen            the gateway could not open a listener or its data folder
 
 On failure, stderr gets one line: error[<kind>]: <message>";
 
@@ -61,6 +63,7 @@ enum Command {
     Validate(commands::validate::Args),
     Build(commands::build::Args),
     Plugins(commands::plugins::Args),
+    Serve(commands::serve::Args),
 }
 
 impl Cli {
@@ -109,6 +112,18 @@ fn exit_code(kind: warden::ErrorKind) -> u8 {
     }
 }
 
+/// Logs to stderr; `WARDEN_LOG` (an `EnvFilter`) overrides the level.
+fn init_logging(filter: &str, json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG").unwrap_or_else(|_| filter.into());
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    if json {
+        builder.json().with_current_span(false).init();
+    } else {
+        builder.with_target(false).init();
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = match cli.verbose {
@@ -116,11 +131,25 @@ fn main() -> ExitCode {
         1 => "debug",
         _ => "trace",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG").unwrap_or_else(|_| filter.into()))
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    if let Command::Serve(args) = &cli.command {
+        let config = match commands::serve::load(args) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error[config]: {e}");
+                return ExitCode::from(40);
+            }
+        };
+        let filter = match cli.verbose {
+            0 => "warn,warden::plugin=info,warden::access=info,warden::audit=info,warden_gateway=info",
+            _ => filter,
+        };
+        init_logging(filter, config.server.log_format == warden_gateway::LogFormat::Json);
+        return match commands::serve::run(config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => report(&err),
+        };
+    }
+    init_logging(filter, false);
 
     let result = match &cli.command {
         Command::Run(args) => commands::run::run(&cli, args),
@@ -128,21 +157,37 @@ fn main() -> ExitCode {
         Command::Validate(args) => commands::validate::run(&cli, args),
         Command::Build(args) => commands::build::run(args),
         Command::Plugins(args) => commands::plugins::run(&cli, args),
+        Command::Serve(_) => unreachable!("handled above"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => match err.downcast_ref::<warden::Error>() {
-            Some(e) => {
-                let message = e.to_string().replace('\n', " ");
-                eprintln!("error[{}]: {message}", e.kind());
-                ExitCode::from(exit_code(e.kind()))
-            }
-            None => {
-                eprintln!("error: {}", format!("{err:#}").replace('\n', " "));
-                ExitCode::from(1)
-            }
-        },
+        Err(err) => report(&err),
     }
+}
+
+/// Prints `error[<kind>]: <message>` and picks the exit code.
+fn report(err: &anyhow::Error) -> ExitCode {
+    let one_line = |s: String| s.replace('\n', " ");
+    if let Some(e) = err.downcast_ref::<warden::Error>() {
+        eprintln!("error[{}]: {}", e.kind(), one_line(e.to_string()));
+        return ExitCode::from(exit_code(e.kind()));
+    }
+    if let Some(e) = err.downcast_ref::<warden_gateway::GatewayError>() {
+        use warden_gateway::GatewayError as G;
+        let (kind, code) = match e {
+            G::Config(_) => ("config", 40),
+            G::Plugins { failures, .. } => {
+                let kind = failures.first().map_or(warden::ErrorKind::Runtime, |(_, e)| e.kind());
+                (kind.as_str(), exit_code(kind))
+            }
+            G::Warden(w) => (w.kind().as_str(), exit_code(w.kind())),
+            _ => ("listen", 41),
+        };
+        eprintln!("error[{kind}]: {}", one_line(e.to_string()));
+        return ExitCode::from(code);
+    }
+    eprintln!("error: {}", one_line(format!("{err:#}")));
+    ExitCode::from(1)
 }
 
 #[cfg(test)]

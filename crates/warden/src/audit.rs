@@ -67,6 +67,11 @@ impl Audit {
         if let Value::Object(extra) = fields {
             line.extend(extra);
         }
+        crate::trace::with_current(|id| {
+            if let Some(id) = id {
+                line.insert("trace_id".into(), Value::String(id.into()));
+            }
+        });
         let text = Value::Object(line).to_string();
         match &self.sink {
             Sink::Off => {}

@@ -95,13 +95,13 @@ impl log::Host for HostState {
     fn log(&mut self, level: log::Level, mut message: String) {
         truncate_record(&mut message);
         let plugin = self.shared.name.as_str();
-        match level {
-            log::Level::Trace => tracing::trace!(target: "warden::plugin", plugin, "{message}"),
-            log::Level::Debug => tracing::debug!(target: "warden::plugin", plugin, "{message}"),
-            log::Level::Info => tracing::info!(target: "warden::plugin", plugin, "{message}"),
-            log::Level::Warn => tracing::warn!(target: "warden::plugin", plugin, "{message}"),
-            log::Level::Error => tracing::error!(target: "warden::plugin", plugin, "{message}"),
-        }
+        crate::trace::with_current(|trace_id| match level {
+            log::Level::Trace => tracing::trace!(target: "warden::plugin", plugin, trace_id, "{message}"),
+            log::Level::Debug => tracing::debug!(target: "warden::plugin", plugin, trace_id, "{message}"),
+            log::Level::Info => tracing::info!(target: "warden::plugin", plugin, trace_id, "{message}"),
+            log::Level::Warn => tracing::warn!(target: "warden::plugin", plugin, trace_id, "{message}"),
+            log::Level::Error => tracing::error!(target: "warden::plugin", plugin, trace_id, "{message}"),
+        });
     }
 }
 

@@ -50,7 +50,9 @@ mod poll;
 mod runtime;
 mod sandbox;
 mod stats;
+mod trace;
 mod types;
+mod units;
 mod watch;
 
 pub use audit::AuditSink;
@@ -64,10 +66,12 @@ pub use permissions::{Access, FileGrant, HostMatch, HostPattern, HostPatternErro
 pub use plugin::Plugin;
 pub use runtime::{Runtime, RuntimeBuilder};
 pub use stats::{LastError, Latency, StatsSnapshot};
+pub use trace::TraceScope;
 pub use types::{
     CallContext, ConnectAction, ConnectionInfo, Exchange, HealthStatus, HttpRequest, HttpResponse, PluginError,
     Rejection, RequestAction, RequestHead, ResponseAction, RuleEvent,
 };
+pub use units::{parse_duration, parse_size};
 pub use watch::DirWatcher;
 
 /// The README's Rust examples, compiled as doctests.

@@ -19,6 +19,7 @@ use crate::output::OutputSize;
 use crate::runtime::Runtime;
 use crate::sandbox::Sandbox;
 use crate::stats::{Stats, StatsSnapshot};
+use crate::trace::TraceScope;
 use crate::types::{
     CallContext, ConnectAction, ConnectionInfo, Exchange, HealthStatus, HttpRequest, HttpResponse, PluginError,
     RequestAction, RequestHead, ResponseAction, RuleEvent,
@@ -269,6 +270,7 @@ impl Plugin {
     /// modified request without the `modify-request` permission gives
     /// [`Error::CapabilityDenied`]) the caller still holds the original.
     pub fn on_request(&self, ctx: &CallContext, request: &HttpRequest) -> Result<RequestAction> {
+        let _trace = scope(ctx);
         let action = self.call(Hook::OnRequest, |inst| {
             let guest = inst.guests.http_filter.as_ref().expect("export checked");
             guest.call_on_request(&mut inst.store, ctx, request)
@@ -288,6 +290,7 @@ impl Plugin {
         request: &RequestHead,
         response: &HttpResponse,
     ) -> Result<ResponseAction> {
+        let _trace = scope(ctx);
         let action = self.call(Hook::OnResponse, |inst| {
             let guest = inst.guests.http_filter.as_ref().expect("export checked");
             guest.call_on_response(&mut inst.store, ctx, request, response)
@@ -310,6 +313,7 @@ impl Plugin {
 
     /// Runs `on-capture` with a finished exchange.
     pub fn on_capture(&self, exchange: &Exchange) -> Result<()> {
+        let _trace = scope(&exchange.context);
         self.call(Hook::OnCapture, |inst| {
             let guest = inst.guests.capture.as_ref().expect("export checked");
             guest.call_on_capture(&mut inst.store, exchange)
@@ -318,6 +322,7 @@ impl Plugin {
 
     /// Runs `on-rule-match` for a rule the plugin subscribed to.
     pub fn on_rule_match(&self, event: &RuleEvent) -> Result<()> {
+        let _trace = scope(&event.context);
         self.call(Hook::OnRuleMatch, |inst| {
             let guest = inst.guests.rule_match.as_ref().expect("export checked");
             guest.call_on_rule_match(&mut inst.store, event)
@@ -601,6 +606,12 @@ impl Plugin {
     pub fn live_instances(&self) -> u32 {
         self.pool().live
     }
+}
+
+/// Enters the trace of `ctx` for a hook call, unless it has none (then the
+/// caller's scope, if any, stays).
+fn scope(ctx: &CallContext) -> Option<TraceScope> {
+    ctx.traceparent.as_deref().map(|tp| TraceScope::enter(Some(tp)))
 }
 
 fn log_stderr(plugin: &str, inst: &Instance) {

@@ -4,4 +4,5 @@ pub mod build;
 pub mod inspect;
 pub mod plugins;
 pub mod run;
+pub mod serve;
 pub mod validate;

@@ -1,0 +1,237 @@
+//! The admin API: a separate listener (loopback by default) where every
+//! request must carry `Authorization: Bearer <token>`.
+//!
+//! | Method and path | What it does |
+//! |---|---|
+//! | `GET /plugins` | every plugin with state and stats (JSON) |
+//! | `GET /plugins/{name}` | one plugin |
+//! | `POST /plugins/reload` | reload every plugin from its folder |
+//! | `POST /plugins/{name}/reload` | reload one plugin |
+//! | `POST /plugins/{name}/enable`, `/disable` | take it in or out of service |
+//! | `GET /health` | plugin health; 200 if every plugin is running and healthy, else 503 |
+//! | `GET /metrics` | Prometheus text format |
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use warden::{ErrorKind, HealthStatus, PluginInfo, PluginState};
+
+use crate::server::{Body, Gateway, Shared};
+
+/// The JSON form of a plugin's state and stats, as the admin API and
+/// `warden plugins list --json` print it.
+pub fn plugin_json(p: &PluginInfo) -> Value {
+    let s = &p.stats;
+    let health_reason = match &p.health {
+        Some(HealthStatus::Degraded(r) | HealthStatus::Unhealthy(r)) => Some(r.as_str()),
+        _ => None,
+    };
+    json!({
+        "name": p.name,
+        "dir": p.dir.display().to_string(),
+        "state": p.state.as_str(),
+        "version": p.version.as_ref().map(ToString::to_string),
+        "sha256": p.sha256,
+        "health": health_name(p.health.as_ref()),
+        "health-reason": health_reason,
+        "last-error": p.last_error,
+        "stats": {
+            "calls": s.calls,
+            "errors": s.errors_total,
+            "errors-by-kind": s.errors.iter().map(|(k, n)| (k.as_str().to_owned(), json!(n))).collect::<serde_json::Map<_, _>>(),
+            "traps": s.traps,
+            "timeouts": s.timeouts,
+            "latency-us": {
+                "p50": s.latency.p50.as_micros() as u64,
+                "p90": s.latency.p90.as_micros() as u64,
+                "p99": s.latency.p99.as_micros() as u64,
+                "max": s.latency.max.as_micros() as u64,
+            },
+            "fuel-consumed": s.fuel_consumed,
+            "peak-memory": s.peak_memory_bytes,
+            "instances": s.instances,
+            "reloads": s.reloads,
+            "reload-failures": s.reload_failures,
+            "messages-dropped": s.messages_dropped,
+        },
+    })
+}
+
+/// `"healthy"`, `"degraded"`, `"unhealthy"` or `"unknown"` (not checked yet).
+pub fn health_name(h: Option<&HealthStatus>) -> &'static str {
+    match h {
+        None => "unknown",
+        Some(HealthStatus::Healthy) => "healthy",
+        Some(HealthStatus::Degraded(_)) => "degraded",
+        Some(HealthStatus::Unhealthy(_)) => "unhealthy",
+    }
+}
+
+impl Gateway {
+    /// Serves the admin API on `listener` until `shutdown` completes.
+    /// Requests without `Authorization: Bearer <token>` get 401.
+    pub async fn serve_admin(&self, listener: TcpListener, token: String, shutdown: impl Future<Output = ()>) {
+        let token: Arc<str> = token.into();
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, _) = tokio::select! {
+                _ = &mut shutdown => return,
+                accepted = listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "admin accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                        continue;
+                    }
+                },
+            };
+            let shared = self.shared.clone();
+            let token = token.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let shared = shared.clone();
+                    let token = token.clone();
+                    async move { Ok::<_, Infallible>(admin(shared, &token, req).await) }
+                });
+                let _ =
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            });
+        }
+    }
+}
+
+fn respond(status: StatusCode, body: Value) -> Response<Body> {
+    let mut text = serde_json::to_string_pretty(&body).unwrap_or_default();
+    text.push('\n');
+    let mut r = Response::new(crate::server::full_body(text));
+    *r.status_mut() = status;
+    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response<Body> {
+    respond(status, json!({ "error": message.into() }))
+}
+
+fn error_status(e: &warden::Error) -> StatusCode {
+    match e.kind() {
+        ErrorKind::UnknownPlugin => StatusCode::NOT_FOUND,
+        ErrorKind::Dependency => StatusCode::CONFLICT,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+/// Constant-time comparison, so response timing does not leak the token.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn admin(shared: Arc<Shared>, token: &str, req: Request<Incoming>) -> Response<Body> {
+    let presented =
+        req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    if !presented.is_some_and(|p| same(p.trim().as_bytes(), token.as_bytes())) {
+        let mut r = error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+        r.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return r;
+    }
+    let path = req.uri().path().trim_end_matches('/');
+    let segments: Vec<String> = path.split('/').skip(1).map(str::to_owned).collect();
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let manager = shared.manager.clone();
+    let blocking = |f: Box<dyn FnOnce() -> Response<Body> + Send>| async move {
+        tokio::task::spawn_blocking(f).await.unwrap_or_else(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "task failed"))
+    };
+    match (req.method(), segments.as_slice()) {
+        (&Method::GET, ["metrics"]) => {
+            let text = shared.metrics.render(&manager.list(), shared.in_flight.load(Ordering::Relaxed));
+            let mut r = Response::new(crate::server::full_body(text));
+            r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+            r
+        }
+        (&Method::GET, ["plugins"]) => {
+            let list: Vec<Value> = manager.list().iter().map(plugin_json).collect();
+            respond(StatusCode::OK, json!({ "plugins": list }))
+        }
+        (&Method::GET, ["plugins", name]) => match manager.info(name) {
+            Ok(info) => respond(StatusCode::OK, plugin_json(&info)),
+            Err(e) => error(error_status(&e), e.to_string()),
+        },
+        (&Method::GET, ["health"]) => {
+            blocking(Box::new(move || {
+                let checks = manager.check_health();
+                let list = manager.list();
+                let mut ok = true;
+                let plugins: Vec<Value> = list
+                    .iter()
+                    .map(|p| {
+                        let health = checks.iter().find(|(n, _)| *n == p.name).map(|(_, r)| r);
+                        let (status, reason) = match health {
+                            Some(Ok(h)) => (health_name(Some(h)), plugin_json(p)["health-reason"].clone()),
+                            Some(Err(e)) => ("unhealthy", json!(e.to_string())),
+                            None => ("unknown", Value::Null),
+                        };
+                        ok &= p.state == PluginState::Running && status == "healthy";
+                        json!({ "name": p.name, "state": p.state.as_str(), "health": status, "reason": reason })
+                    })
+                    .collect();
+                let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+                respond(status, json!({ "status": if ok { "ok" } else { "degraded" }, "plugins": plugins }))
+            }))
+            .await
+        }
+        (&Method::POST, ["plugins", "reload"]) => {
+            blocking(Box::new(move || {
+                let results: Vec<Value> = manager
+                    .reload_all()
+                    .into_iter()
+                    .map(|(name, r)| match r {
+                        Ok(()) => json!({ "name": name, "reloaded": true }),
+                        Err(e) => json!({ "name": name, "reloaded": false, "error": e.to_string() }),
+                    })
+                    .collect();
+                let all_ok = results.iter().all(|r| r["reloaded"] == true);
+                let status = if all_ok { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+                respond(status, json!({ "plugins": results }))
+            }))
+            .await
+        }
+        (&Method::POST, ["plugins", name, action @ ("reload" | "enable" | "disable")]) => {
+            let (name, action) = ((*name).to_owned(), (*action).to_owned());
+            blocking(Box::new(move || {
+                let result = match action.as_str() {
+                    "reload" => manager.reload(&name),
+                    "enable" => manager.enable(&name),
+                    _ => manager.disable(&name),
+                };
+                match result.and_then(|()| manager.info(&name)) {
+                    Ok(info) => respond(StatusCode::OK, plugin_json(&info)),
+                    Err(e) => error(error_status(&e), e.to_string()),
+                }
+            }))
+            .await
+        }
+        (_, ["metrics" | "health" | "plugins", ..]) => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
+        _ => error(StatusCode::NOT_FOUND, "no such admin endpoint; see docs/GATEWAY.md"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_comparison() {
+        assert!(same(b"abc", b"abc"));
+        assert!(!same(b"abc", b"abd"));
+        assert!(!same(b"abc", b"abcd"));
+        assert!(!same(b"", b"a"));
+    }
+}

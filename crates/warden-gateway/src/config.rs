@@ -1,0 +1,892 @@
+//! The gateway configuration file (`warden serve --config gateway.toml`),
+//! parsed and checked into [`GatewayConfig`].
+//!
+//! Every mistake is reported as a [`ConfigError`] with the file, the line and
+//! column, the dotted key and what to write instead. The format is described
+//! in `docs/GATEWAY.md`.
+//!
+//! ```
+//! use warden_gateway::GatewayConfig;
+//!
+//! let config = GatewayConfig::parse(
+//!     r#"
+//! [server]
+//! listen = "127.0.0.1:8080"
+//!
+//! [[route]]
+//! name = "api"
+//! path = "/api"
+//! mode = "respond"
+//! on-request = ["validator", { plugin = "enricher", on-error = "fail-open" }]
+//! "#,
+//!     "gateway.toml".as_ref(),
+//! )?;
+//! assert_eq!(config.routes[0].on_request.len(), 2);
+//! # Ok::<(), warden_gateway::ConfigError>(())
+//! ```
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use http::Method;
+use serde::Deserialize;
+use serde_spanned::Spanned;
+
+use crate::route::{HostRule, Pattern};
+
+/// A checked gateway configuration. Relative paths are already resolved
+/// against the configuration file's folder.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct GatewayConfig {
+    /// The file it came from.
+    pub file: PathBuf,
+    /// Listener and process-wide settings.
+    pub server: ServerConfig,
+    /// The admin API; `None` when `[admin]` has `enabled = false`.
+    pub admin: Option<AdminConfig>,
+    /// Address ranges outbound HTTP may reach although they are private.
+    pub outbound_allow: Vec<String>,
+    /// Routes in match order.
+    pub routes: Vec<RouteConfig>,
+    /// Rules in the order written.
+    pub rules: Vec<RuleConfig>,
+}
+
+/// The `[server]` table.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// Where the gateway listens.
+    pub listen: SocketAddr,
+    /// The plugin folder: each subfolder with a `plugin.toml` is a plugin.
+    pub plugins: PathBuf,
+    /// Where the gateway keeps its state: key-value store, admin token,
+    /// compile cache.
+    pub data_dir: PathBuf,
+    /// Largest request body; bigger ones get 413 before any plugin runs.
+    pub max_body: u64,
+    /// Largest upstream response body the `on-response` and `on-capture`
+    /// hooks are given; a bigger one gets 502 when `on-response` plugins
+    /// need it, and is captured without its body otherwise.
+    pub max_response_body: u64,
+    /// Whether plugin folders are watched and reloaded on change.
+    pub watch: bool,
+    /// One log line per request, at info level.
+    pub access_log: bool,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    pub drain_timeout: Duration,
+    /// Plugins run once per accepted connection.
+    pub on_connect: Vec<Stage>,
+    /// Key-value backend: `"redb"` (a file in `data_dir`) or a `redis://` URL.
+    pub kv: String,
+    /// Most `on-capture` and `on-rule-match` deliveries waiting at once;
+    /// more are dropped and counted.
+    pub max_background: usize,
+    /// Audit log file (JSON lines); `None` sends audit events to the log.
+    pub audit_log: Option<PathBuf>,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The `[admin]` table.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AdminConfig {
+    /// Where the admin API listens (loopback by default).
+    pub listen: SocketAddr,
+    /// The bearer token every admin request must carry.
+    pub token: AdminToken,
+}
+
+/// Where the admin bearer token comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AdminToken {
+    /// Read from this environment variable at start.
+    Env(String),
+    /// Read from this file at start (first line).
+    File(PathBuf),
+    /// Generated at start and written to `<data-dir>/admin-token` (mode 0600).
+    Generated,
+}
+
+/// One `[[route]]`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RouteConfig {
+    /// Route name, used in metrics and logs.
+    pub name: String,
+    /// Path prefix, matched on whole segments (`/api` matches `/api` and
+    /// `/api/x`, not `/apix`).
+    pub path: String,
+    /// Methods; empty means any.
+    pub methods: Vec<Method>,
+    /// Host (the `Host` header without port); `None` means any.
+    pub host: Option<HostRule>,
+    /// Proxy to an upstream, or answer from the pipeline.
+    pub mode: Mode,
+    /// `on-request` plugins in order.
+    pub on_request: Vec<Stage>,
+    /// `on-response` plugins in order.
+    pub on_response: Vec<Stage>,
+    /// `on-capture` plugins (run in parallel after the response).
+    pub on_capture: Vec<Stage>,
+    /// A sample JSON body, only for the `curl` hint `warden serve` prints.
+    pub example_body: Option<String>,
+}
+
+/// How a route produces its response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Mode {
+    /// Forward to `upstream` (scheme, host, port and an optional base path).
+    Proxy {
+        /// Upstream base URL, `http://host:port[/base]`.
+        upstream: http::Uri,
+        /// Time allowed until the upstream's response headers arrive.
+        timeout: Duration,
+        /// Remove the route's path prefix before forwarding.
+        strip_prefix: bool,
+    },
+    /// No upstream: a plugin's `respond` is the answer; if every plugin
+    /// continues, the answer is `200` with the processed request's body and
+    /// content type.
+    Respond,
+}
+
+/// One plugin in a pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stage {
+    /// The plugin's name.
+    pub plugin: String,
+    /// What a failure of this plugin does to the request.
+    pub on_error: OnError,
+}
+
+impl Stage {
+    /// A fail-closed stage for `plugin`.
+    pub fn new(plugin: impl Into<String>) -> Stage {
+        Stage { plugin: plugin.into(), on_error: OnError::FailClosed }
+    }
+
+    /// Sets the failure policy.
+    pub fn on_error(mut self, on_error: OnError) -> Stage {
+        self.on_error = on_error;
+        self
+    }
+}
+
+/// What happens when a plugin fails (trap, timeout, its own error, not
+/// loaded, backing off...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OnError {
+    /// Skip the plugin and go on as if it had continued unchanged.
+    FailOpen,
+    /// Stop and answer 500 (503 when the plugin is busy or unavailable).
+    #[default]
+    FailClosed,
+}
+
+/// One `[[rule]]`: requests matching every given pattern are handed to the
+/// rule's plugins through `on-rule-match`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RuleConfig {
+    /// Rule name, given to plugins.
+    pub name: String,
+    /// Methods; empty means any.
+    pub methods: Vec<Method>,
+    /// Path glob (`*` matches any run of characters), if any.
+    pub path: Option<Pattern>,
+    /// Header name (lowercase) and value glob, if any.
+    pub header: Option<(String, Pattern)>,
+    /// Plugins told about each match.
+    pub plugins: Vec<String>,
+}
+
+/// A configuration mistake: where it is and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub struct ConfigError {
+    /// The configuration file.
+    pub file: PathBuf,
+    /// 1-based line, if the error points into the file.
+    pub line: Option<usize>,
+    /// 1-based column (characters).
+    pub column: Option<usize>,
+    /// Dotted key, e.g. `route[0].upstream`.
+    pub key: Option<String>,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        if let Some(key) = &self.key {
+            write!(f, ": {key}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+// The file as written. Every field keeps its span for error messages.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    server: Option<Spanned<RawServer>>,
+    #[serde(default)]
+    admin: Option<Spanned<RawAdmin>>,
+    #[serde(default)]
+    outbound: Option<RawOutbound>,
+    #[serde(default)]
+    route: Vec<Spanned<RawRoute>>,
+    #[serde(default)]
+    rule: Vec<Spanned<RawRule>>,
+}
+
+type S<T> = Spanned<T>;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawServer {
+    listen: Option<S<String>>,
+    plugins: Option<S<String>>,
+    data_dir: Option<S<String>>,
+    max_body: Option<S<String>>,
+    max_response_body: Option<S<String>>,
+    watch: Option<bool>,
+    access_log: Option<bool>,
+    log_format: Option<S<String>>,
+    drain_timeout: Option<S<String>>,
+    #[serde(default)]
+    on_connect: Vec<S<RawStage>>,
+    kv: Option<S<String>>,
+    max_background: Option<S<u64>>,
+    audit_log: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawAdmin {
+    enabled: Option<bool>,
+    listen: Option<S<String>>,
+    token_env: Option<S<String>>,
+    token_file: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawOutbound {
+    #[serde(default)]
+    allow_addresses: Vec<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawRoute {
+    name: Option<S<String>>,
+    path: Option<S<String>>,
+    #[serde(default)]
+    methods: Vec<S<String>>,
+    host: Option<S<String>>,
+    mode: Option<S<String>>,
+    upstream: Option<S<String>>,
+    upstream_timeout: Option<S<String>>,
+    strip_prefix: Option<bool>,
+    #[serde(default)]
+    on_request: Vec<S<RawStage>>,
+    #[serde(default)]
+    on_response: Vec<S<RawStage>>,
+    #[serde(default)]
+    on_capture: Vec<S<RawStage>>,
+    example_body: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawRule {
+    name: Option<S<String>>,
+    #[serde(default)]
+    methods: Vec<S<String>>,
+    path: Option<S<String>>,
+    header: Option<S<String>>,
+    #[serde(default)]
+    plugins: Vec<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawStage {
+    Name(String),
+    Table(RawStageTable),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawStageTable {
+    plugin: String,
+    on_error: Option<String>,
+}
+
+/// Default listen address of the gateway.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default listen address of the admin API.
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9090";
+/// Default request body cap: 1 MiB.
+pub const DEFAULT_MAX_BODY: u64 = 1 << 20;
+/// Default cap on response bodies given to plugins: 8 MiB.
+pub const DEFAULT_MAX_RESPONSE_BODY: u64 = 8 << 20;
+/// Default upstream timeout: 30 s.
+pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default drain time after SIGTERM: 30 s.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl GatewayConfig {
+    /// Reads and checks a configuration file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<GatewayConfig, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_owned(),
+            line: None,
+            column: None,
+            key: None,
+            message: format!("cannot read the configuration: {e}"),
+        })?;
+        GatewayConfig::parse(&text, path)
+    }
+
+    /// Checks configuration text; `file` names it in errors and relative
+    /// paths are taken from its folder.
+    pub fn parse(text: &str, file: &Path) -> Result<GatewayConfig, ConfigError> {
+        let cx = Cx { file, text };
+        let raw: RawFile = toml::from_str(text).map_err(|e| cx.toml_error(&e))?;
+        let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let server = cx.server(raw.server.map(Spanned::into_inner).unwrap_or_default(), &base)?;
+        let admin = match raw.admin {
+            None => Some(AdminConfig { listen: parse_addr(DEFAULT_ADMIN_LISTEN), token: AdminToken::Generated }),
+            Some(admin) => cx.admin(admin.into_inner(), &base)?,
+        };
+        let outbound_allow =
+            raw.outbound.map(|o| o.allow_addresses.into_iter().map(Spanned::into_inner).collect()).unwrap_or_default();
+        let mut routes: Vec<RouteConfig> = Vec::new();
+        for (i, route) in raw.route.into_iter().enumerate() {
+            let span = route.span();
+            let route = cx.route(route.into_inner(), i, span.clone())?;
+            if routes.iter().any(|r| r.name == route.name) {
+                let msg = format!("route name {:?} is used twice; give each route its own name", route.name);
+                return Err(cx.err(span, &format!("route[{i}].name"), msg));
+            }
+            routes.push(route);
+        }
+        let mut rules: Vec<RuleConfig> = Vec::new();
+        for (i, rule) in raw.rule.into_iter().enumerate() {
+            let span = rule.span();
+            rules.push(cx.rule(rule.into_inner(), i, span)?);
+        }
+        Ok(GatewayConfig { file: file.to_owned(), server, admin, outbound_allow, routes, rules })
+    }
+
+    /// Every plugin named anywhere in the configuration, with the hook it
+    /// is used for and the dotted key naming it.
+    pub fn plugin_uses(&self) -> Vec<(String, warden::Hook, String)> {
+        let mut uses = Vec::new();
+        let mut add = |stages: &[Stage], hook, key: String| {
+            for (i, s) in stages.iter().enumerate() {
+                uses.push((s.plugin.clone(), hook, format!("{key}[{i}]")));
+            }
+        };
+        add(&self.server.on_connect, warden::Hook::OnConnect, "server.on-connect".into());
+        for (r, route) in self.routes.iter().enumerate() {
+            add(&route.on_request, warden::Hook::OnRequest, format!("route[{r}].on-request"));
+            add(&route.on_response, warden::Hook::OnResponse, format!("route[{r}].on-response"));
+            add(&route.on_capture, warden::Hook::OnCapture, format!("route[{r}].on-capture"));
+        }
+        for (r, rule) in self.rules.iter().enumerate() {
+            for (i, p) in rule.plugins.iter().enumerate() {
+                uses.push((p.clone(), warden::Hook::OnRuleMatch, format!("rule[{r}].plugins[{i}]")));
+            }
+        }
+        uses
+    }
+
+    /// An error about `key` without a position (for problems found after
+    /// parsing, e.g. a plugin that does not export a hook).
+    pub fn error(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        let line = locate(&std::fs::read_to_string(&self.file).unwrap_or_default(), key);
+        ConfigError { file: self.file.clone(), line, column: None, key: Some(key.to_owned()), message: message.into() }
+    }
+}
+
+/// Best-effort line of a dotted key like `route[1].on-request[0]`: the
+/// `n`-th `[[route]]` header, then the first line below it that sets the key.
+fn locate(text: &str, key: &str) -> Option<usize> {
+    let (table, rest) = key.split_once('.')?;
+    let (name, index) = match table.split_once('[') {
+        Some((name, i)) => (name, i.trim_end_matches(']').parse::<usize>().ok()?),
+        None => (table, 0),
+    };
+    let field = rest.split(['[', '.']).next()?;
+    let header = if table.contains('[') { format!("[[{name}]]") } else { format!("[{name}]") };
+    let mut seen = 0;
+    let mut inside = false;
+    for (n, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            inside = t == header && {
+                seen += 1;
+                seen == index + 1
+            };
+            continue;
+        }
+        if inside && t.split('=').next().is_some_and(|k| k.trim().trim_matches('"') == field) {
+            return Some(n + 1);
+        }
+    }
+    None
+}
+
+fn parse_addr(s: &str) -> SocketAddr {
+    s.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+}
+
+struct Cx<'a> {
+    file: &'a Path,
+    text: &'a str,
+}
+
+impl Cx<'_> {
+    fn err(&self, span: Range<usize>, key: &str, message: impl Into<String>) -> ConfigError {
+        let mut start = span.start.min(self.text.len());
+        while !self.text.is_char_boundary(start) {
+            start -= 1;
+        }
+        let before = &self.text[..start];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        ConfigError {
+            file: self.file.to_owned(),
+            line: Some(before.matches('\n').count() + 1),
+            column: Some(before[line_start..].chars().count() + 1),
+            key: (!key.is_empty()).then(|| key.to_owned()),
+            message: message.into(),
+        }
+    }
+
+    /// A syntax or shape error from the TOML parser, with the key guessed
+    /// from the text at its position.
+    fn toml_error(&self, e: &toml::de::Error) -> ConfigError {
+        let message = e.message().trim().to_owned();
+        match e.span() {
+            Some(span) => {
+                let mut err = self.err(span.clone(), "", message);
+                err.key = self.key_at(span.start);
+                err
+            }
+            None => ConfigError { file: self.file.to_owned(), line: None, column: None, key: None, message },
+        }
+    }
+
+    /// `table.key` for the line containing byte `at`.
+    fn key_at(&self, at: usize) -> Option<String> {
+        let at = at.min(self.text.len());
+        let line_start = self.text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let line = self.text[line_start..].lines().next().unwrap_or_default();
+        let key = line.split_once('=').map(|(k, _)| k.trim().trim_matches('"').to_owned());
+        let table = self.text[..line_start]
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| l.starts_with('['))
+            .map(|l| l.trim_matches(|c| c == '[' || c == ']').to_owned());
+        match (table, key) {
+            (Some(t), Some(k)) if !k.is_empty() => Some(format!("{t}.{k}")),
+            (t, k) => k.filter(|k| !k.is_empty()).or(t),
+        }
+    }
+
+    fn size(&self, v: &S<String>, key: &str) -> Result<u64, ConfigError> {
+        warden::parse_size(v.get_ref()).ok_or_else(|| {
+            let msg = format!("{:?} is not a size; write e.g. \"1 MiB\", \"512 KiB\" or \"4096\"", v.get_ref());
+            self.err(v.span(), key, msg)
+        })
+    }
+
+    fn duration(&self, v: &S<String>, key: &str) -> Result<Duration, ConfigError> {
+        warden::parse_duration(v.get_ref()).filter(|d| !d.is_zero()).ok_or_else(|| {
+            let msg = format!("{:?} is not a duration; write e.g. \"250ms\", \"10s\" or \"1m\"", v.get_ref());
+            self.err(v.span(), key, msg)
+        })
+    }
+
+    fn addr(&self, v: &S<String>, key: &str) -> Result<SocketAddr, ConfigError> {
+        v.get_ref().parse().map_err(|_| {
+            let msg = format!(
+                "{:?} is not an address; write ip:port, e.g. \"127.0.0.1:8080\" or \"[::1]:8080\"",
+                v.get_ref()
+            );
+            self.err(v.span(), key, msg)
+        })
+    }
+
+    fn server(&self, raw: RawServer, base: &Path) -> Result<ServerConfig, ConfigError> {
+        let listen = match &raw.listen {
+            Some(v) => self.addr(v, "server.listen")?,
+            None => parse_addr(DEFAULT_LISTEN),
+        };
+        let path = |v: &Option<S<String>>, default: &str| base.join(v.as_ref().map_or(default, |v| v.get_ref()));
+        let max_body = raw.max_body.as_ref().map(|v| self.size(v, "server.max-body")).transpose()?;
+        let max_response_body =
+            raw.max_response_body.as_ref().map(|v| self.size(v, "server.max-response-body")).transpose()?;
+        let drain_timeout = raw.drain_timeout.as_ref().map(|v| self.duration(v, "server.drain-timeout")).transpose()?;
+        let log_format = match raw.log_format.as_ref() {
+            None => LogFormat::Text,
+            Some(v) => match v.get_ref().as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                other => {
+                    let msg = format!("{other:?} is not a log format; use \"text\" or \"json\"");
+                    return Err(self.err(v.span(), "server.log-format", msg));
+                }
+            },
+        };
+        let kv = match raw.kv {
+            None => "redb".to_owned(),
+            Some(v) => {
+                let s = v.get_ref();
+                if s != "redb" && !s.starts_with("redis://") {
+                    let msg = format!("{s:?} is not a key-value backend; use \"redb\" or \"redis://host:port\"");
+                    return Err(self.err(v.span(), "server.kv", msg));
+                }
+                s.clone()
+            }
+        };
+        let max_background = match raw.max_background {
+            None => 1024,
+            Some(v) if *v.get_ref() >= 1 => usize::try_from(*v.get_ref()).unwrap_or(usize::MAX),
+            Some(v) => return Err(self.err(v.span(), "server.max-background", "must be at least 1")),
+        };
+        Ok(ServerConfig {
+            listen,
+            plugins: path(&raw.plugins, "plugins"),
+            data_dir: path(&raw.data_dir, ".warden"),
+            max_body: max_body.unwrap_or(DEFAULT_MAX_BODY),
+            max_response_body: max_response_body.unwrap_or(DEFAULT_MAX_RESPONSE_BODY),
+            watch: raw.watch.unwrap_or(true),
+            access_log: raw.access_log.unwrap_or(true),
+            log_format,
+            drain_timeout: drain_timeout.unwrap_or(DEFAULT_DRAIN_TIMEOUT),
+            on_connect: self.stages(raw.on_connect, "server.on-connect")?,
+            kv,
+            max_background,
+            audit_log: raw.audit_log.map(|p| base.join(p)),
+        })
+    }
+
+    fn admin(&self, raw: RawAdmin, base: &Path) -> Result<Option<AdminConfig>, ConfigError> {
+        if raw.enabled == Some(false) {
+            return Ok(None);
+        }
+        let listen = match &raw.listen {
+            Some(v) => self.addr(v, "admin.listen")?,
+            None => parse_addr(DEFAULT_ADMIN_LISTEN),
+        };
+        let token = match (raw.token_env, raw.token_file) {
+            (Some(env), Some(_)) => {
+                let msg = "set either token-env or token-file, not both";
+                return Err(self.err(env.span(), "admin.token-env", msg));
+            }
+            (Some(env), None) => AdminToken::Env(env.into_inner()),
+            (None, Some(file)) => AdminToken::File(base.join(file.into_inner())),
+            (None, None) => AdminToken::Generated,
+        };
+        Ok(Some(AdminConfig { listen, token }))
+    }
+
+    fn stages(&self, raw: Vec<S<RawStage>>, key: &str) -> Result<Vec<Stage>, ConfigError> {
+        raw.into_iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let span = s.span();
+                let key = format!("{key}[{i}]");
+                let (plugin, on_error) = match s.into_inner() {
+                    RawStage::Name(name) => (name, None),
+                    RawStage::Table(t) => (t.plugin, t.on_error),
+                };
+                if plugin.is_empty() {
+                    return Err(self.err(span, &key, "plugin name is empty"));
+                }
+                let on_error = match on_error.as_deref() {
+                    None | Some("fail-closed") => OnError::FailClosed,
+                    Some("fail-open") => OnError::FailOpen,
+                    Some(other) => {
+                        let msg = format!("on-error {other:?} is not a policy; use \"fail-open\" or \"fail-closed\"");
+                        return Err(self.err(span, &format!("{key}.on-error"), msg));
+                    }
+                };
+                Ok(Stage { plugin, on_error })
+            })
+            .collect()
+    }
+
+    fn methods(&self, raw: &[S<String>], key: &str) -> Result<Vec<Method>, ConfigError> {
+        raw.iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let upper = m.get_ref().to_ascii_uppercase();
+                Method::from_bytes(upper.as_bytes()).map_err(|_| {
+                    self.err(m.span(), &format!("{key}[{i}]"), format!("{:?} is not an HTTP method", m.get_ref()))
+                })
+            })
+            .collect()
+    }
+
+    fn route(&self, raw: RawRoute, i: usize, span: Range<usize>) -> Result<RouteConfig, ConfigError> {
+        let k = |f: &str| format!("route[{i}].{f}");
+        let name = raw.name.as_ref().map(|n| n.get_ref().clone()).unwrap_or_else(|| format!("route-{i}"));
+        let path = match &raw.path {
+            None => "/".to_owned(),
+            Some(p) if p.get_ref().starts_with('/') => p.get_ref().trim_end_matches('/').to_owned(),
+            Some(p) => {
+                let msg = format!("{:?} must start with '/', e.g. \"/api\"", p.get_ref());
+                return Err(self.err(p.span(), &k("path"), msg));
+            }
+        };
+        let path = if path.is_empty() { "/".to_owned() } else { path };
+        let host = match &raw.host {
+            None => None,
+            Some(h) => Some(HostRule::parse(h.get_ref()).map_err(|m| self.err(h.span(), &k("host"), m))?),
+        };
+        let mode = match raw.mode.as_ref().map(|m| (m.get_ref().as_str(), m.span())) {
+            None | Some(("respond", _)) if raw.upstream.is_none() => Mode::Respond,
+            Some(("respond", s)) => {
+                return Err(self.err(
+                    s,
+                    &k("mode"),
+                    "a respond route has no upstream; remove `upstream` or use mode = \"proxy\"",
+                ));
+            }
+            None | Some(("proxy", _)) => {
+                let Some(up) = &raw.upstream else {
+                    return Err(self.err(span, &k("upstream"), "a proxy route needs upstream = \"http://host:port\""));
+                };
+                let upstream = parse_upstream(up.get_ref()).map_err(|m| self.err(up.span(), &k("upstream"), m))?;
+                let timeout = match &raw.upstream_timeout {
+                    Some(t) => self.duration(t, &k("upstream-timeout"))?,
+                    None => DEFAULT_UPSTREAM_TIMEOUT,
+                };
+                Mode::Proxy { upstream, timeout, strip_prefix: raw.strip_prefix.unwrap_or(false) }
+            }
+            Some((other, s)) => {
+                let msg = format!("{other:?} is not a mode; use \"proxy\" (with upstream) or \"respond\"");
+                return Err(self.err(s, &k("mode"), msg));
+            }
+        };
+        Ok(RouteConfig {
+            name,
+            path,
+            methods: self.methods(&raw.methods, &k("methods"))?,
+            host,
+            mode,
+            on_request: self.stages(raw.on_request, &k("on-request"))?,
+            on_response: self.stages(raw.on_response, &k("on-response"))?,
+            on_capture: self.stages(raw.on_capture, &k("on-capture"))?,
+            example_body: raw.example_body,
+        })
+    }
+
+    fn rule(&self, raw: RawRule, i: usize, span: Range<usize>) -> Result<RuleConfig, ConfigError> {
+        let k = |f: &str| format!("rule[{i}].{f}");
+        let Some(name) = raw.name else {
+            return Err(self.err(span, &k("name"), "missing; add name = \"my-rule\""));
+        };
+        if raw.plugins.is_empty() {
+            return Err(self.err(
+                span,
+                &k("plugins"),
+                "missing; list the plugins to tell, e.g. plugins = [\"alerts\"]",
+            ));
+        }
+        let header = match &raw.header {
+            None => None,
+            Some(h) => {
+                let (n, v) = h.get_ref().split_once(':').ok_or_else(|| {
+                    self.err(h.span(), &k("header"), "write \"name: value-pattern\", e.g. \"user-agent: *sqlmap*\"")
+                })?;
+                Some((n.trim().to_ascii_lowercase(), Pattern::new(v.trim())))
+            }
+        };
+        if raw.methods.is_empty() && raw.path.is_none() && header.is_none() {
+            let msg = "a rule needs at least one of methods, path or header";
+            return Err(self.err(span, &k("name"), msg));
+        }
+        Ok(RuleConfig {
+            name: name.into_inner(),
+            methods: self.methods(&raw.methods, &k("methods"))?,
+            path: raw.path.map(|p| Pattern::new(p.get_ref())),
+            header,
+            plugins: raw.plugins.into_iter().map(Spanned::into_inner).collect(),
+        })
+    }
+}
+
+/// `http://host[:port][/base]`; no query, fragment or user info.
+fn parse_upstream(s: &str) -> Result<http::Uri, String> {
+    let uri: http::Uri = s.parse().map_err(|_| format!("{s:?} is not a URL; write e.g. \"http://127.0.0.1:9000\""))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Err(
+                "https upstreams are not supported yet; terminate TLS in front of the upstream or use http".into()
+            );
+        }
+        _ => return Err(format!("{s:?} needs the http:// scheme")),
+    }
+    let Some(authority) = uri.authority() else {
+        return Err(format!("{s:?} has no host"));
+    };
+    if authority.as_str().contains('@') {
+        return Err("user info is not allowed in the upstream URL".into());
+    }
+    if uri.query().is_some() {
+        return Err("remove the query from the upstream URL".into());
+    }
+    Ok(uri)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<GatewayConfig, ConfigError> {
+        GatewayConfig::parse(text, Path::new("/etc/warden/gateway.toml"))
+    }
+
+    fn err(text: &str) -> ConfigError {
+        match parse(text) {
+            Ok(_) => panic!("expected an error for:\n{text}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.server.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.server.plugins, Path::new("/etc/warden/plugins"));
+        assert_eq!(c.server.max_body, DEFAULT_MAX_BODY);
+        assert_eq!(c.server.kv, "redb");
+        let admin = c.admin.unwrap();
+        assert!(admin.listen.ip().is_loopback());
+        assert_eq!(admin.token, AdminToken::Generated);
+        assert!(c.routes.is_empty());
+    }
+
+    #[test]
+    fn full_route() {
+        let c = parse(
+            r#"
+[server]
+max-body = "2 KiB"
+on-connect = [{ plugin = "ipfilter", on-error = "fail-open" }]
+[admin]
+token-env = "TOKEN"
+[[route]]
+name = "api"
+path = "/api/"
+methods = ["post", "GET"]
+host = "*.example.com"
+upstream = "http://127.0.0.1:9000/base"
+upstream-timeout = "2s"
+on-request = ["a", { plugin = "b", on-error = "fail-open" }]
+on-response = ["c"]
+on-capture = ["d"]
+[[rule]]
+name = "scan"
+header = "User-Agent: *sqlmap*"
+plugins = ["alerts"]
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.server.max_body, 2048);
+        assert_eq!(c.server.on_connect, [Stage::new("ipfilter").on_error(OnError::FailOpen)]);
+        let r = &c.routes[0];
+        assert_eq!(r.path, "/api");
+        assert_eq!(r.methods, [Method::POST, Method::GET]);
+        assert!(matches!(&r.mode, Mode::Proxy { timeout, .. } if *timeout == Duration::from_secs(2)));
+        assert_eq!(r.on_request[1], Stage::new("b").on_error(OnError::FailOpen));
+        assert_eq!(c.rules[0].header.as_ref().unwrap().0, "user-agent");
+        let uses = c.plugin_uses();
+        assert_eq!(uses.len(), 6);
+        assert_eq!(uses[2].2, "route[0].on-request[1]");
+    }
+
+    #[test]
+    fn errors_name_line_and_key() {
+        let e = err("[server]\nlisten = \"nope\"\n");
+        assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("server.listen")));
+        assert!(e.message.contains("ip:port"), "{e}");
+        assert!(e.to_string().starts_with("/etc/warden/gateway.toml:2:10: server.listen: "), "{e}");
+
+        let e = err("[server]\nmax-body = \"huge\"\n");
+        assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("server.max-body")));
+
+        let e = err("[server]\nlisen = \"127.0.0.1:1\"\n");
+        assert_eq!(e.line, Some(2));
+        assert_eq!(e.key.as_deref(), Some("server.lisen"));
+        assert!(e.message.contains("unknown field"), "{e}");
+
+        let e = err("[[route]]\nname = \"a\"\nmode = \"proxy\"\n");
+        assert_eq!(e.key.as_deref(), Some("route[0].upstream"));
+        let e = err("[[route]]\npath = \"/\"\nupstream = \"ftp://x\"\n");
+        assert_eq!((e.line, e.key.as_deref()), (Some(3), Some("route[0].upstream")));
+        let e = err("[[route]]\nupstream = \"https://x\"\n");
+        assert!(e.message.contains("not supported"), "{e}");
+        let e = err("[[route]]\non-request = [{ plugin = \"a\", on-error = \"maybe\" }]\n");
+        assert_eq!(e.key.as_deref(), Some("route[0].on-request[0].on-error"));
+        let e = err("[[route]]\nname = \"x\"\n[[route]]\nname = \"x\"\n");
+        assert!(e.message.contains("twice"), "{e}");
+        let e = err("[[route]]\npath = \"api\"\n");
+        assert_eq!(e.key.as_deref(), Some("route[0].path"));
+        let e = err("[[route]]\nmethods = [\"GE T\"]\n");
+        assert_eq!(e.key.as_deref(), Some("route[0].methods[0]"));
+        let e = err("[[rule]]\nname = \"r\"\nplugins = [\"p\"]\n");
+        assert!(e.message.contains("at least one"), "{e}");
+        let e = err("[server]\nkv = \"memcached://x\"\n");
+        assert_eq!(e.key.as_deref(), Some("server.kv"));
+        let e = err("[server\n");
+        assert_eq!(e.line, Some(1));
+    }
+
+    #[test]
+    fn locate_finds_keys_after_parsing() {
+        let text = "[[route]]\nname = \"a\"\n[[route]]\nname = \"b\"\non-request = [\"x\"]\n";
+        assert_eq!(locate(text, "route[1].on-request[0]"), Some(5));
+        assert_eq!(locate(text, "route[0].on-request[0]"), None);
+        assert_eq!(locate("[server]\non-connect = [\"p\"]\n", "server.on-connect[0]"), Some(2));
+    }
+}

@@ -1,0 +1,171 @@
+//! Between hyper's HTTP types and the plugin types, and the header hygiene
+//! a proxy owes HTTP: hop-by-hop fields stay on their hop.
+
+use bytes::Bytes;
+use http::header::{CONNECTION, CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue, TRANSFER_ENCODING};
+use http::{Method, StatusCode, Uri};
+use warden::{HttpRequest, HttpResponse};
+
+/// Fields that describe one connection, never forwarded (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Removes hop-by-hop fields, including any named in `Connection`.
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+/// The headers as plugin pairs. Values that are not UTF-8 are passed lossily.
+pub(crate) fn headers_to_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            let value = match v.to_str() {
+                Ok(s) => s.to_owned(),
+                Err(_) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            };
+            (k.as_str().to_owned(), value)
+        })
+        .collect()
+}
+
+/// Plugin header pairs as a header map; framing fields (`content-length`,
+/// `transfer-encoding`) and hop-by-hop fields are dropped because the
+/// gateway sets framing itself.
+pub(crate) fn pairs_to_headers(pairs: &[(String, String)]) -> Result<HeaderMap, String> {
+    let mut map = HeaderMap::with_capacity(pairs.len());
+    for (k, v) in pairs {
+        let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("invalid header name {k:?}"))?;
+        let value = HeaderValue::from_str(v).map_err(|_| format!("invalid value for header {k:?}"))?;
+        map.append(name, value);
+    }
+    strip_hop_by_hop(&mut map);
+    map.remove(CONTENT_LENGTH);
+    map.remove(TRANSFER_ENCODING);
+    Ok(map)
+}
+
+/// The request as a plugin sees it: `uri` is the path and query.
+pub(crate) fn to_plugin_request(method: &Method, uri: &Uri, headers: &HeaderMap, body: Bytes) -> HttpRequest {
+    HttpRequest {
+        method: method.as_str().to_owned(),
+        uri: uri.path_and_query().map_or("/", |pq| pq.as_str()).to_owned(),
+        headers: headers_to_pairs(headers),
+        body: body.into(),
+    }
+}
+
+/// Method, target and headers of a request a plugin replaced.
+pub(crate) fn from_plugin_request(request: &HttpRequest) -> Result<(Method, Uri, HeaderMap), String> {
+    let method =
+        Method::from_bytes(request.method.as_bytes()).map_err(|_| format!("invalid method {:?}", request.method))?;
+    let uri: Uri = request.uri.parse().map_err(|_| format!("invalid request target {:?}", request.uri))?;
+    if uri.scheme().is_some() || !request.uri.starts_with('/') {
+        return Err(format!("request target {:?} must be a path starting with '/'", request.uri));
+    }
+    Ok((method, uri, pairs_to_headers(&request.headers)?))
+}
+
+/// A plugin's response as status and headers (the body is taken as is).
+pub(crate) fn from_plugin_response(response: &HttpResponse) -> Result<(StatusCode, HeaderMap), String> {
+    let status = StatusCode::from_u16(response.status)
+        .ok()
+        .filter(|s| (200..=599).contains(&s.as_u16()))
+        .ok_or_else(|| format!("invalid response status {}", response.status))?;
+    Ok((status, pairs_to_headers(&response.headers)?))
+}
+
+/// The upstream URI for a request: upstream base path + request path
+/// (minus the route prefix when `strip` is set) + query.
+pub(crate) fn upstream_uri(base: &Uri, target: &Uri, strip: Option<&str>) -> Result<Uri, String> {
+    let mut path = target.path();
+    if let Some(prefix) = strip.filter(|p| *p != "/") {
+        path = path.strip_prefix(prefix).unwrap_or(path);
+    }
+    let base_path = base.path().trim_end_matches('/');
+    let mut pq = String::with_capacity(base_path.len() + path.len() + 16);
+    pq.push_str(base_path);
+    if !path.starts_with('/') {
+        pq.push('/');
+    }
+    pq.push_str(path);
+    if let Some(q) = target.query() {
+        pq.push('?');
+        pq.push_str(q);
+    }
+    let authority = base.authority().map(|a| a.as_str()).unwrap_or_default();
+    Uri::builder()
+        .scheme(base.scheme_str().unwrap_or("http"))
+        .authority(authority)
+        .path_and_query(pq)
+        .build()
+        .map_err(|e| format!("cannot build the upstream URL: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_fields_are_removed() {
+        let mut h = HeaderMap::new();
+        h.insert("connection", HeaderValue::from_static("keep-alive, x-secret"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("transfer-encoding", HeaderValue::from_static("chunked"));
+        h.insert("upgrade", HeaderValue::from_static("websocket"));
+        h.insert("proxy-authorization", HeaderValue::from_static("Basic x"));
+        h.insert("x-kept", HeaderValue::from_static("yes"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1, "{h:?}");
+        assert!(h.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn upstream_uris() {
+        let base: Uri = "http://127.0.0.1:9000/base/".parse().unwrap();
+        let t: Uri = "/api/users?id=1".parse().unwrap();
+        assert_eq!(upstream_uri(&base, &t, None).unwrap(), "http://127.0.0.1:9000/base/api/users?id=1");
+        assert_eq!(upstream_uri(&base, &t, Some("/api")).unwrap(), "http://127.0.0.1:9000/base/users?id=1");
+        let bare: Uri = "http://up:80".parse().unwrap();
+        let root: Uri = "/api".parse().unwrap();
+        assert_eq!(upstream_uri(&bare, &root, Some("/api")).unwrap(), "http://up:80/");
+    }
+
+    #[test]
+    fn plugin_messages_are_checked() {
+        let mut r = HttpRequest::new("GET", "/x");
+        r.headers.push(("content-length".into(), "999".into()));
+        r.headers.push(("x-a".into(), "1".into()));
+        let (m, u, h) = from_plugin_request(&r).unwrap();
+        assert_eq!((m, u.path()), (Method::GET, "/x"));
+        assert!(!h.contains_key("content-length"), "framing is the gateway's job");
+        assert!(from_plugin_request(&HttpRequest::new("G E T", "/")).is_err());
+        assert!(from_plugin_request(&HttpRequest::new("GET", "http://evil/")).is_err());
+        let mut bad = HttpRequest::new("GET", "/");
+        bad.headers.push(("x".into(), "a\nb".into()));
+        assert!(from_plugin_request(&bad).is_err());
+        assert!(from_plugin_response(&HttpResponse::new(99, "")).is_err());
+        assert!(from_plugin_response(&HttpResponse::new(204, "")).is_ok());
+    }
+}
