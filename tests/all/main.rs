@@ -5,6 +5,7 @@ mod cache;
 mod cli;
 mod common;
 mod examples;
+mod gateway;
 mod hooks;
 mod limits;
 mod loading;
