@@ -56,6 +56,8 @@ pub(crate) struct Shared {
     client: Client<HttpConnector, Body>,
     pub(crate) metrics: Metrics,
     background: Arc<Semaphore>,
+    /// Permits of `background`: all free means nothing is waiting.
+    background_capacity: u32,
     pub(crate) in_flight: AtomicUsize,
     max_body: u64,
     max_response_body: u64,
@@ -142,6 +144,7 @@ impl Gateway {
             rules: config.rules.clone(),
             client,
             background: Arc::new(Semaphore::new(config.server.max_background)),
+            background_capacity: u32::try_from(config.server.max_background).unwrap_or(u32::MAX),
             in_flight: AtomicUsize::new(0),
             max_body: config.server.max_body,
             max_response_body: config.server.max_response_body,
@@ -227,13 +230,10 @@ impl Gateway {
         let _ = stop_tx.send(true);
         drop(alive_tx);
         let drained = tokio::time::timeout(drain, alive_rx.recv()).await.is_ok();
-        // Give background deliveries what is left of the drain time too.
-        let _ = tokio::time::timeout(drain, self.shared.background.acquire_many(self.background_capacity())).await;
+        // Give waiting background deliveries the drain time too.
+        let all = self.shared.background.acquire_many(self.shared.background_capacity);
+        let _ = tokio::time::timeout(drain, all).await;
         drained
-    }
-
-    fn background_capacity(&self) -> u32 {
-        u32::try_from(self.shared.background.available_permits()).unwrap_or(u32::MAX)
     }
 }
 

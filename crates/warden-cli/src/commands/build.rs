@@ -7,27 +7,35 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail};
 use warden::Manifest;
 
-/// Build a Rust plugin (cargo, wasm32-wasip2) and copy the component to the
+/// Build Rust plugins (cargo, wasm32-wasip2) and copy each component to the
 /// path its plugin.toml names.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Plugin folder (with plugin.toml and Cargo.toml).
-    plugin: PathBuf,
+    /// Plugin folders (each with plugin.toml and Cargo.toml).
+    #[arg(required = true)]
+    plugins: Vec<PathBuf>,
     /// Cargo profile.
     #[arg(long, default_value = "release")]
     profile: String,
 }
 
 pub fn run(args: &Args) -> Result<()> {
-    let manifest = Manifest::from_dir(&args.plugin)?;
-    let cargo_toml = args.plugin.join("Cargo.toml");
+    for plugin in &args.plugins {
+        build(plugin, &args.profile)?;
+    }
+    Ok(())
+}
+
+fn build(plugin: &Path, profile: &str) -> Result<()> {
+    let manifest = Manifest::from_dir(plugin)?;
+    let cargo_toml = plugin.join("Cargo.toml");
     if !cargo_toml.is_file() {
-        bail!("`{}` has no Cargo.toml; `warden build` builds Rust plugin crates", args.plugin.display());
+        bail!("`{}` has no Cargo.toml; `warden build` builds Rust plugin crates", plugin.display());
     }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)
         .args(["build", "--target", "wasm32-wasip2", "--message-format", "json-render-diagnostics", "--profile"])
-        .arg(&args.profile)
+        .arg(profile)
         .arg("--manifest-path")
         .arg(&cargo_toml)
         .stderr(Stdio::inherit())
