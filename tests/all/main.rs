@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod examples;
 mod hooks;
+mod kv;
 mod limits;
 mod loading;
 mod manager;
