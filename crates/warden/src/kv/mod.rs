@@ -105,7 +105,9 @@ pub enum KeyValueError {
     },
 
     /// The store specification is neither `redb` nor a `redis://` URL.
-    #[error("unknown key-value store {spec:?}: use \"redb\" (a file in the data directory) or a redis://host:port[/db] URL")]
+    #[error(
+        "unknown key-value store {spec:?}: use \"redb\" (a file in the data directory) or a redis://host:port[/db] URL"
+    )]
     InvalidSpec {
         /// The specification given (password removed).
         spec: String,

@@ -97,7 +97,10 @@ impl Redb {
     }
 
     /// Runs one write transaction (not yet durable) and marks the store dirty.
-    fn write<T>(&self, f: impl FnOnce(&redb::WriteTransaction) -> Result<T, KeyValueError>) -> Result<T, KeyValueError> {
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&redb::WriteTransaction) -> Result<T, KeyValueError>,
+    ) -> Result<T, KeyValueError> {
         let mut tx = self.db.begin_write().map_err(failed)?;
         tx.set_durability(Durability::None).map_err(failed)?;
         let out = f(&tx)?; // an error drops (aborts) the transaction
@@ -147,8 +150,7 @@ impl Backend for Redb {
     fn delete(&self, namespace: &str, key: &str) -> Result<bool, KeyValueError> {
         self.write(|tx| {
             let mut values = tx.open_table(VALUES).map_err(failed)?;
-            let Some(old_len) = values.remove((namespace, key)).map_err(failed)?.map(|v| v.value().len() as u64)
-            else {
+            let Some(old_len) = values.remove((namespace, key)).map_err(failed)?.map(|v| v.value().len() as u64) else {
                 return Ok(false);
             };
             let mut usage = tx.open_table(USAGE).map_err(failed)?;
@@ -252,7 +254,10 @@ mod tests {
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         let e = Redb::open(&path).err().expect("a second open fails");
-        assert!(matches!(&e, KeyValueError::Open { path: p, message } if *p == path && message.contains("already open")), "{e}");
+        assert!(
+            matches!(&e, KeyValueError::Open { path: p, message } if *p == path && message.contains("already open")),
+            "{e}"
+        );
         drop(db);
         Redb::open(&path).expect("reopens once closed");
     }

@@ -217,7 +217,8 @@ impl Backend for Redis {
     fn delete(&self, namespace: &str, key: &str) -> Result<bool, KeyValueError> {
         let keys = Keys::new(namespace);
         let (value_key, index, usage) = (keys.value(key), keys.index(), keys.usage());
-        let existed: i64 = self.run(|conn| self.delete.key(&value_key).key(&index).key(&usage).arg(key).invoke(conn))?;
+        let existed: i64 =
+            self.run(|conn| self.delete.key(&value_key).key(&index).key(&usage).arg(key).invoke(conn))?;
         Ok(existed == 1)
     }
 
