@@ -7,6 +7,7 @@ mod common;
 mod examples;
 mod gateway;
 mod hooks;
+mod kv;
 mod limits;
 mod loading;
 mod manager;

@@ -34,6 +34,8 @@ pub(crate) struct Shared {
     pub max_message_bytes: u64,
     /// The way to other plugins; set by the plugin manager.
     pub links: Option<Arc<dyn Links>>,
+    /// Its access to the key-value store.
+    pub key_value: crate::kv::Grant,
 }
 
 /// What a plugin reaches through the plugin manager: other plugins and the

@@ -59,6 +59,7 @@ pub use audit::AuditSink;
 pub use bus::{TopicError, TopicPattern};
 pub use error::{Error, ErrorKind, Result};
 pub use hooks::{Hook, Interface};
+pub use kv::{KeyValueError, KeyValueStore};
 pub use limits::{InstancePolicy, Limits};
 pub use manager::{LoadReport, ManagerBuilder, PluginInfo, PluginManager, PluginState, SyncAction};
 pub use manifest::{Manifest, ManifestError};

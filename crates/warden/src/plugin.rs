@@ -182,6 +182,7 @@ impl Plugin {
             publish: manifest.permissions.publish.clone(),
             max_message_bytes: limits.max_output_bytes,
             links,
+            key_value: crate::kv::Grant::new(&manifest.permissions, limits, settings.key_value.as_ref()),
         });
         let budget = CallBudget::new(limits, settings.epoch_tick, settings.fuel);
 

@@ -13,6 +13,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use crate::cache::Cache;
 use crate::error::{Error, Result};
 use crate::host::HostState;
+use crate::kv::KeyValueStore;
 use crate::manifest::Manifest;
 use crate::plugin::Plugin;
 
@@ -51,6 +52,7 @@ pub struct RuntimeBuilder {
     pub(crate) max_stack_bytes: usize,
     pub(crate) fuel: bool,
     max_instances_total: u32,
+    pub(crate) key_value: Option<KeyValueStore>,
 }
 
 impl Default for RuntimeBuilder {
@@ -62,6 +64,7 @@ impl Default for RuntimeBuilder {
             max_stack_bytes: crate::limits::DEFAULT_STACK_BYTES,
             fuel: true,
             max_instances_total: 1000,
+            key_value: None,
         }
     }
 }
@@ -104,6 +107,22 @@ impl RuntimeBuilder {
     /// Most plugin instances alive at once across the process (default 1000).
     pub fn max_instances_total(mut self, n: u32) -> Self {
         self.max_instances_total = n.max(1);
+        self
+    }
+
+    /// The key-value store plugins use (default: none, and the `keyvalue`
+    /// import answers `unavailable`). Each plugin whose manifest sets
+    /// `[permissions] key-value = true` gets its own namespace (its name),
+    /// capped by its `[limits] key-value-quota`.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = warden::KeyValueStore::from_spec("redb", "/var/lib/myapp")?;
+    /// let runtime = warden::Runtime::builder().key_value(store).build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn key_value(mut self, store: KeyValueStore) -> Self {
+        self.key_value = Some(store);
         self
     }
 

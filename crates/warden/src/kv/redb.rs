@@ -1,0 +1,273 @@
+//! The embedded backend: one redb file, two tables.
+//!
+//! `values` maps `(namespace, key)` to the value; tuple keys keep
+//! namespaces apart structurally (no separator a key could forge) and sort
+//! by namespace, then key bytes, so a listing is one range scan. `usage`
+//! maps a namespace to its byte count, updated in the same write
+//! transaction as the value, which also makes the quota check atomic (redb
+//! has one writer at a time).
+//!
+//! Durability trade-off: writes commit with `Durability::None` (no fsync,
+//! visible to readers at once) and a background thread makes them durable
+//! with an empty `Immediate` commit every [`FLUSH_EVERY`] when anything
+//! changed, and redb does the same when the database closes. A crash loses
+//! at most that window of writes; the file is never left corrupt.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use redb::{Database, DatabaseError, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+
+use super::{Backend, KeyValueError, charge};
+
+/// `(namespace, key)` -> value.
+const VALUES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("warden-kv-values");
+/// namespace -> bytes used (keys plus values).
+const USAGE: TableDefinition<&str, u64> = TableDefinition::new("warden-kv-usage");
+
+/// How often pending writes are made durable.
+const FLUSH_EVERY: Duration = Duration::from_millis(500);
+
+pub(super) struct Redb {
+    path: PathBuf,
+    db: Arc<Database>,
+    /// Set by every write, cleared by the flush that makes it durable.
+    dirty: Arc<AtomicBool>,
+    /// Dropping the sender stops the flusher; joined on drop so the file is
+    /// closed (and flushed) when the last store handle goes.
+    flusher: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
+}
+
+/// A redb failure during an operation.
+fn failed(e: impl Into<redb::Error>) -> KeyValueError {
+    KeyValueError::Backend { message: format!("redb: {}", e.into()) }
+}
+
+impl Redb {
+    pub(super) fn open(path: &Path) -> Result<Redb, KeyValueError> {
+        let open_error = |message: String| KeyValueError::Open { path: path.to_owned(), message };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                open_error(format!("cannot create its folder: {e}; check the path and the permissions"))
+            })?;
+        }
+        // Create the file ourselves so it is private (0600); redb initialises an empty file.
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options.open(path).map_err(|e| open_error(format!("{e}; check the path and the permissions")))?;
+
+        let db = Database::create(path).map_err(|e| {
+            open_error(match e {
+                DatabaseError::DatabaseAlreadyOpen => "it is already open (in this process or another); open it once and clone the KeyValueStore".to_owned(),
+                DatabaseError::UpgradeRequired(v) => format!("it was written by an older redb (file format {v}); upgrade it with that version's tools or remove it"),
+                e => format!("{e}; is it a redb file? move it away to start empty"),
+            })
+        })?;
+        // Create the tables now, so readers never meet a missing table.
+        let init = || -> Result<(), redb::Error> {
+            let tx = db.begin_write()?;
+            tx.open_table(VALUES)?;
+            tx.open_table(USAGE)?;
+            tx.commit()?;
+            Ok(())
+        };
+        init().map_err(|e| open_error(format!("cannot initialise it: {e}")))?;
+
+        let db = Arc::new(db);
+        let dirty = Arc::new(AtomicBool::new(false));
+        let (stop, stopped) = mpsc::channel::<()>();
+        let (thread_db, thread_dirty, thread_path) = (db.clone(), dirty.clone(), path.to_owned());
+        let thread = std::thread::Builder::new()
+            .name("warden-kv-flush".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(FLUSH_EVERY) {
+                    if let Err(e) = flush(&thread_db, &thread_dirty) {
+                        tracing::warn!(target: "warden::kv", path = %thread_path.display(), "cannot flush the key-value store: {e}");
+                    }
+                }
+            })
+            .map_err(|e| open_error(format!("cannot start its flush thread: {e}")))?;
+        Ok(Redb { path: path.to_owned(), db, dirty, flusher: Some((stop, thread)) })
+    }
+
+    /// Runs one write transaction (not yet durable) and marks the store dirty.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&redb::WriteTransaction) -> Result<T, KeyValueError>,
+    ) -> Result<T, KeyValueError> {
+        let mut tx = self.db.begin_write().map_err(failed)?;
+        tx.set_durability(Durability::None).map_err(failed)?;
+        let out = f(&tx)?; // an error drops (aborts) the transaction
+        tx.commit().map_err(failed)?;
+        self.dirty.store(true, Ordering::Release);
+        Ok(out)
+    }
+}
+
+/// Makes the pending writes durable if there are any.
+fn flush(db: &Database, dirty: &AtomicBool) -> Result<(), KeyValueError> {
+    if !dirty.swap(false, Ordering::AcqRel) {
+        return Ok(());
+    }
+    let result = (|| {
+        let mut tx = db.begin_write().map_err(failed)?;
+        tx.set_durability(Durability::Immediate).map_err(failed)?;
+        tx.commit().map_err(failed)
+    })();
+    if result.is_err() {
+        dirty.store(true, Ordering::Release);
+    }
+    result
+}
+
+impl Backend for Redb {
+    fn get(&self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, KeyValueError> {
+        let tx = self.db.begin_read().map_err(failed)?;
+        let values = tx.open_table(VALUES).map_err(failed)?;
+        let value = values.get((namespace, key)).map_err(failed)?;
+        Ok(value.map(|v| v.value().to_vec()))
+    }
+
+    fn set(&self, namespace: &str, key: &str, value: &[u8], quota: u64) -> Result<(), KeyValueError> {
+        self.write(|tx| {
+            let mut values = tx.open_table(VALUES).map_err(failed)?;
+            let mut usage = tx.open_table(USAGE).map_err(failed)?;
+            let old_len = values.get((namespace, key)).map_err(failed)?.map(|v| v.value().len() as u64);
+            let current = usage.get(namespace).map_err(failed)?.map_or(0, |v| v.value());
+            let next = charge(namespace, current, key, old_len, value.len() as u64, quota)?;
+            values.insert((namespace, key), value).map_err(failed)?;
+            usage.insert(namespace, next).map_err(failed)?;
+            Ok(())
+        })
+    }
+
+    fn delete(&self, namespace: &str, key: &str) -> Result<bool, KeyValueError> {
+        self.write(|tx| {
+            let mut values = tx.open_table(VALUES).map_err(failed)?;
+            let Some(old_len) = values.remove((namespace, key)).map_err(failed)?.map(|v| v.value().len() as u64) else {
+                return Ok(false);
+            };
+            let mut usage = tx.open_table(USAGE).map_err(failed)?;
+            let current = usage.get(namespace).map_err(failed)?.map_or(0, |v| v.value());
+            let next = current.saturating_sub(key.len() as u64 + old_len);
+            if next == 0 {
+                usage.remove(namespace).map_err(failed)?;
+            } else {
+                usage.insert(namespace, next).map_err(failed)?;
+            }
+            Ok(true)
+        })
+    }
+
+    fn list_keys(&self, namespace: &str, prefix: &str, limit: usize) -> Result<Vec<String>, KeyValueError> {
+        let tx = self.db.begin_read().map_err(failed)?;
+        let values = tx.open_table(VALUES).map_err(failed)?;
+        let mut keys = Vec::new();
+        for entry in values.range((namespace, prefix)..).map_err(failed)? {
+            let (k, _) = entry.map_err(failed)?;
+            let (ns, key) = k.value();
+            if ns != namespace || !key.starts_with(prefix) || keys.len() == limit {
+                break;
+            }
+            keys.push(key.to_owned());
+        }
+        Ok(keys)
+    }
+
+    fn usage(&self, namespace: &str) -> Result<u64, KeyValueError> {
+        let tx = self.db.begin_read().map_err(failed)?;
+        let usage = tx.open_table(USAGE).map_err(failed)?;
+        Ok(usage.get(namespace).map_err(failed)?.map_or(0, |v| v.value()))
+    }
+
+    fn flush(&self) -> Result<(), KeyValueError> {
+        flush(&self.db, &self.dirty)
+    }
+
+    fn describe(&self) -> String {
+        format!("redb {}", self.path.display())
+    }
+}
+
+impl Drop for Redb {
+    fn drop(&mut self) {
+        if let Some((stop, thread)) = self.flusher.take() {
+            drop(stop);
+            // The thread only flushes; a panic there is already reported.
+            let _ = thread.join();
+        }
+        // `db` drops after this: redb makes pending writes durable on close.
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_tracks_sets_overwrites_and_deletes() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let db = Redb::open(&dir.path().join("sub/kv.redb")).unwrap();
+        db.set("p", "ab", b"xyz", 100).unwrap();
+        assert_eq!(db.usage("p").unwrap(), 5);
+        db.set("p", "ab", b"x", 100).unwrap();
+        assert_eq!(db.usage("p").unwrap(), 3);
+        db.set("p", "c", b"", 100).unwrap();
+        assert_eq!(db.usage("p").unwrap(), 4);
+        assert_eq!(db.usage("q").unwrap(), 0);
+        assert!(db.delete("p", "ab").unwrap());
+        assert!(!db.delete("p", "ab").unwrap());
+        assert_eq!(db.usage("p").unwrap(), 1);
+        let e = db.set("p", "big", &[0; 98], 100).unwrap_err();
+        assert_eq!(e.code(), "quota-exceeded");
+        assert_eq!(db.usage("p").unwrap(), 1, "a refused write changes nothing");
+        assert_eq!(db.get("p", "big").unwrap(), None);
+    }
+
+    #[test]
+    fn listing_stays_inside_the_namespace() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let db = Redb::open(&dir.path().join("kv.redb")).unwrap();
+        for (ns, key) in [("a", "x1"), ("a", "x2"), ("a", "y"), ("ab", "x3"), ("b", "x0")] {
+            db.set(ns, key, b"v", 100).unwrap();
+        }
+        assert_eq!(db.list_keys("a", "x", 10).unwrap(), ["x1", "x2"]);
+        assert_eq!(db.list_keys("a", "", 10).unwrap(), ["x1", "x2", "y"]);
+        assert_eq!(db.list_keys("a", "", 2).unwrap(), ["x1", "x2"]);
+        assert_eq!(db.list_keys("ab", "", 10).unwrap(), ["x3"]);
+        assert!(db.list_keys("c", "", 10).unwrap().is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_file_is_private_and_opened_once() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("kv.redb");
+        let db = Redb::open(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let e = Redb::open(&path).err().expect("a second open fails");
+        assert!(
+            matches!(&e, KeyValueError::Open { path: p, message } if *p == path && message.contains("already open")),
+            "{e}"
+        );
+        drop(db);
+        Redb::open(&path).expect("reopens once closed");
+    }
+
+    #[test]
+    fn a_file_that_is_not_redb_is_refused() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("kv.redb");
+        std::fs::write(&path, b"this is not a database, just some text that is long enough").unwrap();
+        let e = Redb::open(&path).err().expect("not a redb file");
+        assert!(e.to_string().contains(&path.display().to_string()), "{e}");
+    }
+}
