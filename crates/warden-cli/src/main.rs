@@ -35,7 +35,7 @@ EXIT CODES:
   32  unavailable       the plugin is disabled, failed or backing off
   30  runtime           engine or instantiation failure
   40  config            the gateway configuration is invalid (warden serve)
-  41  listen            the gateway could not open a listener or its data folder
+  41  startup           the gateway could not open a listener, its data folder or key-value store
 
 On failure, stderr gets one line: error[<kind>]: <message>";
 
@@ -181,7 +181,7 @@ fn report(err: &anyhow::Error) -> ExitCode {
                 (kind.as_str(), exit_code(kind))
             }
             G::Warden(w) => (w.kind().as_str(), exit_code(w.kind())),
-            _ => ("listen", 41),
+            _ => ("startup", 41),
         };
         eprintln!("error[{kind}]: {}", one_line(e.to_string()));
         return ExitCode::from(code);

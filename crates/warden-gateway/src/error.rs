@@ -23,6 +23,9 @@ pub enum GatewayError {
     /// The runtime, key-value store or plugin manager could not be set up.
     #[error("{0}")]
     Warden(#[from] warden::Error),
+    /// The key-value store (`[server] kv`) could not be opened.
+    #[error("key-value store ([server] kv): {0}")]
+    KeyValue(#[from] warden::KeyValueError),
     /// A listener could not be opened.
     #[error(
         "cannot listen on {addr} ({what}): {source}; change {key} in the configuration or stop what uses that port"

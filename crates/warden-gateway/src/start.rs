@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use warden::{AuditSink, DirWatcher, PluginManager, Runtime};
+use warden::{AuditSink, DirWatcher, KeyValueStore, PluginManager, Runtime};
 
 use crate::config::{AdminToken, GatewayConfig};
 use crate::error::GatewayError;
@@ -45,7 +45,8 @@ impl std::fmt::Debug for Running {
 pub async fn start(config: GatewayConfig) -> Result<Running, GatewayError> {
     let data = config.server.data_dir.clone();
     create_private_dir(&data)?;
-    let runtime = Runtime::builder().cache_dir(data.join("cache")).build()?;
+    let kv = KeyValueStore::from_spec(&config.server.kv, &data)?;
+    let runtime = Runtime::builder().cache_dir(data.join("cache")).key_value(kv).build()?;
     let audit = match &config.server.audit_log {
         Some(path) => AuditSink::File(path.clone()),
         None => AuditSink::Tracing,
