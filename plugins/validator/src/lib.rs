@@ -90,7 +90,7 @@ impl Rules {
                 }
                 "methods" => {
                     rules.methods = list(value).map(str::to_ascii_uppercase).collect();
-                    if let Some(m) = rules.methods.iter().find(|m| !m.bytes().all(|b| b.is_ascii_alphabetic())) {
+                    if let Some(m) = rules.methods.iter().find(|m| !m.bytes().all(is_token_byte)) {
                         return Err(bad_config(key, format!("`{m}` is not an HTTP method")));
                     }
                 }
@@ -138,6 +138,11 @@ impl Rules {
             many => Some((422, format!("missing required fields: {}", many.join(", ")))),
         }
     }
+}
+
+/// Whether `b` may appear in an HTTP method (an RFC 9110 token).
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// Whether a content type is JSON: `application/json` or `application/*+json`,
@@ -326,9 +331,9 @@ mod tests {
 
     #[test]
     fn reads_config() {
-        let r = rules(&[("required", " user_id, ,action "), ("methods", "post, Put"), ("max-depth", "4")]);
+        let r = rules(&[("required", " user_id, ,action "), ("methods", "post, Put, m-search"), ("max-depth", "4")]);
         assert_eq!(r.required, ["user_id", "action"]);
-        assert_eq!(r.methods, ["POST", "PUT"]);
+        assert_eq!(r.methods, ["POST", "PUT", "M-SEARCH"]);
         assert_eq!((r.max_depth, r.max_body), (4, None));
         assert_eq!(rules(&[("max-body", "10")]).max_body, Some(10));
         assert_eq!(rules(&[]), Rules::default());
@@ -345,6 +350,7 @@ mod tests {
             ("max-depth", "deep"),
             ("max-body", "-1"),
             ("methods", "GET, PO ST"),
+            ("methods", "GET, P/T"),
             ("required", many.as_str()),
         ] {
             let err = Validator::init(&[(key, value)].into_iter().collect()).err().expect(key);
