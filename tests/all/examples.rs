@@ -188,7 +188,10 @@ fn validator_rejects_with_status_and_reason() {
 fn validator_checks_only_configured_methods() {
     let (_d, validator) = load_config("validator", VALIDATOR, "required = \"id\"\nmethods = \"put\"");
     assert!(is_unchanged(&on_request(&validator, &json_request("POST", "{"))));
-    assert_eq!(rejection(on_request(&validator, &json_request("PUT", "{}"))), (422, "missing required field: id".into()));
+    assert_eq!(
+        rejection(on_request(&validator, &json_request("PUT", "{}"))),
+        (422, "missing required field: id".into())
+    );
 }
 
 #[test]
@@ -240,7 +243,10 @@ fn enricher_lookup_returns_key_value_errors() {
         other => panic!("expected the plugin's key-value error, got {other:?}"),
     }
     // The instance keeps serving.
-    assert!(is_unchanged(&on_request(&enricher, &json_request("POST", r#"{"action":"buy","source":"warden-gateway"}"#))));
+    assert!(is_unchanged(&on_request(
+        &enricher,
+        &json_request("POST", r#"{"action":"buy","source":"warden-gateway"}"#)
+    )));
 }
 
 #[test]

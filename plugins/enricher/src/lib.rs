@@ -327,7 +327,7 @@ mod tests {
             &[("enrich", "x")],
         ];
         for case in cases {
-            let err = Enricher::from_config(&case.iter().copied().collect()).err().expect("bad config");
+            let err = Enricher::from_config(&case.iter().copied().collect()).expect_err("bad config");
             assert_eq!(err.code, "bad-config", "{case:?}");
             assert!(err.message.contains("config key"), "{}", err.message);
         }
@@ -348,7 +348,10 @@ mod tests {
             assert_eq!(enrich(&e, body, &mut store), None, "{body}");
         }
         // Repeated fields collapse to one, which is a change.
-        assert_eq!(enrich(&e, r#"{"source":"gw","n":[1, 2],"n":3}"#, &mut store), Some(json!({"source":"gw","n":[1,2]})));
+        assert_eq!(
+            enrich(&e, r#"{"source":"gw","n":[1, 2],"n":3}"#, &mut store),
+            Some(json!({"source":"gw","n":[1,2]}))
+        );
         assert_eq!(enricher(&[]).enrich(b"{}", &mut store).unwrap(), None);
         assert_eq!(store.calls, 0, "no lookup configured, no store calls");
     }
@@ -407,13 +410,17 @@ mod tests {
         let e = enricher(&[("seed.a", "1"), ("seed.b", "2")]);
         for code in TRANSIENT {
             let skipped = e.seed(&mut Memory::failing(code)).unwrap();
-            assert_eq!(skipped.iter().map(|(k, e)| (k.as_str(), e.code.as_str())).collect::<Vec<_>>(), [
-                ("a", *code),
-                ("b", *code)
-            ]);
+            assert_eq!(
+                skipped.iter().map(|(k, e)| (k.as_str(), e.code.as_str())).collect::<Vec<_>>(),
+                [("a", *code), ("b", *code)]
+            );
         }
         let err = e.seed(&mut Memory::failing("capability-denied")).unwrap_err();
         assert_eq!(err.code, "capability-denied");
-        assert!(err.message.starts_with("seeding key `a`: store says no; check [permissions] key-value"), "{}", err.message);
+        assert!(
+            err.message.starts_with("seeding key `a`: store says no; check [permissions] key-value"),
+            "{}",
+            err.message
+        );
     }
 }

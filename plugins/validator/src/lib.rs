@@ -363,7 +363,10 @@ mod tests {
     fn accepts_valid_objects() {
         let r = demo();
         assert_eq!(status(&r, "POST", JSON, r#"{"user_id":42,"action":"buy","extra":{"a":[1,2]}}"#), None);
-        assert_eq!(status(&r, "patch", Some("Application/JSON; charset=utf-8"), r#" {"action":0,"user_id":""} "#), None);
+        assert_eq!(
+            status(&r, "patch", Some("Application/JSON; charset=utf-8"), r#" {"action":0,"user_id":""} "#),
+            None
+        );
         assert_eq!(status(&r, "PUT", Some("application/vnd.api+json"), r#"{"user_id":false,"action":[]}"#), None);
     }
 
