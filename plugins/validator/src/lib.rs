@@ -1,0 +1,451 @@
+//! Example plugin: checks JSON request bodies and refuses the bad ones.
+//!
+//! Config keys (all optional):
+//! - `required = "user_id, action"`: top-level fields that must be present and
+//!   not `null` (at most 64);
+//! - `methods = "POST, PUT, PATCH"` (the default): the methods whose requests are
+//!   checked; any other method passes untouched;
+//! - `max-depth = "32"` (the default; 1 to 100): how deeply objects and arrays
+//!   may nest, the body itself being depth 1;
+//! - `max-body = "65536"`: the largest body in bytes (no limit by default).
+//!
+//! On a checked method the body must be a JSON object sent with a JSON
+//! content type (`application/json` or `application/<something>+json`):
+//!
+//! | status | when | reason |
+//! | --- | --- | --- |
+//! | 415 | a body with another or no content type | `content-type must be application/json` |
+//! | 413 | a body over `max-body` | `request body larger than N bytes` |
+//! | 400 | an empty body, or one that is not a JSON object | `request body must be a JSON object` |
+//! | 400 | malformed JSON | `invalid JSON body at line L column C` |
+//! | 400 | nesting deeper than `max-depth` | `JSON body nested deeper than N levels` |
+//! | 422 | required fields missing or `null` | `missing required field: user_id` |
+//!
+//! Accepted requests continue unchanged. The body is parsed once, without
+//! building a tree: only the top-level keys are compared.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use warden_pdk::prelude::*;
+
+/// Default for `max-depth`.
+pub const DEFAULT_MAX_DEPTH: u32 = 32;
+/// Largest `max-depth`: below serde_json's own recursion limit (128), so our
+/// answer, not its syntax error, is what a too-deep body gets.
+pub const MAX_DEPTH_LIMIT: u32 = 100;
+/// Most required fields (they are tracked in a `u64` bit set).
+pub const MAX_REQUIRED: usize = 64;
+
+/// Validated settings, built once from the config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rules {
+    /// Top-level fields that must be present and not null, in config order.
+    pub required: Vec<String>,
+    /// Checked methods, uppercase.
+    pub methods: Vec<String>,
+    /// Deepest allowed nesting; the body object is depth 1.
+    pub max_depth: u32,
+    /// Largest body in bytes, if limited.
+    pub max_body: Option<usize>,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            required: Vec::new(),
+            methods: ["POST", "PUT", "PATCH"].map(String::from).to_vec(),
+            max_depth: DEFAULT_MAX_DEPTH,
+            max_body: None,
+        }
+    }
+}
+
+fn bad_config(key: &str, why: impl fmt::Display) -> PluginError {
+    PluginError::new("bad-config", format!("config key `{key}`: {why}"))
+}
+
+fn list(value: &str) -> impl Iterator<Item = &str> {
+    value.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn number(key: &str, value: &str, min: u64, max: u64) -> Result<u64, PluginError> {
+    match value.trim().parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(bad_config(key, format!("`{value}` is not a whole number from {min} to {max}"))),
+    }
+}
+
+impl Rules {
+    /// Reads the config; unknown keys and bad values are `bad-config` errors.
+    pub fn from_config(config: &Config) -> Result<Rules, PluginError> {
+        let mut rules = Rules::default();
+        for (key, value) in config.iter() {
+            match key {
+                "required" => {
+                    rules.required = list(value).map(str::to_owned).collect();
+                    if rules.required.len() > MAX_REQUIRED {
+                        return Err(bad_config(key, format!("at most {MAX_REQUIRED} fields")));
+                    }
+                }
+                "methods" => {
+                    rules.methods = list(value).map(str::to_ascii_uppercase).collect();
+                    if let Some(m) = rules.methods.iter().find(|m| !m.bytes().all(is_token_byte)) {
+                        return Err(bad_config(key, format!("`{m}` is not an HTTP method")));
+                    }
+                }
+                "max-depth" => rules.max_depth = number(key, value, 1, MAX_DEPTH_LIMIT.into())? as u32,
+                "max-body" => rules.max_body = Some(number(key, value, 1, u32::MAX.into())? as usize),
+                _ => return Err(bad_config(key, "unknown key; allowed keys: required, methods, max-depth, max-body")),
+            }
+        }
+        Ok(rules)
+    }
+
+    /// Checks one request; `Some((status, reason))` if it must be refused.
+    pub fn check(&self, method: &str, content_type: Option<&str>, body: &[u8]) -> Option<(u16, String)> {
+        if !self.methods.iter().any(|m| m.eq_ignore_ascii_case(method)) {
+            return None;
+        }
+        if !body.is_empty() && !content_type.is_some_and(is_json) {
+            return Some((415, "content-type must be application/json".into()));
+        }
+        if let Some(max) = self.max_body
+            && body.len() > max
+        {
+            return Some((413, format!("request body larger than {max} bytes")));
+        }
+        // Anything but `{` first is not an object (or not JSON at all).
+        if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Some((400, "request body must be a JSON object".into()));
+        }
+        let top = TopLevel { required: &self.required, depth: self.max_depth };
+        let mut parser = serde_json::Deserializer::from_slice(body);
+        // `end` refuses anything but whitespace after the object.
+        let found = match top.deserialize(&mut parser).and_then(|found| parser.end().map(|()| found)) {
+            Ok(found) => found,
+            // Our own error (nesting) is a data error; the rest are syntax or EOF.
+            Err(e) if e.is_data() => {
+                return Some((400, format!("JSON body nested deeper than {} levels", self.max_depth)));
+            }
+            Err(e) => return Some((400, format!("invalid JSON body at line {} column {}", e.line(), e.column()))),
+        };
+        let missing: Vec<&str> =
+            self.required.iter().enumerate().filter(|(i, _)| found & (1 << i) == 0).map(|(_, f)| f.as_str()).collect();
+        match missing.as_slice() {
+            [] => None,
+            [one] => Some((422, format!("missing required field: {one}"))),
+            many => Some((422, format!("missing required fields: {}", many.join(", ")))),
+        }
+    }
+}
+
+/// Whether `b` may appear in an HTTP method (an RFC 9110 token).
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Whether a content type is JSON: `application/json` or `application/*+json`,
+/// with any parameters, in any case.
+pub fn is_json(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    let Some((kind, sub)) = essence.split_once('/') else {
+        return false;
+    };
+    kind.eq_ignore_ascii_case("application")
+        && (sub.eq_ignore_ascii_case("json")
+            || sub.len() > 5 && sub.as_bytes()[sub.len() - 5..].eq_ignore_ascii_case(b"+json"))
+}
+
+/// Parses the top-level object; returns a bit set of the required fields
+/// that are present and not null (bit `i` for `required[i]`).
+struct TopLevel<'r> {
+    required: &'r [String],
+    depth: u32,
+}
+
+impl<'de> DeserializeSeed<'de> for TopLevel<'_> {
+    type Value = u64;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<u64, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TopLevel<'_> {
+    type Value = u64;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<u64, A::Error> {
+        let mut found = 0u64;
+        while let Some(index) = map.next_key_seed(FieldIndex(self.required))? {
+            let is_null = map.next_value_seed(Walk { levels: self.depth - 1 })?;
+            if let Some(i) = index {
+                // Like a parsed map, the last occurrence of a repeated key wins.
+                if is_null {
+                    found &= !(1 << i);
+                } else {
+                    found |= 1 << i;
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// A key, as its index in the required list (if it is required); never allocates.
+struct FieldIndex<'r>(&'r [String]);
+
+impl<'de> DeserializeSeed<'de> for FieldIndex<'_> {
+    type Value = Option<usize>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Option<usize>, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FieldIndex<'_> {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Option<usize>, E> {
+        Ok(self.0.iter().position(|r| r == key))
+    }
+}
+
+/// Skips one value, refusing containers more than `levels` deeper;
+/// returns whether the value is `null`.
+#[derive(Clone, Copy)]
+struct Walk {
+    levels: u32,
+}
+
+impl Walk {
+    fn enter<E: de::Error>(&self) -> Result<Walk, E> {
+        match self.levels {
+            0 => Err(E::custom("nested too deeply")),
+            n => Ok(Walk { levels: n - 1 }),
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Walk {
+    type Value = bool;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Walk {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<bool, E> {
+        Ok(true)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        let inner = self.enter()?;
+        while seq.next_element_seed(inner)?.is_some() {}
+        Ok(false)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let inner = self.enter()?;
+        while map.next_key::<IgnoredAny>()?.is_some() {
+            map.next_value_seed(inner)?;
+        }
+        Ok(false)
+    }
+}
+
+/// Refuses requests whose JSON body is malformed or lacks required fields.
+pub struct Validator {
+    rules: Rules,
+}
+
+impl Plugin for Validator {
+    fn init(config: &Config) -> Result<Self, PluginError> {
+        Ok(Validator { rules: Rules::from_config(config)? })
+    }
+}
+
+impl HttpFilter for Validator {
+    fn on_request(&mut self, _ctx: &CallContext, req: HttpRequest) -> Result<RequestAction, PluginError> {
+        Ok(match self.rules.check(&req.method, req.header("content-type"), &req.body) {
+            Some((status, reason)) => RequestAction::reject(status, reason),
+            None => RequestAction::Continue(None),
+        })
+    }
+}
+
+warden_pdk::export!(Validator: http_filter);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JSON: Option<&str> = Some("application/json");
+
+    fn rules(pairs: &[(&str, &str)]) -> Rules {
+        Rules::from_config(&pairs.iter().copied().collect()).unwrap()
+    }
+
+    fn demo() -> Rules {
+        rules(&[("required", "user_id, action")])
+    }
+
+    fn status(rules: &Rules, method: &str, content_type: Option<&str>, body: &str) -> Option<u16> {
+        rules.check(method, content_type, body.as_bytes()).map(|(status, _)| status)
+    }
+
+    #[test]
+    fn reads_config() {
+        let r = rules(&[("required", " user_id, ,action "), ("methods", "post, Put, m-search"), ("max-depth", "4")]);
+        assert_eq!(r.required, ["user_id", "action"]);
+        assert_eq!(r.methods, ["POST", "PUT", "M-SEARCH"]);
+        assert_eq!((r.max_depth, r.max_body), (4, None));
+        assert_eq!(rules(&[("max-body", "10")]).max_body, Some(10));
+        assert_eq!(rules(&[]), Rules::default());
+        assert_eq!(Rules::default().methods, ["POST", "PUT", "PATCH"]);
+    }
+
+    #[test]
+    fn refuses_bad_config() {
+        let many = (0..65).map(|i| format!("f{i}")).collect::<Vec<_>>().join(",");
+        for (key, value) in [
+            ("requried", "a"),
+            ("max-depth", "0"),
+            ("max-depth", "101"),
+            ("max-depth", "deep"),
+            ("max-body", "-1"),
+            ("methods", "GET, PO ST"),
+            ("methods", "GET, P/T"),
+            ("required", many.as_str()),
+        ] {
+            let err = Validator::init(&[(key, value)].into_iter().collect()).err().expect(key);
+            assert_eq!(err.code, "bad-config", "{key}");
+            assert!(err.message.contains(key), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn accepts_valid_objects() {
+        let r = demo();
+        assert_eq!(status(&r, "POST", JSON, r#"{"user_id":42,"action":"buy","extra":{"a":[1,2]}}"#), None);
+        assert_eq!(
+            status(&r, "patch", Some("Application/JSON; charset=utf-8"), r#" {"action":0,"user_id":""} "#),
+            None
+        );
+        assert_eq!(status(&r, "PUT", Some("application/vnd.api+json"), r#"{"user_id":false,"action":[]}"#), None);
+    }
+
+    #[test]
+    fn other_methods_pass() {
+        let r = demo();
+        assert_eq!(status(&r, "GET", None, ""), None);
+        assert_eq!(status(&r, "DELETE", Some("text/plain"), "not json"), None);
+        let only_put = rules(&[("methods", "PUT")]);
+        assert_eq!(status(&only_put, "POST", None, "x"), None);
+        assert_eq!(status(&only_put, "PUT", None, "x"), Some(415));
+    }
+
+    #[test]
+    fn content_type_must_be_json() {
+        let r = demo();
+        let body = r#"{"user_id":1,"action":"a"}"#;
+        for ct in [None, Some("text/plain"), Some("application/x-www-form-urlencoded"), Some("application/jsonp")] {
+            assert_eq!(status(&r, "POST", ct, body), Some(415), "{ct:?}");
+        }
+        assert!(!is_json("application/+json") && !is_json("json") && !is_json("text/json"));
+        assert!(is_json("application/problem+json;charset=utf-8"));
+    }
+
+    #[test]
+    fn malformed_json_is_400_without_echo() {
+        let r = demo();
+        for body in [r#"{"user_id": secret}"#, r#"{"user_id":1"#, r#"{"a":1} {"b":2}"#, "{\"a\":\"\\q\"}"] {
+            let (status, reason) = r.check("POST", JSON, body.as_bytes()).unwrap();
+            assert_eq!(status, 400, "{body}");
+            assert!(reason.starts_with("invalid JSON body at line 1 column "), "{reason}");
+            assert!(!reason.contains("secret"), "{reason}");
+        }
+    }
+
+    #[test]
+    fn body_must_be_an_object() {
+        let r = rules(&[]);
+        for body in ["", "  ", "[1]", "42", "\"s\"", "null"] {
+            assert_eq!(
+                r.check("POST", JSON, body.as_bytes()),
+                Some((400, "request body must be a JSON object".into())),
+                "{body:?}"
+            );
+        }
+        assert_eq!(status(&r, "POST", JSON, "{}"), None);
+    }
+
+    #[test]
+    fn missing_or_null_fields_are_named() {
+        let r = demo();
+        let check = |body: &str| r.check("POST", JSON, body.as_bytes());
+        assert_eq!(check(r#"{"action":"a"}"#), Some((422, "missing required field: user_id".into())));
+        assert_eq!(check(r#"{"user_id":null,"action":"a"}"#), Some((422, "missing required field: user_id".into())));
+        assert_eq!(check(r#"{"x":{"user_id":1}}"#), Some((422, "missing required fields: user_id, action".into())));
+        // Escaped keys compare by their value; the last of a repeated key wins.
+        assert_eq!(check(r#"{"user\u005fid":1,"action":"a"}"#), None);
+        assert_eq!(check(r#"{"user_id":1,"action":"a","user_id":null}"#).unwrap().0, 422);
+    }
+
+    #[test]
+    fn nesting_is_limited() {
+        let r = rules(&[("max-depth", "3")]);
+        assert_eq!(status(&r, "POST", JSON, r#"{"a":{"b":[1]}}"#), None);
+        let (code, reason) = r.check("POST", JSON, br#"{"a":{"b":[[1]]}}"#).unwrap();
+        assert_eq!((code, reason.as_str()), (400, "JSON body nested deeper than 3 levels"));
+        assert_eq!(status(&r, "POST", JSON, r#"{"a":[{"b":{}}]}"#), Some(400));
+        // Deeper than serde_json's own limit: still our answer, not a crash.
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(5000), "]".repeat(5000));
+        for r in [Rules::default(), rules(&[("max-depth", "100")])] {
+            let (code, reason) = r.check("POST", JSON, deep.as_bytes()).unwrap();
+            assert_eq!((code, reason), (400, format!("JSON body nested deeper than {} levels", r.max_depth)));
+        }
+    }
+
+    #[test]
+    fn body_size_is_limited() {
+        let r = rules(&[("max-body", "16")]);
+        assert_eq!(status(&r, "POST", JSON, r#"{"a":"123456789"}"#), Some(413));
+        assert_eq!(status(&r, "POST", JSON, r#"{"a":"12345678"}"#), None);
+    }
+}
