@@ -771,3 +771,69 @@ fn warden_serve_reports_config_errors_with_file_key_and_line() {
     assert!(err.starts_with("error[config]: "), "{err}");
     assert!(err.contains("gateway.toml:5:1: route.max-body: unknown field `max-body`"), "{err}");
 }
+
+/// The plugins folder of the demo: each shipped example plugin's manifest
+/// with its component built from source.
+fn demo_plugins(plugins: &Path) {
+    for (name, wasm) in [
+        ("logger", warden_fixtures::LOGGER),
+        ("validator", warden_fixtures::VALIDATOR),
+        ("enricher", warden_fixtures::ENRICHER),
+        ("transformer", warden_fixtures::TRANSFORMER),
+        ("header-modifier", warden_fixtures::HEADER_MODIFIER),
+    ] {
+        let shipped = Path::new(warden_fixtures::PLUGINS_DIR).join(name);
+        let manifest = warden::Manifest::from_dir(&shipped).unwrap();
+        let dir = plugins.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(shipped.join("plugin.toml"), dir.join("plugin.toml")).unwrap();
+        std::fs::copy(wasm, dir.join(manifest.component.file_name().unwrap())).unwrap();
+    }
+}
+
+/// The shipped demo configuration, moved to a free port and a temp folder.
+fn demo_config(kv: &str) -> String {
+    let text =
+        std::fs::read_to_string(Path::new(warden_fixtures::PLUGINS_DIR).join("../examples/gateway.toml")).unwrap();
+    text.replace("listen = \"127.0.0.1:8080\"", &format!("listen = \"127.0.0.1:0\"\nkv = \"{kv}\""))
+        .replace("listen = \"127.0.0.1:9090\"", "listen = \"127.0.0.1:0\"")
+        .replace("plugins = \"../plugins\"", "plugins = \"plugins\"")
+        .replace("data-dir = \"../target/warden-demo\"", "data-dir = \"data\"")
+        .replace("watch = true", "watch = false")
+}
+
+fn demo_pipeline_end_to_end(kv: &str) {
+    let h = Harness::start(demo_plugins, &demo_config(kv));
+    let ct = [("content-type", "application/json")];
+    let r = h.request("POST", "/orders", &ct, br#"{"user_id":"42","action":"buy","item":"book","password":"hunter2"}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("server"), Some("warden"), "header-modifier ran on the response");
+    let body = r.json();
+    assert_eq!(body["userId"], "42", "transformer renamed user_id: {body}");
+    assert!(body.get("user_id").is_none() && body.get("password").is_none(), "{body}");
+    assert_eq!(body["source"], "warden-gateway", "enricher added its config field: {body}");
+    assert_eq!(body["profile"], serde_json::json!({"name":"Ann","tier":"gold"}), "enricher looked up user:42: {body}");
+    assert_eq!(body["item"], "book");
+
+    let r = h.request("POST", "/orders", &ct, br#"{"action":"buy"}"#);
+    assert_eq!((r.status, r.text().as_str()), (422, "missing required field: user_id\n"));
+    let r = h.request("POST", "/orders", &[("content-type", "text/plain")], b"hello");
+    assert_eq!(r.status, 415);
+    let r = h.request("POST", "/orders", &ct, br#"{"user_id":"7","action":"x""#);
+    assert_eq!(r.status, 400);
+    assert!(!r.text().contains("user_id"), "the body is not echoed in errors: {}", r.text());
+    // A user without a profile passes without one.
+    let body = h.request("POST", "/orders", &ct, br#"{"user_id":"7","action":"buy"}"#).json();
+    assert!(body.get("profile").is_none(), "{body}");
+}
+
+#[test]
+fn demo_pipeline_with_the_embedded_key_value_store() {
+    demo_pipeline_end_to_end("redb");
+}
+
+#[test]
+fn demo_pipeline_with_redis() {
+    let redis = crate::kv::RedisServer::start();
+    demo_pipeline_end_to_end(&format!("redis://127.0.0.1:{}", redis.port));
+}

@@ -23,14 +23,14 @@ enum Backend {
 }
 
 /// A `redis-server` on 127.0.0.1 for one test; killed on drop.
-struct RedisServer {
+pub struct RedisServer {
     child: Child,
-    port: u16,
+    pub port: u16,
     dir: TempDir,
 }
 
 impl RedisServer {
-    fn start() -> RedisServer {
+    pub fn start() -> RedisServer {
         let dir = TempDir::new().unwrap();
         for _ in 0..5 {
             let port = free_port();
