@@ -181,13 +181,16 @@ impl Metrics {
     }
 }
 
+/// A per-plugin counter: metric name, help text, and how to read it.
+type Counter = (&'static str, &'static str, fn(&PluginInfo) -> u64);
+
 fn render_plugins(o: &mut String, plugins: &[PluginInfo]) {
     header(o, "warden_plugin_up", "gauge", "1 if the plugin is running (serving calls), else 0; state as a label.");
     for p in plugins {
         let up = u8::from(p.state == PluginState::Running);
         let _ = writeln!(o, "warden_plugin_up{{plugin=\"{}\",state=\"{}\"}} {up}", esc(&p.name), p.state.as_str());
     }
-    let counters: [(&str, &str, fn(&PluginInfo) -> u64); 4] = [
+    let counters: [Counter; 4] = [
         ("warden_plugin_calls_total", "Hook calls made.", |p| p.stats.calls),
         ("warden_plugin_errors_total", "Failed calls, loads and reloads.", |p| p.stats.errors_total),
         ("warden_plugin_traps_total", "Calls stopped by a trap or a limit.", |p| p.stats.traps),

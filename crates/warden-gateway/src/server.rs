@@ -312,9 +312,7 @@ impl Shared {
                     connection: Some((*conn).clone()),
                 };
                 let req = Req { ctx, route: i, client_ip: peer.ip().to_string(), start };
-                let fut: std::pin::Pin<Box<dyn Future<Output = Response<Body>> + Send + '_>> =
-                    Box::pin(self.route(req, parts, body));
-                fut.await
+                self.route(req, parts, body).await
             }
         };
         if let Ok(v) = HeaderValue::from_str(&request_id) {
@@ -412,19 +410,10 @@ impl Shared {
                         Some(b) => b,
                         None => full_body(std::mem::take(&mut outgoing.body)),
                     };
-                    let fut: std::pin::Pin<
-                        Box<dyn Future<Output = Result<Response<Body>, Response<Body>>> + Send + '_>,
-                    > = Box::pin(self.forward(
-                        &req,
-                        method.clone(),
-                        &target,
-                        headers.clone(),
-                        body,
-                        upstream,
-                        *timeout,
-                        strip,
-                    ));
-                    match fut.await {
+                    match self
+                        .forward(&req, method.clone(), &target, headers.clone(), body, upstream, *timeout, strip)
+                        .await
+                    {
                         Ok(r) => r,
                         Err(r) => break 'answer r,
                     }
@@ -433,9 +422,7 @@ impl Shared {
             if route.on_response.is_empty() {
                 break 'answer upstream;
             }
-            let fut: std::pin::Pin<Box<dyn Future<Output = Response<Body>> + Send + '_>> =
-                Box::pin(self.after_response(&req, &method, &target, &headers, upstream));
-            fut.await
+            self.after_response(&req, &method, &target, &headers, upstream).await
         };
         if let Some(request) = captured_request {
             response = self.capture(&req, request, response);

@@ -136,13 +136,14 @@ impl Running {
         let manager = self.gateway.manager().clone();
         let names = manager.names();
         let drain = self.drain;
-        let _ = tokio::task::spawn_blocking(move || {
+        let unloaded = tokio::task::spawn_blocking(move || {
             for name in names {
                 if let Err(e) = manager.unload(&name) {
                     tracing::warn!(plugin = %name, error = %e, "unload at shutdown failed");
                 }
             }
         });
+        let _ = unloaded.await;
         tracing::debug!(?drain, drained, "gateway stopped");
         drained
     }
