@@ -34,6 +34,8 @@ pub(crate) struct Shared {
     pub max_message_bytes: u64,
     /// The way to other plugins; set by the plugin manager.
     pub links: Option<Arc<dyn Links>>,
+    /// Outbound HTTP: the runtime's client, the manifest's grants and limits.
+    pub outbound: crate::outbound::Grant,
 }
 
 /// What a plugin reaches through the plugin manager: other plugins and the
@@ -65,6 +67,8 @@ pub(crate) struct HostState {
     pub memory_denied: bool,
     /// When the current call must end; bounds blocking host calls (see [`crate::poll`]).
     pub deadline: Instant,
+    /// Outbound HTTP requests sent in the current call (redirects included).
+    pub outbound_requests: u32,
 }
 
 impl WasiView for HostState {
