@@ -10,5 +10,6 @@ mod limits;
 mod loading;
 mod manager;
 mod messaging;
+mod outbound;
 mod reload;
 mod sandbox;
