@@ -12,5 +12,6 @@ mod limits;
 mod loading;
 mod manager;
 mod messaging;
+mod outbound;
 mod reload;
 mod sandbox;

@@ -48,8 +48,9 @@ pub struct GatewayConfig {
     pub server: ServerConfig,
     /// The admin API; `None` when `[admin]` has `enabled = false`.
     pub admin: Option<AdminConfig>,
-    /// Address ranges outbound HTTP may reach although they are private.
-    pub outbound_allow: Vec<String>,
+    /// Address ranges plugins' outbound HTTP may reach although they are
+    /// loopback, private, link-local or metadata addresses.
+    pub outbound_allow: Vec<warden::AddressRange>,
     /// Routes in match order.
     pub routes: Vec<RouteConfig>,
     /// Rules in the order written.
@@ -392,8 +393,13 @@ impl GatewayConfig {
             None => Some(AdminConfig { listen: parse_addr(DEFAULT_ADMIN_LISTEN), token: AdminToken::Generated }),
             Some(admin) => cx.admin(admin.into_inner(), &base)?,
         };
-        let outbound_allow =
-            raw.outbound.map(|o| o.allow_addresses.into_iter().map(Spanned::into_inner).collect()).unwrap_or_default();
+        let mut outbound_allow = Vec::new();
+        for (i, range) in raw.outbound.map(|o| o.allow_addresses).unwrap_or_default().iter().enumerate() {
+            let parsed = range.get_ref().parse::<warden::AddressRange>().map_err(|e| {
+                cx.err(range.span(), &format!("outbound.allow-addresses[{i}]"), format!("{e}; write e.g. \"127.0.0.0/8\""))
+            })?;
+            outbound_allow.push(parsed);
+        }
         let mut routes: Vec<RouteConfig> = Vec::new();
         for (i, route) in raw.route.into_iter().enumerate() {
             let span = route.span();
@@ -876,6 +882,10 @@ plugins = ["alerts"]
         assert_eq!(e.key.as_deref(), Some("route[0].methods[0]"));
         let e = err("[[rule]]\nname = \"r\"\nplugins = [\"p\"]\n");
         assert!(e.message.contains("at least one"), "{e}");
+        let e = err("[outbound]\nallow-addresses = [\"127.0.0.0/8\", \"10.0.0.0/99\"]\n");
+        assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("outbound.allow-addresses[1]")));
+        let c = parse("[outbound]\nallow-addresses = [\"127.0.0.0/8\", \"::1/128\"]\n").unwrap();
+        assert_eq!(c.outbound_allow.len(), 2);
         let e = err("[server]\nkv = \"memcached://x\"\n");
         assert_eq!(e.key.as_deref(), Some("server.kv"));
         let e = err("[server\n");

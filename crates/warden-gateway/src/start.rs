@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use warden::{AuditSink, DirWatcher, KeyValueStore, PluginManager, Runtime};
+use warden::{AuditSink, DirWatcher, KeyValueStore, OutboundHttp, PluginManager, Runtime};
 
 use crate::config::{AdminToken, GatewayConfig};
 use crate::error::GatewayError;
@@ -46,7 +46,8 @@ pub async fn start(config: GatewayConfig) -> Result<Running, GatewayError> {
     let data = config.server.data_dir.clone();
     create_private_dir(&data)?;
     let kv = KeyValueStore::from_spec(&config.server.kv, &data)?;
-    let runtime = Runtime::builder().cache_dir(data.join("cache")).key_value(kv).build()?;
+    let outbound = config.outbound_allow.iter().fold(OutboundHttp::new(), |o, range| o.allow_addresses(*range));
+    let runtime = Runtime::builder().cache_dir(data.join("cache")).key_value(kv).outbound_http(outbound).build()?;
     let audit = match &config.server.audit_log {
         Some(path) => AuditSink::File(path.clone()),
         None => AuditSink::Tracing,

@@ -5,12 +5,15 @@ use crate::{HttpResponse, PluginError};
 
 pub use outbound_http::OutgoingRequest;
 
-/// Sends `request` and returns the whole response. The host follows up to 5
-/// redirects, checking each target against `[permissions] network`.
+/// Sends `request` and returns the whole response. The host follows
+/// redirects (5 by default), checking each target against `[permissions]
+/// network`. The wait counts against the call's timeout; a call that runs
+/// out of time is stopped (no error value comes back).
 ///
 /// Errors carry a code: `capability-denied` (host not allowed, or an address
-/// in a private range), `budget-exceeded`, `response-too-large`, `timeout`,
-/// `invalid-request`, `connect-failed`, `protocol-error`, `unavailable`.
+/// in a private range), `budget-exceeded`, `response-too-large`,
+/// `too-many-redirects`, `invalid-request`, `connect-failed`,
+/// `protocol-error`, `unavailable`.
 ///
 /// ```no_run
 /// # fn f() -> Result<(), warden_pdk::PluginError> {

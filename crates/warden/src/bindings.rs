@@ -7,6 +7,8 @@
 wasmtime::component::bindgen!({
     path: "../../wit",
     world: "plugin",
+    // `fetch` traps when the call's deadline passes while it waits.
+    imports: { "warden:plugin/outbound-http.fetch": trappable },
 });
 
 pub(crate) use self::exports::warden::plugin::{

@@ -36,6 +36,8 @@ pub(crate) struct Shared {
     pub links: Option<Arc<dyn Links>>,
     /// Its access to the key-value store.
     pub key_value: crate::kv::Grant,
+    /// Outbound HTTP: the runtime's client, the manifest's grants and limits.
+    pub outbound: crate::outbound::Grant,
 }
 
 /// What a plugin reaches through the plugin manager: other plugins and the
@@ -67,6 +69,8 @@ pub(crate) struct HostState {
     pub memory_denied: bool,
     /// When the current call must end; bounds blocking host calls (see [`crate::poll`]).
     pub deadline: Instant,
+    /// Outbound HTTP requests sent in the current call (redirects included).
+    pub outbound_requests: u32,
 }
 
 impl WasiView for HostState {

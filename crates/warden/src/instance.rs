@@ -83,6 +83,7 @@ impl Instance {
                 stderr,
                 memory_denied: false,
                 deadline: Instant::now(),
+                outbound_requests: 0,
             },
         );
         store.limiter(|s| s);
@@ -125,7 +126,8 @@ impl Instance {
         budget.fuel.unwrap_or(u64::MAX).saturating_sub(left)
     }
 
-    /// Resets the per-call budget: fuel, deadlines and the memory flag.
+    /// Resets the per-call budget: fuel, deadlines, the memory flag and the
+    /// outbound request count.
     /// (Stderr is drained after every call, so it starts out empty.)
     pub(crate) fn begin(&mut self, budget: &CallBudget) {
         begin(&mut self.store, budget);
@@ -140,6 +142,7 @@ fn begin(store: &mut Store<HostState>, budget: &CallBudget) {
     store.set_epoch_deadline(budget.deadline_ticks);
     let data = store.data_mut();
     data.memory_denied = false;
+    data.outbound_requests = 0;
     data.deadline = Instant::now() + budget.timeout;
 }
 

@@ -63,6 +63,7 @@ pub use kv::{KeyValueError, KeyValueStore};
 pub use limits::{InstancePolicy, Limits};
 pub use manager::{LoadReport, ManagerBuilder, PluginInfo, PluginManager, PluginState, SyncAction};
 pub use manifest::{Manifest, ManifestError};
+pub use outbound::{AddressRange, AddressRangeError, OutboundHttp};
 pub use permissions::{Access, FileGrant, HostMatch, HostPattern, HostPatternError, Permissions, Scheme};
 pub use plugin::Plugin;
 pub use runtime::{Runtime, RuntimeBuilder};

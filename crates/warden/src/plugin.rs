@@ -183,6 +183,12 @@ impl Plugin {
             max_message_bytes: limits.max_output_bytes,
             links,
             key_value: crate::kv::Grant::new(&manifest.permissions, limits, settings.key_value.as_ref()),
+            outbound: crate::outbound::Grant {
+                client: runtime.inner().outbound.clone(),
+                network: manifest.permissions.network.clone(),
+                max_requests: limits.max_outbound_requests,
+                max_response_bytes: limits.max_outbound_response_bytes,
+            },
         });
         let budget = CallBudget::new(limits, settings.epoch_tick, settings.fuel);
 

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::host::HostState;
 use crate::kv::KeyValueStore;
 use crate::manifest::Manifest;
+use crate::outbound::{self, OutboundHttp};
 use crate::plugin::Plugin;
 
 /// Shared handle to the engine, linker and cache. Cheap to clone.
@@ -38,6 +39,8 @@ pub(crate) struct Inner {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<HostState>,
     pub(crate) settings: RuntimeBuilder,
+    /// The outbound HTTP client, if the runtime offers outbound HTTP.
+    pub(crate) outbound: Option<Arc<outbound::Client>>,
     cache: Option<Cache>,
     /// Dropping this stops the epoch ticker thread.
     _ticker: mpsc::Sender<()>,
@@ -53,6 +56,7 @@ pub struct RuntimeBuilder {
     pub(crate) fuel: bool,
     max_instances_total: u32,
     pub(crate) key_value: Option<KeyValueStore>,
+    outbound_http: Option<OutboundHttp>,
 }
 
 impl Default for RuntimeBuilder {
@@ -65,6 +69,7 @@ impl Default for RuntimeBuilder {
             fuel: true,
             max_instances_total: 1000,
             key_value: None,
+            outbound_http: None,
         }
     }
 }
@@ -126,9 +131,28 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Offers outbound HTTP (`warden:plugin/outbound-http`) to plugins, each
+    /// limited to the hosts its `[permissions] network` lists. Without it
+    /// every `fetch` fails with code `unavailable`.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), warden::Error> {
+    /// let runtime = warden::Runtime::builder().outbound_http(warden::OutboundHttp::new()).build()?;
+    /// # drop(runtime);
+    /// # Ok(()) }
+    /// ```
+    pub fn outbound_http(mut self, config: OutboundHttp) -> Self {
+        self.outbound_http = Some(config);
+        self
+    }
+
     /// Builds the runtime: creates the engine, links the host imports and
     /// starts the epoch ticker.
     pub fn build(self) -> Result<Runtime> {
+        let outbound = match &self.outbound_http {
+            Some(config) => Some(Arc::new(outbound::Client::new(config).map_err(Error::Runtime)?)),
+            None => None,
+        };
         let mut config = Config::new();
         config
             .wasm_component_model(true)
@@ -178,7 +202,7 @@ impl RuntimeBuilder {
             })
             .map_err(|e| Error::Runtime(format!("cannot start the epoch thread: {e}")))?;
 
-        Ok(Runtime { inner: Arc::new(Inner { engine, linker, settings: self, cache, _ticker: stop }) })
+        Ok(Runtime { inner: Arc::new(Inner { engine, linker, settings: self, outbound, cache, _ticker: stop }) })
     }
 }
 

@@ -1,0 +1,276 @@
+//! The HTTP client behind the capability: a small tokio runtime owned by
+//! the capability, a pooled hyper client, and a DNS resolver that passes on
+//! only the addresses the [`AddressPolicy`] allows, so the connector
+//! connects to exactly the addresses that were checked.
+
+use std::error::Error as StdError;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, mpsc};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::dns::Name;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use super::address::AddressPolicy;
+use super::config::OutboundHttp;
+
+type Connector = HttpsConnector<HttpConnector<Resolver>>;
+
+/// The outbound HTTP capability of one [`Runtime`](crate::Runtime).
+pub(crate) struct Client {
+    /// `Some` until dropped; shut down without blocking.
+    runtime: Option<tokio::runtime::Runtime>,
+    handle: tokio::runtime::Handle,
+    hyper: HyperClient<Connector, Full<Bytes>>,
+    pub(crate) policy: Arc<AddressPolicy>,
+    pub(crate) max_redirects: u32,
+}
+
+/// A response as far as the fetch loop needs it.
+pub(crate) struct Exchange {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    /// The `Location` header, if any and valid UTF-8.
+    pub location: Option<String>,
+    /// Empty for redirects that will be followed (the body is not read).
+    pub body: Vec<u8>,
+}
+
+/// Why an exchange did not produce a response.
+pub(crate) enum SendError {
+    /// The plugin call's deadline passed.
+    Deadline,
+    /// A plugin-error code and what happened.
+    Failed(&'static str, String),
+}
+
+impl Client {
+    /// Starts the client's runtime (two worker threads named
+    /// `warden-outbound`) and builds the pooled client.
+    pub(crate) fn new(cfg: &OutboundHttp) -> Result<Client, String> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .max_blocking_threads(8)
+            .thread_name("warden-outbound")
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(|e| format!("cannot start the outbound HTTP runtime: {e}"))?;
+        let _entered = runtime.enter();
+        let policy = Arc::new(AddressPolicy::new(cfg.allowed.clone()));
+        let mut http = HttpConnector::new_with_resolver(Resolver { policy: policy.clone() });
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(cfg.connect_timeout));
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls_config(cfg)?)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let hyper = HyperClient::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(cfg.pool_idle_timeout)
+            .pool_max_idle_per_host(cfg.pool_max_idle_per_host)
+            .build(connector);
+        let handle = runtime.handle().clone();
+        Ok(Client { runtime: Some(runtime), handle, hyper, policy, max_redirects: cfg.max_redirects })
+    }
+
+    /// Sends `request` and reads the response body, at most `max_body`
+    /// bytes, waiting no later than `deadline`. With `skip_redirect_body`,
+    /// a redirect with a `Location` comes back without its body.
+    pub(crate) fn send(
+        &self,
+        request: http::Request<Full<Bytes>>,
+        max_body: u64,
+        skip_redirect_body: bool,
+        deadline: Instant,
+    ) -> Result<Exchange, SendError> {
+        let hyper = self.hyper.clone();
+        let exchange = async move {
+            let response = hyper.request(request).await.map_err(request_error)?;
+            let (parts, mut body) = response.into_parts();
+            let status = parts.status.as_u16();
+            let headers = parts
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .collect();
+            let location = parts.headers.get(http::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+            if skip_redirect_body && super::is_redirect(status) && location.is_some() {
+                return Ok(Exchange { status, headers, location, body: Vec::new() });
+            }
+            let too_large = || {
+                SendError::Failed(
+                    "response-too-large",
+                    format!(
+                        "the response body is over the {max_body}-byte limit; raise [limits] max-outbound-response"
+                    ),
+                )
+            };
+            let declared = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
+            if declared.is_some_and(|n: u64| n > max_body) {
+                return Err(too_large());
+            }
+            let mut data = Vec::new();
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|e| SendError::Failed("protocol-error", chain(&e)))?;
+                if let Ok(chunk) = frame.into_data() {
+                    if (data.len() + chunk.len()) as u64 > max_body {
+                        return Err(too_large());
+                    }
+                    data.extend_from_slice(&chunk);
+                }
+            }
+            Ok(Exchange { status, headers, location, body: data })
+        };
+        self.run(deadline, exchange)?
+    }
+
+    /// Runs `f` on the client's runtime and waits for it on this (plugin)
+    /// thread until `deadline`; past it, `f` is cancelled. Never blocks
+    /// inside a runtime, so it is safe on any thread.
+    fn run<T: Send + 'static>(
+        &self,
+        deadline: Instant,
+        f: impl Future<Output = T> + Send + 'static,
+    ) -> Result<T, SendError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        let task = self.handle.spawn(async move {
+            // The receiver is gone only if the waiter gave up.
+            let _ = tx.send(f.await);
+        });
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(value) => Ok(value),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                task.abort();
+                Err(SendError::Deadline)
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                Err(SendError::Failed("unavailable", "the outbound HTTP client stopped".to_owned()))
+            }
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        // `Runtime`'s own drop blocks and panics inside an async context;
+        // this one does neither.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Trusted roots: Mozilla's (unless turned off) plus the operator's.
+fn tls_config(cfg: &OutboundHttp) -> Result<rustls::ClientConfig, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    if cfg.webpki_roots {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    for (i, der) in cfg.root_certificates.iter().enumerate() {
+        roots
+            .add(rustls::pki_types::CertificateDer::from(der.clone()))
+            .map_err(|e| format!("outbound HTTP root certificate #{} is not a usable DER certificate: {e}", i + 1))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("cannot set up TLS: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// Maps a client error to a plugin-error code: a refused address is
+/// `capability-denied`, other connection failures `connect-failed`, the
+/// rest `protocol-error`.
+fn request_error(e: hyper_util::client::legacy::Error) -> SendError {
+    let mut source: Option<&(dyn StdError + 'static)> = Some(&e);
+    while let Some(s) = source {
+        if let Some(denied) = s.downcast_ref::<AddressDenied>() {
+            return SendError::Failed("capability-denied", denied.to_string());
+        }
+        source = s.source();
+    }
+    let code = if e.is_connect() { "connect-failed" } else { "protocol-error" };
+    SendError::Failed(code, chain(&e))
+}
+
+/// An error and its sources, `: `-separated.
+fn chain(e: &(dyn StdError + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// A host name whose every address the policy refuses.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{host} resolves only to addresses outbound HTTP may not reach: {refused}; an operator can allow a range with OutboundHttp::allow_addresses"
+)]
+struct AddressDenied {
+    host: String,
+    refused: String,
+}
+
+/// DNS resolution with the address policy applied: resolves once and
+/// passes on only allowed addresses, which are the ones the connector uses.
+/// (IP-literal hosts never reach a resolver; the fetch loop checks them.)
+#[derive(Clone)]
+struct Resolver {
+    policy: Arc<AddressPolicy>,
+}
+
+type BoxError = Box<dyn StdError + Send + Sync>;
+
+impl tower_service::Service<Name> for Resolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let policy = self.policy.clone();
+        Box::pin(async move {
+            let host = name.as_str();
+            let resolved = tokio::net::lookup_host((host, 0)).await?;
+            let (mut allowed, mut refused) = (Vec::new(), Vec::new());
+            for addr in resolved {
+                match policy.check(addr.ip()) {
+                    Ok(()) if !allowed.contains(&addr) => allowed.push(addr),
+                    Ok(()) => {}
+                    Err(why) => refused.push(format!("{} is {why}", addr.ip())),
+                }
+            }
+            if allowed.is_empty() {
+                if refused.is_empty() {
+                    return Err(format!("{host} has no address").into());
+                }
+                refused.dedup();
+                return Err(Box::new(AddressDenied { host: host.to_owned(), refused: refused.join(", ") }) as BoxError);
+            }
+            tracing::trace!(target: "warden::outbound", host, addresses = ?allowed, "resolved");
+            Ok(allowed.into_iter())
+        })
+    }
+}
