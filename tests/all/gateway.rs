@@ -837,3 +837,33 @@ fn demo_pipeline_with_redis() {
     let redis = crate::kv::RedisServer::start();
     demo_pipeline_end_to_end(&format!("redis://127.0.0.1:{}", redis.port));
 }
+
+#[test]
+fn outbound_http_follows_the_gateway_address_policy() {
+    let up = Upstream::start();
+    let plugin = |p: &Path| {
+        write_plugin(
+            p,
+            "fetcher",
+            warden_fixtures::FETCHER,
+            &format!("[permissions]\nnetwork = [\"http://127.0.0.1:{}\"]\n", up.addr.port()),
+        )
+    };
+    let fetch = |h: &Harness| {
+        let payload = format!(r#"{{"url":"http://127.0.0.1:{}/hello"}}"#, up.addr.port());
+        h.manager().handle("fetcher", "fetch", payload.as_bytes())
+    };
+    // Loopback is refused unless the operator allows it...
+    let h = Harness::start(plugin, "[[route]]\npath = \"/\"\n");
+    match fetch(&h) {
+        Err(warden::Error::Plugin { code, .. }) => assert_eq!(code, "capability-denied"),
+        other => panic!("expected capability-denied, got {other:?}"),
+    }
+    assert_eq!(up.hits.load(Ordering::SeqCst), 0, "nothing reached the server");
+    drop(h);
+    // ...in [outbound] allow-addresses.
+    let h = Harness::start(plugin, "[outbound]\nallow-addresses = [\"127.0.0.0/8\"]\n[[route]]\npath = \"/\"\n");
+    let out: Value = serde_json::from_slice(&fetch(&h).unwrap()).unwrap();
+    assert_eq!(out["status"], 200);
+    assert_eq!(up.hits.load(Ordering::SeqCst), 1);
+}

@@ -396,7 +396,11 @@ impl GatewayConfig {
         let mut outbound_allow = Vec::new();
         for (i, range) in raw.outbound.map(|o| o.allow_addresses).unwrap_or_default().iter().enumerate() {
             let parsed = range.get_ref().parse::<warden::AddressRange>().map_err(|e| {
-                cx.err(range.span(), &format!("outbound.allow-addresses[{i}]"), format!("{e}; write e.g. \"127.0.0.0/8\""))
+                cx.err(
+                    range.span(),
+                    &format!("outbound.allow-addresses[{i}]"),
+                    format!("{e}; write e.g. \"127.0.0.0/8\""),
+                )
             })?;
             outbound_allow.push(parsed);
         }
