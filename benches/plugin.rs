@@ -30,7 +30,7 @@ mod raw {
 }
 
 use raw::exports::warden::plugin::{handler, http_filter, lifecycle};
-use raw::warden::plugin::{config, log, messaging, plugins, types};
+use raw::warden::plugin::{config, keyvalue, log, messaging, outbound_http, plugins, types};
 
 /// Host state for the raw-wasmtime baseline: the minimum the guest needs.
 struct RawState {
@@ -72,6 +72,34 @@ impl messaging::Host for RawState {
     }
 }
 
+fn not_in_baseline<T>() -> Result<T, types::PluginError> {
+    Err(types::PluginError { code: "unavailable".into(), message: "not in the baseline".into() })
+}
+
+impl outbound_http::Host for RawState {
+    fn fetch(&mut self, _: outbound_http::OutgoingRequest) -> Result<types::HttpResponse, types::PluginError> {
+        not_in_baseline()
+    }
+}
+
+impl keyvalue::Host for RawState {
+    fn get(&mut self, _: String) -> Result<Option<Vec<u8>>, types::PluginError> {
+        not_in_baseline()
+    }
+
+    fn set(&mut self, _: String, _: Vec<u8>) -> Result<(), types::PluginError> {
+        not_in_baseline()
+    }
+
+    fn delete(&mut self, _: String) -> Result<bool, types::PluginError> {
+        not_in_baseline()
+    }
+
+    fn list_keys(&mut self, _: String, _: u32) -> Result<Vec<String>, types::PluginError> {
+        not_in_baseline()
+    }
+}
+
 fn raw_state() -> RawState {
     RawState { wasi: wasmtime_wasi::WasiCtxBuilder::new().build(), table: wasmtime::component::ResourceTable::new() }
 }
@@ -95,6 +123,8 @@ fn raw_pre(sandboxed: bool) -> wasmtime::component::InstancePre<RawState> {
     types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).unwrap();
     plugins::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).unwrap();
     messaging::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).unwrap();
+    outbound_http::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).unwrap();
+    keyvalue::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).unwrap();
     linker.instantiate_pre(&component).unwrap()
 }
 

@@ -23,6 +23,7 @@
 //!     RequestOutcome::Respond(response) => println!("answered {}", response.status),
 //!     RequestOutcome::Reject(r) => println!("refused {}: {}", r.status, r.reason),
 //!     RequestOutcome::Failed(f) => println!("{f}"),
+//!     _ => {} // the enum is #[non_exhaustive]
 //! }
 //! # Ok(()) }
 //! ```
