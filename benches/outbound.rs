@@ -10,6 +10,8 @@
 //! - `plugin-fetch`: the `fetcher` fixture's `fetch` action through
 //!   `Plugin::handle`: JSON in, `warden_pdk::fetch`, the host's checks and
 //!   pooled client, JSON out.
+//! - `plugin-refused`: the same call for a URL the manifest does not allow:
+//!   the plugin path (call, JSON, import, checks) without any network.
 //!
 //! In a real run (`--bench`) it also prints the overhead per call, from
 //! interleaved rounds of each.
@@ -53,6 +55,8 @@ struct Setup {
     _dir: TempDir,
     plugin: Plugin,
     payload: Vec<u8>,
+    /// A request the manifest does not allow: the plugin path without network.
+    refused: Vec<u8>,
 }
 
 impl Setup {
@@ -78,7 +82,8 @@ impl Setup {
         std::fs::write(dir.path().join("plugin.toml"), manifest).unwrap();
         let plugin = runtime.load(dir.path()).unwrap();
         let payload = serde_json::json!({ "url": server.url("/hello") }).to_string().into_bytes();
-        Setup { server, uri, current, multi, client, multi_client, _dir: dir, plugin, payload }
+        let refused = serde_json::json!({ "url": "http://not-allowed.example/hello" }).to_string().into_bytes();
+        Setup { server, uri, current, multi, client, multi_client, _dir: dir, plugin, payload, refused }
     }
 
     fn direct(&self) -> Bytes {
@@ -97,6 +102,10 @@ impl Setup {
     fn plugin_fetch(&self) -> Vec<u8> {
         self.plugin.handle("fetch", &self.payload).unwrap()
     }
+
+    fn plugin_refused(&self) -> warden::Error {
+        self.plugin.handle("fetch", &self.refused).unwrap_err()
+    }
 }
 
 fn outbound(c: &mut Criterion) {
@@ -111,6 +120,7 @@ fn outbound(c: &mut Criterion) {
     g.bench_function("direct-hyper", |b| b.iter(|| black_box(s.direct())));
     g.bench_function("direct-hyper-spawned", |b| b.iter(|| black_box(s.direct_spawned())));
     g.bench_function("plugin-fetch", |b| b.iter(|| black_box(s.plugin_fetch())));
+    g.bench_function("plugin-refused", |b| b.iter(|| black_box(s.plugin_refused())));
     g.finish();
 
     if std::env::args().any(|a| a == "--bench") {
