@@ -65,10 +65,11 @@ pub fn plugin_json(p: &PluginInfo) -> Value {
     })
 }
 
-/// `"healthy"`, `"degraded"`, `"unhealthy"` or `"unknown"` (not checked yet).
+/// `"healthy"`, `"degraded"`, `"unhealthy"`, or `"-"` when not checked
+/// (yet): the health column of `warden plugins` and the admin API.
 pub fn health_name(h: Option<&HealthStatus>) -> &'static str {
     match h {
-        None => "unknown",
+        None => "-",
         Some(HealthStatus::Healthy) => "healthy",
         Some(HealthStatus::Degraded(_)) => "degraded",
         Some(HealthStatus::Unhealthy(_)) => "unhealthy",
@@ -176,7 +177,7 @@ async fn admin(shared: Arc<Shared>, token: &str, req: Request<Incoming>) -> Resp
                         let (status, reason) = match health {
                             Some(Ok(h)) => (health_name(Some(h)), plugin_json(p)["health-reason"].clone()),
                             Some(Err(e)) => ("unhealthy", json!(e.to_string())),
-                            None => ("unknown", Value::Null),
+                            None => (health_name(None), Value::Null),
                         };
                         ok &= p.state == PluginState::Running && status == "healthy";
                         json!({ "name": p.name, "state": p.state.as_str(), "health": status, "reason": reason })

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use serde_json::json;
-use warden::{HealthStatus, LoadReport, PluginInfo, PluginManager};
+use warden::{LoadReport, PluginInfo, PluginManager};
 
 use crate::Cli;
 
@@ -56,7 +56,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<()> {
             if *json {
                 let failed = unnamed_failures(&report, &plugins);
                 let out = json!({
-                    "plugins": plugins.iter().map(info_json).collect::<Vec<_>>(),
+                    "plugins": plugins.iter().map(warden_gateway::plugin_json).collect::<Vec<_>>(),
                     "unreadable": failed.iter().map(|(d, e)| json!({"dir": d.display().to_string(), "kind": e.kind().as_str(), "error": e.to_string()})).collect::<Vec<_>>(),
                 });
                 println!("{}", serde_json::to_string_pretty(&out)?);
@@ -77,7 +77,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<()> {
             manager.check_health();
             let p = manager.info(name)?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&info_json(&p))?);
+                println!("{}", serde_json::to_string_pretty(&warden_gateway::plugin_json(&p))?);
             } else {
                 print_info(&p);
             }
@@ -120,49 +120,7 @@ fn version(p: PluginInfo) -> String {
 }
 
 fn health(p: &PluginInfo) -> &'static str {
-    match &p.health {
-        None => "-",
-        Some(HealthStatus::Healthy) => "healthy",
-        Some(HealthStatus::Degraded(_)) => "degraded",
-        Some(HealthStatus::Unhealthy(_)) => "unhealthy",
-    }
-}
-
-fn info_json(p: &PluginInfo) -> serde_json::Value {
-    let s = &p.stats;
-    let health_reason = match &p.health {
-        Some(HealthStatus::Degraded(r) | HealthStatus::Unhealthy(r)) => Some(r.as_str()),
-        _ => None,
-    };
-    json!({
-        "name": p.name,
-        "dir": p.dir.display().to_string(),
-        "state": p.state.as_str(),
-        "version": p.version.as_ref().map(ToString::to_string),
-        "sha256": p.sha256,
-        "health": health(p),
-        "health-reason": health_reason,
-        "last-error": p.last_error,
-        "stats": {
-            "calls": s.calls,
-            "errors": s.errors_total,
-            "errors-by-kind": s.errors.iter().map(|(k, n)| (k.as_str().to_owned(), json!(n))).collect::<serde_json::Map<_, _>>(),
-            "traps": s.traps,
-            "timeouts": s.timeouts,
-            "latency-us": {
-                "p50": s.latency.p50.as_micros() as u64,
-                "p90": s.latency.p90.as_micros() as u64,
-                "p99": s.latency.p99.as_micros() as u64,
-                "max": s.latency.max.as_micros() as u64,
-            },
-            "fuel-consumed": s.fuel_consumed,
-            "peak-memory": s.peak_memory_bytes,
-            "instances": s.instances,
-            "reloads": s.reloads,
-            "reload-failures": s.reload_failures,
-            "messages-dropped": s.messages_dropped,
-        },
-    })
+    warden_gateway::health_name(p.health.as_ref())
 }
 
 fn print_info(p: &PluginInfo) {
