@@ -204,11 +204,7 @@ impl Gateway {
                 let service = hyper::service::service_fn(move |req| {
                     let shared = shared.clone();
                     let info = info.clone();
-                    async move {
-                        let fut: std::pin::Pin<Box<dyn Future<Output = Response<Body>> + Send>> =
-                            Box::pin(shared.handle(req, info, peer));
-                        Ok::<_, Infallible>(fut.await)
-                    }
+                    async move { Ok::<_, Infallible>(shared.handle(req, info, peer).await) }
                 });
                 let conn = hyper::server::conn::http1::Builder::new()
                     .keep_alive(true)
@@ -396,6 +392,13 @@ impl Shared {
                     Err(_) => break 'answer internal(500),
                 }
             }
+            // The request head as on-response plugins see it; taken now because
+            // the headers move into the upstream request.
+            let head = (!route.on_response.is_empty()).then(|| warden::RequestHead {
+                method: method.to_string(),
+                uri: target.path_and_query().map_or("/", |pq| pq.as_str()).to_owned(),
+                headers: convert::headers_to_pairs(&headers),
+            });
             let upstream = match &route.config.mode {
                 Mode::Respond => {
                     let mut r = Response::new(full_body(std::mem::take(&mut outgoing.body)));
@@ -410,19 +413,16 @@ impl Shared {
                         Some(b) => b,
                         None => full_body(std::mem::take(&mut outgoing.body)),
                     };
-                    match self
-                        .forward(&req, method.clone(), &target, headers.clone(), body, upstream, *timeout, strip)
-                        .await
-                    {
+                    match self.forward(&req, method, &target, headers, body, upstream, *timeout, strip).await {
                         Ok(r) => r,
                         Err(r) => break 'answer r,
                     }
                 }
             };
-            if route.on_response.is_empty() {
-                break 'answer upstream;
+            match head {
+                Some(head) => self.after_response(&req, head, upstream).await,
+                None => upstream,
             }
-            self.after_response(&req, &method, &target, &headers, upstream).await
         };
         if let Some(request) = captured_request {
             response = self.capture(&req, request, response);
@@ -521,14 +521,7 @@ impl Shared {
     }
 
     /// Runs the `on-response` pipeline over a response (read whole, capped).
-    async fn after_response(
-        &self,
-        req: &Req,
-        method: &http::Method,
-        target: &http::Uri,
-        headers: &HeaderMap,
-        response: Response<Body>,
-    ) -> Response<Body> {
+    async fn after_response(&self, req: &Req, head: warden::RequestHead, response: Response<Body>) -> Response<Body> {
         let route = &self.routes[req.route];
         let (parts, body) = response.into_parts();
         let cap = usize::try_from(self.max_response_body).unwrap_or(usize::MAX);
@@ -543,11 +536,6 @@ impl Shared {
             status: parts.status.as_u16(),
             headers: convert::headers_to_pairs(&parts.headers),
             body: bytes.to_vec(),
-        };
-        let head = warden::RequestHead {
-            method: method.to_string(),
-            uri: target.path_and_query().map_or("/", |pq| pq.as_str()).to_owned(),
-            headers: convert::headers_to_pairs(headers),
         };
         let pipeline = route.on_response.clone();
         let ctx = req.ctx.clone();
