@@ -5,12 +5,11 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tempfile::TempDir;
+use warden_fixtures::http::TestServer;
 use warden_gateway::{GatewayConfig, Running};
 
 /// A gateway started in-process on a free loopback port.
@@ -221,99 +220,6 @@ fn read_response(reader: &mut impl BufRead) -> std::io::Result<Reply> {
     Ok(Reply { status, headers, body })
 }
 
-/// A real HTTP/1.1 upstream on loopback, one thread per connection. It
-/// answers `/slow` after 1.5 s, `/big` with 300 KB, and anything else with
-/// a JSON echo of what it received.
-pub struct Upstream {
-    pub addr: SocketAddr,
-    pub hits: Arc<AtomicUsize>,
-}
-
-impl Upstream {
-    pub fn start() -> Upstream {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let hits = Arc::new(AtomicUsize::new(0));
-        let h = hits.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let h = h.clone();
-                std::thread::spawn(move || {
-                    let _ = serve_one(stream, &h);
-                });
-            }
-        });
-        Upstream { addr, hits }
-    }
-}
-
-fn serve_one(stream: TcpStream, hits: &AtomicUsize) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let mut parts = line.split_whitespace();
-    let (method, target) = (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
-    let mut headers = Vec::new();
-    loop {
-        line.clear();
-        reader.read_line(&mut line)?;
-        let l = line.trim_end();
-        if l.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = l.split_once(':') {
-            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
-        }
-    }
-    let find = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
-    let mut body = Vec::new();
-    if find("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
-        loop {
-            line.clear();
-            reader.read_line(&mut line)?;
-            let size = usize::from_str_radix(line.trim(), 16).unwrap_or(0);
-            if size == 0 {
-                line.clear();
-                reader.read_line(&mut line)?;
-                break;
-            }
-            let mut chunk = vec![0; size + 2];
-            reader.read_exact(&mut chunk)?;
-            body.extend_from_slice(&chunk[..size]);
-        }
-    } else if let Some(n) = find("content-length").and_then(|v| v.parse::<usize>().ok()) {
-        body.resize(n, 0);
-        reader.read_exact(&mut body)?;
-    }
-    hits.fetch_add(1, Ordering::SeqCst);
-    let (status, content) = match target.as_str() {
-        "/slow" => {
-            std::thread::sleep(Duration::from_millis(1500));
-            (200, b"slow".to_vec())
-        }
-        "/big" => (200, vec![b'x'; 300_000]),
-        _ => {
-            let json = serde_json::json!({
-                "method": method,
-                "target": target,
-                "headers": headers,
-                "body_len": body.len(),
-                "body": String::from_utf8_lossy(&body),
-            });
-            (200, json.to_string().into_bytes())
-        }
-    };
-    let mut out = stream;
-    write!(
-        out,
-        "HTTP/1.1 {status} OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close, x-hop\r\nx-hop: secret\r\nx-upstream: yes\r\n\r\n",
-        content.len()
-    )?;
-    out.write_all(&content)?;
-    out.flush()
-}
-
 fn header_of<'a>(echo: &'a Value, name: &str) -> Option<&'a str> {
     echo["headers"].as_array()?.iter().find(|h| h[0] == name).and_then(|h| h[1].as_str())
 }
@@ -431,13 +337,13 @@ fn routes_match_on_prefix_segments_methods_and_hosts() {
 
 #[test]
 fn proxy_forwards_with_clean_headers_and_trace_context() {
-    let up = Upstream::start();
+    let up = TestServer::start();
     let h = Harness::start(
         one_plugin,
         &format!(
-            "[[route]]\nname = \"proxy\"\npath = \"/svc\"\nupstream = \"http://{}/base\"\nstrip-prefix = true\n\
+            "[[route]]\nname = \"proxy\"\npath = \"/svc\"\nupstream = \"http://{}/echo-hop\"\nstrip-prefix = true\n\
              on-request = [\"gw\"]\non-response = [\"gw\"]\n",
-            up.addr
+            up.addr()
         ),
     );
     let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -450,7 +356,7 @@ fn proxy_forwards_with_clean_headers_and_trace_context() {
     assert_eq!(r.status, 200, "{}", r.text());
     let echo = r.json();
     assert_eq!(echo["method"], "POST");
-    assert_eq!(echo["target"], "/base/users?id=7");
+    assert_eq!(echo["path"], "/echo-hop/users?id=7", "prefix stripped, base path and query kept");
     assert_eq!(echo["body"], "payload");
     let sent_tp = header_of(&echo, "traceparent").unwrap();
     assert!(sent_tp.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"), "same trace: {sent_tp}");
@@ -466,7 +372,7 @@ fn proxy_forwards_with_clean_headers_and_trace_context() {
 
 #[test]
 fn proxy_streams_bodies_and_reports_upstream_failures() {
-    let up = Upstream::start();
+    let up = TestServer::start();
     let dead = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap(); // closed again: refuses
     let h = Harness::start(
         |_| {},
@@ -474,14 +380,14 @@ fn proxy_streams_bodies_and_reports_upstream_failures() {
             "[server]\nlisten = \"127.0.0.1:0\"\nwatch = false\nmax-body = \"512 KiB\"\n\
              [[route]]\nname = \"up\"\npath = \"/up\"\nstrip-prefix = true\nupstream = \"http://{}\"\nupstream-timeout = \"500ms\"\n\
              [[route]]\nname = \"dead\"\npath = \"/dead\"\nupstream = \"http://{dead}\"\n",
-            up.addr
+            up.addr()
         ),
     );
     let body = vec![b'z'; 200_000];
-    let r = h.request("PUT", "/up/x", &[], &body);
-    assert_eq!(r.json()["body_len"], 200_000, "no plugins: streamed through");
-    assert_eq!(h.request("GET", "/up/big", &[], b"").body.len(), 300_000);
-    let r = h.request("GET", "/up/slow", &[], b"");
+    let r = h.request("PUT", "/up/echo", &[], &body);
+    assert_eq!(r.json()["body"].as_str().map(str::len), Some(200_000), "no plugins: streamed through");
+    assert_eq!(h.request("GET", "/up/big/300000", &[], b"").body.len(), 300_000);
+    let r = h.request("GET", "/up/slow/1500", &[], b"");
     assert_eq!((r.status, r.text().as_str()), (504, "upstream timed out\n"));
     let r = h.request("GET", "/dead", &[], b"");
     assert_eq!((r.status, r.text().as_str()), (502, "upstream unavailable\n"));
@@ -667,17 +573,17 @@ fn hot_reload_stays_on_while_serving() {
 
 #[test]
 fn shutdown_drains_in_flight_requests() {
-    let up = Upstream::start();
+    let up = TestServer::start();
     let h = Harness::start(
         |_| {},
         &format!(
             "[server]\nlisten = \"127.0.0.1:0\"\nwatch = false\n[[route]]\npath = \"/\"\nupstream = \"http://{}\"\n",
-            up.addr
+            up.addr()
         ),
     );
     let addr = h.addr;
-    let slow = std::thread::spawn(move || request(addr, "GET", "/slow", &[], b""));
-    while up.hits.load(Ordering::SeqCst) == 0 {
+    let slow = std::thread::spawn(move || request(addr, "GET", "/slow/1500", &[], b""));
+    while up.requests() == 0 {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(h.shutdown(), "drained within drain-timeout");
@@ -696,7 +602,7 @@ fn sigterm(child: &std::process::Child) {
 fn warden_serve_prints_a_curl_logs_json_and_drains_on_sigterm() {
     use std::process::{Command, Stdio};
 
-    let up = Upstream::start();
+    let up = TestServer::start();
     let dir = TempDir::new().unwrap();
     gw_plugin(&dir.path().join("plugins"), "gw", GW);
     let config = format!(
@@ -704,7 +610,7 @@ fn warden_serve_prints_a_curl_logs_json_and_drains_on_sigterm() {
          [admin]\nenabled = false\n\
          [[route]]\nname = \"api\"\npath = \"/api\"\nmethods = [\"POST\"]\non-request = [\"gw\"]\nexample-body = '{{\"a\":1}}'\n\
          [[route]]\nname = \"slow\"\npath = \"/slow\"\nupstream = \"http://{}\"\n",
-        up.addr
+        up.addr()
     );
     std::fs::write(dir.path().join("gateway.toml"), config).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
@@ -733,8 +639,8 @@ fn warden_serve_prints_a_curl_logs_json_and_drains_on_sigterm() {
 
     let tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
     assert_eq!(request(addr, "POST", "/api", &[("traceparent", tp)], b"{}").status, 200);
-    let slow = std::thread::spawn(move || request(addr, "GET", "/slow", &[], b""));
-    while up.hits.load(Ordering::SeqCst) == 0 {
+    let slow = std::thread::spawn(move || request(addr, "GET", "/slow/1500", &[], b""));
+    while up.requests() == 0 {
         std::thread::sleep(Duration::from_millis(10));
     }
     sigterm(&child);
@@ -840,17 +746,17 @@ fn demo_pipeline_with_redis() {
 
 #[test]
 fn outbound_http_follows_the_gateway_address_policy() {
-    let up = Upstream::start();
+    let up = TestServer::start();
     let plugin = |p: &Path| {
         write_plugin(
             p,
             "fetcher",
             warden_fixtures::FETCHER,
-            &format!("[permissions]\nnetwork = [\"http://127.0.0.1:{}\"]\n", up.addr.port()),
+            &format!("[permissions]\nnetwork = [\"http://127.0.0.1:{}\"]\n", up.port()),
         )
     };
     let fetch = |h: &Harness| {
-        let payload = format!(r#"{{"url":"http://127.0.0.1:{}/hello"}}"#, up.addr.port());
+        let payload = format!(r#"{{"url":"http://127.0.0.1:{}/hello"}}"#, up.port());
         h.manager().handle("fetcher", "fetch", payload.as_bytes())
     };
     // Loopback is refused unless the operator allows it...
@@ -859,11 +765,11 @@ fn outbound_http_follows_the_gateway_address_policy() {
         Err(warden::Error::Plugin { code, .. }) => assert_eq!(code, "capability-denied"),
         other => panic!("expected capability-denied, got {other:?}"),
     }
-    assert_eq!(up.hits.load(Ordering::SeqCst), 0, "nothing reached the server");
+    assert_eq!(up.requests(), 0, "nothing reached the server");
     drop(h);
     // ...in [outbound] allow-addresses.
     let h = Harness::start(plugin, "[outbound]\nallow-addresses = [\"127.0.0.0/8\"]\n[[route]]\npath = \"/\"\n");
     let out: Value = serde_json::from_slice(&fetch(&h).unwrap()).unwrap();
     assert_eq!(out["status"], 200);
-    assert_eq!(up.hits.load(Ordering::SeqCst), 1);
+    assert_eq!(up.requests(), 1);
 }
