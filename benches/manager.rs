@@ -13,9 +13,12 @@
 
 #![allow(missing_docs, reason = "criterion_group! generates undocumented functions")]
 
+#[path = "support.rs"]
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use tempfile::TempDir;
@@ -49,19 +52,6 @@ fn check(action: RequestAction) {
     assert!(matches!(action, RequestAction::Continue(None)));
 }
 
-/// Runs `iters` calls split over `threads` threads; returns the wall time.
-fn parallel(threads: u64, iters: u64, call: impl Fn() + Sync) -> Duration {
-    let start = Instant::now();
-    std::thread::scope(|s| {
-        for t in 0..threads {
-            let n = iters / threads + u64::from(t < iters % threads);
-            let call = &call;
-            s.spawn(move || (0..n).for_each(|_| call()));
-        }
-    });
-    start.elapsed()
-}
-
 fn throughput(c: &mut Criterion) {
     let dir = TempDir::new().unwrap();
     plugin_dir(dir.path());
@@ -76,11 +66,11 @@ fn throughput(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(15));
     for threads in [1, 2] {
         g.bench_function(format!("direct-{threads}t"), |b| {
-            b.iter_custom(|iters| parallel(threads, iters, || check(direct.on_request(&ctx, &req).unwrap())))
+            b.iter_custom(|iters| support::parallel(threads, iters, || check(direct.on_request(&ctx, &req).unwrap())))
         });
         g.bench_function(format!("manager-{threads}t"), |b| {
             b.iter_custom(|iters| {
-                parallel(threads, iters, || check(manager.call("echo", |p| p.on_request(&ctx, &req)).unwrap()))
+                support::parallel(threads, iters, || check(manager.call("echo", |p| p.on_request(&ctx, &req)).unwrap()))
             })
         });
     }
@@ -109,7 +99,7 @@ fn latency(reloading: bool, calls: u64) -> (warden::Latency, u64) {
             n
         })
     });
-    parallel(2, calls, || check(manager.call("echo", |p| p.on_request(&ctx, &req)).unwrap()));
+    support::parallel(2, calls, || check(manager.call("echo", |p| p.on_request(&ctx, &req)).unwrap()));
     stop.store(true, Ordering::Relaxed);
     let reloads = reloader.map_or(0, |r| r.join().unwrap());
     (manager.info("echo").unwrap().stats.latency, reloads)

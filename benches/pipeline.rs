@@ -14,9 +14,12 @@
 
 #![allow(missing_docs, reason = "criterion_group! generates undocumented functions")]
 
+#[path = "support.rs"]
+mod support;
+
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::{Value, json};
@@ -66,19 +69,6 @@ fn native(body: &[u8], profiles: &HashMap<String, Value>) -> Vec<u8> {
     serde_json::to_vec(&v).unwrap()
 }
 
-/// Runs `iters` calls split over `threads` threads; returns the wall time.
-fn parallel(threads: u64, iters: u64, call: impl Fn() + Sync) -> Duration {
-    let start = Instant::now();
-    std::thread::scope(|s| {
-        for t in 0..threads {
-            let n = iters / threads + u64::from(t < iters % threads);
-            let call = &call;
-            s.spawn(move || (0..n).for_each(|_| call()));
-        }
-    });
-    start.elapsed()
-}
-
 fn check(outcome: RequestOutcome) {
     match outcome {
         RequestOutcome::Continue { request, modified: true } => {
@@ -110,7 +100,7 @@ fn pipeline(c: &mut Criterion) {
     g.bench_function("native", |b| b.iter(|| native(std::hint::black_box(BODY), &profiles)));
     for threads in [1, 2] {
         g.bench_function(format!("warden-{threads}t"), |b| {
-            b.iter_custom(|iters| parallel(threads, iters, || check(pipeline.on_request(&ctx, req.clone()))))
+            b.iter_custom(|iters| support::parallel(threads, iters, || check(pipeline.on_request(&ctx, req.clone()))))
         });
     }
     g.finish();
