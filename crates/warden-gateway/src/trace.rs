@@ -2,8 +2,6 @@
 //! created, the gateway takes a span of its own, and that span is the
 //! parent the upstream sees.
 
-use std::fmt::Write as _;
-
 /// The trace context of one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TraceContext {
@@ -31,7 +29,8 @@ impl TraceContext {
         hex(&mut s, &self.trace_id);
         s.push('-');
         hex(&mut s, &self.span_id);
-        let _ = write!(s, "-{:02x}", self.flags);
+        s.push('-');
+        hex(&mut s, &[self.flags]);
         s
     }
 
@@ -43,9 +42,12 @@ impl TraceContext {
     }
 }
 
+/// Appends `bytes` as lowercase hex (on every request: no formatting machinery).
 fn hex(out: &mut String, bytes: &[u8]) {
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
     }
 }
 
