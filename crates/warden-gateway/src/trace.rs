@@ -2,6 +2,9 @@
 //! created, the gateway takes a span of its own, and that span is the
 //! parent the upstream sees.
 
+use std::cell::Cell;
+use std::hash::{Hash, Hasher};
+
 /// The trace context of one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TraceContext {
@@ -85,16 +88,40 @@ fn decode<const N: usize>(s: &str) -> Option<[u8; N]> {
     Some(out)
 }
 
+/// Random ids without a system call per request: a SplitMix64 sequence per
+/// thread, seeded once from the OS (or, without OS randomness, the clock and
+/// the thread). Ids need to be unique, not secret.
 fn random_nonzero<const N: usize>() -> [u8; N] {
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(seed());
+    }
     let mut bytes = [0u8; N];
-    if getrandom::fill(&mut bytes).is_err() || bytes == [0; N] {
-        // No OS randomness: fall back to the clock, still unique enough for ids.
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
-        for (i, b) in bytes.iter_mut().enumerate() {
-            *b = (nanos >> ((i % 16) * 8)) as u8 | 1;
+    STATE.with(|state| {
+        for chunk in bytes.chunks_mut(8) {
+            let next = state.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+            state.set(next);
+            let mut z = next;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
         }
+    });
+    if bytes == [0; N] {
+        bytes[N - 1] = 1;
     }
     bytes
+}
+
+fn seed() -> u64 {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_ok() {
+        return u64::from_le_bytes(bytes);
+    }
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let mut hasher = std::hash::DefaultHasher::new();
+    (nanos, std::thread::current().id()).hash(&mut hasher);
+    hasher.finish()
 }
 
 /// A request id: the client's `x-request-id` when it is short and printable,
@@ -153,5 +180,15 @@ mod tests {
         assert_eq!(request_id(None).len(), 24);
         assert_ne!(request_id(Some("has space")), "has space");
         assert_ne!(request_id(None), request_id(None));
+    }
+
+    #[test]
+    fn ids_differ_across_calls_and_threads() {
+        let here: Vec<[u8; 16]> = (0..1000).map(|_| random_nonzero::<16>()).collect();
+        let there: Vec<[u8; 16]> =
+            std::thread::spawn(|| (0..1000).map(|_| random_nonzero::<16>()).collect()).join().unwrap();
+        let all: std::collections::HashSet<_> = here.iter().chain(&there).collect();
+        assert_eq!(all.len(), 2000);
+        assert!(all.iter().all(|id| **id != [0; 16]));
     }
 }
