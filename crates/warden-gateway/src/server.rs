@@ -631,7 +631,6 @@ impl Shared {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, tokio::task::JoinError> {
-        // The semaphore is never closed.
         let _slot = self.plugin_threads.acquire().await.expect("plugin-threads semaphore is never closed");
         tokio::task::spawn_blocking(f).await
     }
