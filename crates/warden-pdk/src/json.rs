@@ -1,77 +1,43 @@
-//! JSON body helpers (feature `json`, on by default).
+//! JSON bodies.
+//!
+//! Always available, with no dependencies: [`fields`] checks that a body is
+//! one well-formed JSON object and returns its top-level fields as slices of
+//! the body (no tree, no copies); [`ObjectWriter`] writes an object back,
+//! copying raw fields byte for byte; [`value`] checks any JSON value,
+//! [`unquote`] reads a raw JSON string and [`is_json`] tells JSON content
+//! types. This is what the example plugins `validator`, `enricher` and
+//! `transformer` use on every request.
+//!
+//! With the `json` feature (on by default), serde_json helpers too:
+//! `req.json::<T>()`, `req.set_json_body(&v)`, `HttpResponse::json(200, &v)`,
+//! `resp.body_json::<T>()` and `resp.set_json_body(&v)`.
+//!
+//! ```
+//! use warden_pdk::json::{self, ObjectWriter};
+//!
+//! // Rename `user_id` to `userId`, keeping every other byte.
+//! let body = br#"{"user_id": 42, "profile": {"tier": "gold"}}"#;
+//! let mut out = ObjectWriter::with_capacity(body.len());
+//! for field in json::fields(body, 32)? {
+//!     match field.name.as_ref() {
+//!         "user_id" => out.field("userId", field.value),
+//!         _ => out.raw_field(field.raw_name, field.value),
+//!     }
+//! }
+//! assert_eq!(out.finish(), br#"{"userId":42,"profile":{"tier": "gold"}}"#);
+//! # Ok::<(), json::JsonError>(())
+//! ```
 
-use serde::{Serialize, de::DeserializeOwned};
-
-use crate::{HeadersExt, HttpRequest, HttpResponse, PluginError};
-
-/// serde_json errors become code `json` with the error's text as message.
-impl From<serde_json::Error> for PluginError {
-    fn from(err: serde_json::Error) -> Self {
-        PluginError::new("json", err.to_string())
-    }
-}
-
-fn to_body<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, PluginError> {
-    Ok(serde_json::to_vec(value)?)
-}
-
-impl HttpRequest {
-    /// Parses the body as JSON; a malformed body is a `json` error.
-    pub fn json<T: DeserializeOwned>(&self) -> Result<T, PluginError> {
-        Ok(serde_json::from_slice(&self.body)?)
-    }
-
-    /// Replaces the body with `value` as JSON and sets `content-type: application/json`.
-    pub fn set_json_body<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), PluginError> {
-        self.body = to_body(value)?;
-        self.set_header("content-type", "application/json");
-        Ok(())
-    }
-}
-
-impl HttpResponse {
-    /// A response with `status` and `value` as a JSON body (`content-type: application/json`).
-    pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Result<Self, PluginError> {
-        Ok(HttpResponse::new(status, to_body(value)?).with_header("content-type", "application/json"))
-    }
-
-    /// Parses the body as JSON; a malformed body is a `json` error.
-    pub fn body_json<T: DeserializeOwned>(&self) -> Result<T, PluginError> {
-        Ok(serde_json::from_slice(&self.body)?)
-    }
-
-    /// Replaces the body with `value` as JSON and sets `content-type: application/json`.
-    pub fn set_json_body<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), PluginError> {
-        self.body = to_body(value)?;
-        self.set_header("content-type", "application/json");
-        Ok(())
-    }
-}
-
+#[cfg(feature = "json")]
+mod body;
+mod content_type;
 #[cfg(test)]
-mod tests {
-    use super::*;
+mod differential;
+mod error;
+mod scan;
+mod write;
 
-    #[derive(Debug, PartialEq, serde::Deserialize, serde::Serialize)]
-    struct User {
-        user_id: u32,
-    }
-
-    #[test]
-    fn round_trip() {
-        let mut req = HttpRequest::new("POST", "/users");
-        req.set_json_body(&User { user_id: 7 }).unwrap();
-        assert_eq!(req.header("Content-Type"), Some("application/json"));
-        assert_eq!(req.json::<User>().unwrap(), User { user_id: 7 });
-
-        let resp = HttpResponse::json(201, &User { user_id: 8 }).unwrap();
-        assert_eq!((resp.status, resp.body_str()), (201, Some(r#"{"user_id":8}"#)));
-        assert_eq!(resp.body_json::<User>().unwrap(), User { user_id: 8 });
-    }
-
-    #[test]
-    fn malformed_body_is_json_error() {
-        let err = HttpRequest::new("POST", "/").with_body("{").json::<User>().unwrap_err();
-        assert_eq!(err.code, "json");
-    }
-}
+pub use content_type::is_json;
+pub use error::{JsonError, JsonErrorKind};
+pub use scan::{Field, fields, unquote, value};
+pub use write::{ObjectWriter, write_string};

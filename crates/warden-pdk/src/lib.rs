@@ -59,8 +59,7 @@ mod bindings;
 mod config;
 mod error;
 mod http;
-#[cfg(feature = "json")]
-mod json;
+pub mod json;
 pub mod kv;
 pub mod log;
 mod outbound;

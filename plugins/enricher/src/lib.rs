@@ -17,7 +17,8 @@
 //!
 //! The lookup runs on the body as sent; `add` and `add-json` fields are set
 //! after it (and win over `lookup-into`). Fields keep their place; new ones go
-//! at the end; nested values are copied byte for byte.
+//! at the end; names and nested values from the body are copied byte for byte
+//! ([`warden_pdk::json`] reads and writes the body; no serde per request).
 //!
 //! Errors: a key-value error in a lookup is returned as is (its code, e.g.
 //! `unavailable`), as is a stored value that is not JSON (`bad-value`); the
@@ -31,17 +32,16 @@
 //! (`Continue(None)`). The plugin never refuses a request; when it rewrites
 //! the body it keeps a `content-length` header, if present, in step.
 
-mod object;
 mod store;
 mod template;
 
 use serde_json::value::RawValue;
+use warden_pdk::json::{self, ObjectWriter};
 use warden_pdk::prelude::*;
 
-pub use object::is_json;
 pub use store::{HostStore, Store};
 pub use template::{Template, is_valid_key};
-
+pub use warden_pdk::json::is_json;
 /// Key-value error codes that do not fail `init` while seeding.
 pub const TRANSIENT: &[&str] = &["unavailable", "backend-error"];
 
@@ -65,7 +65,9 @@ pub struct Enricher {
     pub seeds: Vec<(String, String)>,
 }
 
-/// Parses `text` as one JSON value; the value's text without surrounding whitespace.
+/// Parses `text` as one JSON value; the value's text without surrounding
+/// whitespace. For config only: bodies and stored values go through
+/// `warden_pdk::json`, which needs no serde.
 fn json_text(text: &str) -> Result<&str, serde_json::Error> {
     serde_json::from_str::<&RawValue>(text).map(RawValue::get)
 }
@@ -158,7 +160,8 @@ impl Enricher {
         if self.is_empty() {
             return Ok(None);
         }
-        let Some(fields) = object::parse(body) else {
+        // No depth limit: like the host, the plugin only copies nested values.
+        let Ok(fields) = json::fields(body, u32::MAX) else {
             return Ok(None);
         };
         let stored = match self.lookup.as_ref().and_then(|l| l.template.expand(&fields)) {
@@ -167,32 +170,34 @@ impl Enricher {
         };
         let mut sets: Vec<(&str, &str)> = Vec::with_capacity(self.set.len() + 1);
         if let (Some(lookup), Some((key, value))) = (&self.lookup, &stored) {
-            let value = serde_json::from_slice::<&RawValue>(value).map_err(|_| {
+            let value = json::value(value, u32::MAX).map_err(|_| {
                 PluginError::new("bad-value", format!("key `{key}` does not hold JSON; store a JSON value there"))
             })?;
-            sets.push((&lookup.into, value.get()));
+            sets.push((&lookup.into, value));
         }
         sets.extend(self.set.iter().map(|(field, json)| (field.as_str(), json.as_str())));
 
-        let mut out: Vec<(&str, &str)> = fields.iter().map(|(name, value)| (name.as_ref(), value.get())).collect();
+        // (name, name as written if it comes from the body, value)
+        let mut out: Vec<(&str, Option<&str>, &str)> =
+            fields.iter().map(|f| (f.name.as_ref(), Some(f.raw_name), f.value)).collect();
         let mut changed = false;
         for (name, value) in sets {
-            match out.iter().position(|&(n, _)| n == name) {
+            match out.iter().position(|&(n, _, _)| n == name) {
                 Some(first) => {
-                    if out[first].1 != value {
-                        out[first].1 = value;
+                    if out[first].2 != value {
+                        out[first].2 = value;
                         changed = true;
                     }
                     // One field per name: later repeats go.
                     let (before, mut i) = (out.len(), 0);
-                    out.retain(|&(n, _)| {
+                    out.retain(|&(n, _, _)| {
                         i += 1;
                         i - 1 <= first || n != name
                     });
                     changed |= out.len() != before;
                 }
                 None => {
-                    out.push((name, value));
+                    out.push((name, None, value));
                     changed = true;
                 }
             }
@@ -200,8 +205,16 @@ impl Enricher {
         if !changed {
             return Ok(None);
         }
-        let capacity = out.iter().map(|(n, v)| n.len() + v.len() + 4).sum::<usize>() + 2;
-        Ok(Some(object::write(out, capacity)))
+        let capacity = out.iter().map(|(n, raw, v)| raw.map_or(n.len() + 2, str::len) + v.len() + 2).sum::<usize>() + 2;
+        let mut writer = ObjectWriter::with_capacity(capacity);
+        for (name, raw, value) in out {
+            match raw {
+                // Names from the body are copied as sent, escapes and all.
+                Some(raw) => writer.raw_field(raw, value),
+                None => writer.field(name, value),
+            }
+        }
+        Ok(Some(writer.finish()))
     }
 }
 
@@ -338,6 +351,13 @@ mod tests {
         let e = enricher(&[("add.source", "gw"), ("add-json.version", "2")]);
         let out = e.enrich(br#"{"version":1,"a":{"b" : 1.50}}"#, &mut Memory::default()).unwrap().unwrap();
         assert_eq!(std::str::from_utf8(&out).unwrap(), r#"{"version":2,"a":{"b" : 1.50},"source":"gw"}"#);
+    }
+
+    #[test]
+    fn copies_names_as_sent_and_escapes_new_ones() {
+        let e = enricher(&[("add.say \"hi\"", "x")]);
+        let out = e.enrich(br#"{"a\u0021" : 1}"#, &mut Memory::default()).unwrap().unwrap();
+        assert_eq!(std::str::from_utf8(&out).unwrap(), r#"{"a\u0021":1,"say \"hi\"":"x"}"#);
     }
 
     #[test]

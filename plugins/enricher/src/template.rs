@@ -1,7 +1,7 @@
 //! Key templates such as `user:{user_id}`: literal text with `{field}`
 //! placeholders filled from the body's top-level fields.
 
-use crate::object::Field;
+use warden_pdk::json::{self, Field};
 
 /// Longest key the key-value store accepts, in bytes.
 pub const MAX_KEY_LEN: usize = 512;
@@ -76,11 +76,9 @@ impl Template {
             match part {
                 Part::Literal(text) => key.push_str(text),
                 Part::Field(name) => {
-                    let (_, value) = fields.iter().rev().find(|(n, _)| n == name)?;
-                    let raw = value.get();
+                    let raw = fields.iter().rev().find(|f| f.name == *name)?.value;
                     match raw.as_bytes().first()? {
-                        b'"' if !raw.contains('\\') => key.push_str(&raw[1..raw.len() - 1]),
-                        b'"' => key.push_str(&serde_json::from_str::<String>(raw).ok()?),
+                        b'"' => key.push_str(&json::unquote(raw)?),
                         b'-' | b'0'..=b'9' => key.push_str(raw),
                         _ => return None,
                     }
@@ -94,10 +92,9 @@ impl Template {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::object;
 
     fn expand(template: &str, body: &str) -> Option<String> {
-        Template::parse(template).unwrap().expand(&object::parse(body.as_bytes()).unwrap())
+        Template::parse(template).unwrap().expand(&json::fields(body.as_bytes(), 32).unwrap())
     }
 
     #[test]

@@ -12,15 +12,15 @@
 //!
 //! Only bodies that are a JSON object with a JSON content type are touched;
 //! anything else, and any body without a listed field, continues unchanged
-//! (`Continue(None)`). Nested values are copied byte for byte. The plugin never
+//! (`Continue(None)`). Names that are not renamed and nested values are copied
+//! byte for byte ([`warden_pdk::json`] reads and writes the body). The plugin never
 //! refuses a request; when it rewrites the body it keeps a `content-length`
 //! header, if present, in step.
 
-mod object;
-
+use warden_pdk::json::{self, ObjectWriter};
 use warden_pdk::prelude::*;
 
-pub use object::is_json;
+pub use warden_pdk::json::is_json;
 
 /// Validated settings, built once from the config.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -86,23 +86,32 @@ impl Rules {
         if self.is_empty() {
             return None;
         }
-        let fields = object::parse(body)?;
-        if !fields.iter().any(|(name, _)| self.removed(name) || self.renamed(name).is_some()) {
+        // No depth limit: nested values are only copied.
+        let fields = json::fields(body, u32::MAX).ok()?;
+        if !fields.iter().any(|f| self.removed(&f.name) || self.renamed(&f.name).is_some()) {
             return None;
         }
-        // (name, value, whether it was renamed)
-        let out: Vec<(&str, &str, bool)> = fields
+        // (name, name as written if not renamed, value)
+        let out: Vec<(&str, Option<&str>, &str)> = fields
             .iter()
-            .filter(|(name, _)| !self.removed(name))
-            .map(|(name, value)| match self.renamed(name) {
-                Some(to) => (to, value.get(), true),
-                None => (name.as_ref(), value.get(), false),
+            .filter(|f| !self.removed(&f.name))
+            .map(|f| match self.renamed(&f.name) {
+                Some(to) => (to, None, f.value),
+                None => (f.name.as_ref(), Some(f.raw_name), f.value),
             })
             .collect();
         // A renamed field replaces a field that already had its new name.
-        let replaced = |name: &str| out.iter().any(|&(n, _, renamed)| renamed && n == name);
-        let kept = out.iter().filter(|&&(name, _, renamed)| renamed || !replaced(name));
-        Some(object::write(kept.map(|&(name, value, _)| (name, value)), body.len()))
+        let replaced = |name: &str| out.iter().any(|&(n, raw, _)| raw.is_none() && n == name);
+        let mut writer = ObjectWriter::with_capacity(body.len());
+        for &(name, raw, value) in &out {
+            match raw {
+                // New names are escaped; names from the body are copied as sent.
+                None => writer.field(name, value),
+                Some(raw) if !replaced(name) => writer.raw_field(raw, value),
+                Some(_) => {}
+            }
+        }
+        Some(writer.finish())
     }
 }
 
@@ -218,6 +227,11 @@ mod tests {
         assert_eq!(out, r#"{"quote\"d":1.50e3,"big":123456789012345678901234567890}"#);
         // Escaped names in the body match by value.
         assert_eq!(apply(&demo(), r#"{"pass\u0077ord":1}"#).unwrap(), "{}");
+    }
+
+    #[test]
+    fn copies_kept_names_as_sent() {
+        assert_eq!(apply(&demo(), r#"{"a\u0021" : 1,"password":2}"#).unwrap(), r#"{"a\u0021":1}"#);
     }
 
     #[test]

@@ -21,18 +21,20 @@
 //! | 400 | nesting deeper than `max-depth` | `JSON body nested deeper than N levels` |
 //! | 422 | required fields missing or `null` | `missing required field: user_id` |
 //!
-//! Accepted requests continue unchanged. The body is parsed once, without
-//! building a tree: only the top-level keys are compared.
+//! Accepted requests continue unchanged. The body is checked in one pass by
+//! [`warden_pdk::json::fields`], without building a tree; only the top-level
+//! names are compared.
 
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use warden_pdk::json::{self, JsonErrorKind};
 use warden_pdk::prelude::*;
+
+pub use warden_pdk::json::is_json;
 
 /// Default for `max-depth`.
 pub const DEFAULT_MAX_DEPTH: u32 = 32;
-/// Largest `max-depth`: below serde_json's own recursion limit (128), so our
-/// answer, not its syntax error, is what a too-deep body gets.
+/// Largest `max-depth`.
 pub const MAX_DEPTH_LIMIT: u32 = 100;
 /// Most required fields (they are tracked in a `u64` bit set).
 pub const MAX_REQUIRED: usize = 64;
@@ -119,17 +121,27 @@ impl Rules {
         if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
             return Some((400, "request body must be a JSON object".into()));
         }
-        let top = TopLevel { required: &self.required, depth: self.max_depth };
-        let mut parser = serde_json::Deserializer::from_slice(body);
-        // `end` refuses anything but whitespace after the object.
-        let found = match top.deserialize(&mut parser).and_then(|found| parser.end().map(|()| found)) {
-            Ok(found) => found,
-            // Our own error (nesting) is a data error; the rest are syntax or EOF.
-            Err(e) if e.is_data() => {
+        let fields = match json::fields(body, self.max_depth) {
+            Ok(fields) => fields,
+            Err(e) if e.kind() == JsonErrorKind::TooDeep => {
                 return Some((400, format!("JSON body nested deeper than {} levels", self.max_depth)));
             }
+            // Past the check above, "not an object" can only be a form feed
+            // before the `{`: a syntax error too.
             Err(e) => return Some((400, format!("invalid JSON body at line {} column {}", e.line(), e.column()))),
         };
+        // Bit `i` for `required[i]`: present and not null.
+        let mut found = 0u64;
+        for field in &fields {
+            if let Some(i) = self.required.iter().position(|r| *r == field.name) {
+                // Like a parsed map, the last occurrence of a repeated key wins.
+                if field.value == "null" {
+                    found &= !(1 << i);
+                } else {
+                    found |= 1 << i;
+                }
+            }
+        }
         let missing: Vec<&str> =
             self.required.iter().enumerate().filter(|(i, _)| found & (1 << i) == 0).map(|(_, f)| f.as_str()).collect();
         match missing.as_slice() {
@@ -143,150 +155,6 @@ impl Rules {
 /// Whether `b` may appear in an HTTP method (an RFC 9110 token).
 fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-/// Whether a content type is JSON: `application/json` or `application/*+json`,
-/// with any parameters, in any case.
-pub fn is_json(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or_default().trim();
-    let Some((kind, sub)) = essence.split_once('/') else {
-        return false;
-    };
-    kind.eq_ignore_ascii_case("application")
-        && (sub.eq_ignore_ascii_case("json")
-            || sub.len() > 5 && sub.as_bytes()[sub.len() - 5..].eq_ignore_ascii_case(b"+json"))
-}
-
-/// Parses the top-level object; returns a bit set of the required fields
-/// that are present and not null (bit `i` for `required[i]`).
-struct TopLevel<'r> {
-    required: &'r [String],
-    depth: u32,
-}
-
-impl<'de> DeserializeSeed<'de> for TopLevel<'_> {
-    type Value = u64;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<u64, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for TopLevel<'_> {
-    type Value = u64;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<u64, A::Error> {
-        let mut found = 0u64;
-        while let Some(index) = map.next_key_seed(FieldIndex(self.required))? {
-            let is_null = map.next_value_seed(Walk { levels: self.depth - 1 })?;
-            if let Some(i) = index {
-                // Like a parsed map, the last occurrence of a repeated key wins.
-                if is_null {
-                    found &= !(1 << i);
-                } else {
-                    found |= 1 << i;
-                }
-            }
-        }
-        Ok(found)
-    }
-}
-
-/// A key, as its index in the required list (if it is required); never allocates.
-struct FieldIndex<'r>(&'r [String]);
-
-impl<'de> DeserializeSeed<'de> for FieldIndex<'_> {
-    type Value = Option<usize>;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Option<usize>, D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for FieldIndex<'_> {
-    type Value = Option<usize>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a field name")
-    }
-
-    fn visit_str<E: de::Error>(self, key: &str) -> Result<Option<usize>, E> {
-        Ok(self.0.iter().position(|r| r == key))
-    }
-}
-
-/// Skips one value, refusing containers more than `levels` deeper;
-/// returns whether the value is `null`.
-#[derive(Clone, Copy)]
-struct Walk {
-    levels: u32,
-}
-
-impl Walk {
-    fn enter<E: de::Error>(&self) -> Result<Walk, E> {
-        match self.levels {
-            0 => Err(E::custom("nested too deeply")),
-            n => Ok(Walk { levels: n - 1 }),
-        }
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for Walk {
-    type Value = bool;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Walk {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_unit<E>(self) -> Result<bool, E> {
-        Ok(true)
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
-        let inner = self.enter()?;
-        while seq.next_element_seed(inner)?.is_some() {}
-        Ok(false)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-        let inner = self.enter()?;
-        while map.next_key::<IgnoredAny>()?.is_some() {
-            map.next_value_seed(inner)?;
-        }
-        Ok(false)
-    }
 }
 
 /// Refuses requests whose JSON body is malformed or lacks required fields.
@@ -368,6 +236,8 @@ mod tests {
             None
         );
         assert_eq!(status(&r, "PUT", Some("application/vnd.api+json"), r#"{"user_id":false,"action":[]}"#), None);
+        // Any number the grammar allows, even beyond f64; paired surrogate escapes.
+        assert_eq!(status(&r, "POST", JSON, r#"{"user_id":1e400,"action":"\ud83d\ude00"}"#), None);
     }
 
     #[test]
@@ -394,7 +264,9 @@ mod tests {
     #[test]
     fn malformed_json_is_400_without_echo() {
         let r = demo();
-        for body in [r#"{"user_id": secret}"#, r#"{"user_id":1"#, r#"{"a":1} {"b":2}"#, "{\"a\":\"\\q\"}"] {
+        for body in
+            [r#"{"user_id": secret}"#, r#"{"user_id":1"#, r#"{"a":1} {"b":2}"#, "{\"a\":\"\\q\"}", r#"{"a":"\ud800"}"#]
+        {
             let (status, reason) = r.check("POST", JSON, body.as_bytes()).unwrap();
             assert_eq!(status, 400, "{body}");
             assert!(reason.starts_with("invalid JSON body at line 1 column "), "{reason}");

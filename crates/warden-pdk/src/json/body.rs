@@ -1,0 +1,77 @@
+//! serde_json body helpers on the HTTP types (feature `json`, on by default).
+
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::{HeadersExt, HttpRequest, HttpResponse, PluginError};
+
+/// serde_json errors become code `json` with the error's text as message.
+impl From<serde_json::Error> for PluginError {
+    fn from(err: serde_json::Error) -> Self {
+        PluginError::new("json", err.to_string())
+    }
+}
+
+fn to_body<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, PluginError> {
+    Ok(serde_json::to_vec(value)?)
+}
+
+impl HttpRequest {
+    /// Parses the body as JSON; a malformed body is a `json` error.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, PluginError> {
+        Ok(serde_json::from_slice(&self.body)?)
+    }
+
+    /// Replaces the body with `value` as JSON and sets `content-type: application/json`.
+    pub fn set_json_body<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), PluginError> {
+        self.body = to_body(value)?;
+        self.set_header("content-type", "application/json");
+        Ok(())
+    }
+}
+
+impl HttpResponse {
+    /// A response with `status` and `value` as a JSON body (`content-type: application/json`).
+    pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Result<Self, PluginError> {
+        Ok(HttpResponse::new(status, to_body(value)?).with_header("content-type", "application/json"))
+    }
+
+    /// Parses the body as JSON; a malformed body is a `json` error.
+    pub fn body_json<T: DeserializeOwned>(&self) -> Result<T, PluginError> {
+        Ok(serde_json::from_slice(&self.body)?)
+    }
+
+    /// Replaces the body with `value` as JSON and sets `content-type: application/json`.
+    pub fn set_json_body<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), PluginError> {
+        self.body = to_body(value)?;
+        self.set_header("content-type", "application/json");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, serde::Deserialize, serde::Serialize)]
+    struct User {
+        user_id: u32,
+    }
+
+    #[test]
+    fn round_trip() {
+        let mut req = HttpRequest::new("POST", "/users");
+        req.set_json_body(&User { user_id: 7 }).unwrap();
+        assert_eq!(req.header("Content-Type"), Some("application/json"));
+        assert_eq!(req.json::<User>().unwrap(), User { user_id: 7 });
+
+        let resp = HttpResponse::json(201, &User { user_id: 8 }).unwrap();
+        assert_eq!((resp.status, resp.body_str()), (201, Some(r#"{"user_id":8}"#)));
+        assert_eq!(resp.body_json::<User>().unwrap(), User { user_id: 8 });
+    }
+
+    #[test]
+    fn malformed_body_is_json_error() {
+        let err = HttpRequest::new("POST", "/").with_body("{").json::<User>().unwrap_err();
+        assert_eq!(err.code, "json");
+    }
+}
