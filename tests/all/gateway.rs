@@ -285,41 +285,6 @@ fn failures_follow_the_per_plugin_policy_and_never_leak_details() {
     assert_eq!(r.text(), "from closed");
 }
 
-/// With `plugin-threads` pipelines running, the next request waits for a
-/// free thread: a plugin spinning until its deadline holds the only one.
-#[test]
-fn plugin_threads_bound_the_pipelines_running_at_once() {
-    fn finish_order(threads: u32) -> (Instant, Instant) {
-        let slow = GW.replace("timeout = \"200ms\"", "timeout = \"600ms\"");
-        let h = Harness::start(
-            |p| {
-                gw_plugin(p, "slow", &slow);
-                gw_plugin(p, "fast", GW);
-            },
-            &format!(
-                "[server]\nlisten = \"127.0.0.1:0\"\nwatch = false\naccess-log = false\nplugin-threads = {threads}\n\
-                 [[route]]\nname = \"slow\"\npath = \"/slow\"\non-request = [\"slow\"]\n\
-                 [[route]]\nname = \"fast\"\npath = \"/fast\"\non-request = [\"fast\"]\n"
-            ),
-        );
-        let addr = h.addr;
-        let spinning = std::thread::spawn(move || {
-            let r = request(addr, "POST", "/slow", &[("x-test", "sleep")], b"");
-            assert_eq!(r.status, 500, "the spinning plugin times out");
-            Instant::now()
-        });
-        std::thread::sleep(Duration::from_millis(150));
-        let r = h.request("POST", "/fast", &[], b"quick");
-        let fast_done = Instant::now();
-        assert_eq!((r.status, r.text().as_str()), (200, "quick"));
-        (spinning.join().unwrap(), fast_done)
-    }
-    let (slow_done, fast_done) = finish_order(1);
-    assert!(fast_done >= slow_done, "with one plugin thread the second request waits for the first");
-    let (slow_done, fast_done) = finish_order(2);
-    assert!(fast_done < slow_done, "with two it runs beside it");
-}
-
 #[test]
 fn unavailable_plugins_give_503_when_fail_closed() {
     let h = Harness::start(one_plugin, RESPOND);

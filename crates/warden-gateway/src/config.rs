@@ -89,9 +89,6 @@ pub struct ServerConfig {
     /// Most `on-capture` and `on-rule-match` deliveries waiting at once;
     /// more are dropped and counted.
     pub max_background: usize,
-    /// Most request and connection pipelines running at once, each on its
-    /// own thread; more wait their turn.
-    pub plugin_threads: usize,
     /// Audit log file (JSON lines); `None` sends audit events to the log.
     pub audit_log: Option<PathBuf>,
 }
@@ -292,7 +289,6 @@ struct RawServer {
     on_connect: Vec<S<RawStage>>,
     kv: Option<S<String>>,
     max_background: Option<S<u64>>,
-    plugin_threads: Option<S<u64>>,
     audit_log: Option<String>,
 }
 
@@ -371,11 +367,6 @@ pub const DEFAULT_MAX_RESPONSE_BODY: u64 = 8 << 20;
 pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default drain time after SIGTERM: 30 s.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Default `plugin-threads`: twice the CPUs the process may use.
-pub fn default_plugin_threads() -> usize {
-    2 * std::thread::available_parallelism().map_or(1, |n| n.get())
-}
 
 impl GatewayConfig {
     /// Reads and checks a configuration file.
@@ -609,11 +600,6 @@ impl Cx<'_> {
             Some(v) if *v.get_ref() >= 1 => usize::try_from(*v.get_ref()).unwrap_or(usize::MAX),
             Some(v) => return Err(self.err(v.span(), "server.max-background", "must be at least 1")),
         };
-        let plugin_threads = match raw.plugin_threads {
-            None => default_plugin_threads(),
-            Some(v) if (1..=1024).contains(v.get_ref()) => usize::try_from(*v.get_ref()).unwrap_or(1024),
-            Some(v) => return Err(self.err(v.span(), "server.plugin-threads", "must be from 1 to 1024")),
-        };
         Ok(ServerConfig {
             listen,
             plugins: path(&raw.plugins, "plugins"),
@@ -627,7 +613,6 @@ impl Cx<'_> {
             on_connect: self.stages(raw.on_connect, "server.on-connect")?,
             kv,
             max_background,
-            plugin_threads,
             audit_log: raw.audit_log.map(|p| base.join(p)),
         })
     }
@@ -825,8 +810,6 @@ mod tests {
         assert_eq!(c.server.plugins, Path::new("/etc/warden/plugins"));
         assert_eq!(c.server.max_body, DEFAULT_MAX_BODY);
         assert_eq!(c.server.kv, "redb");
-        assert_eq!(c.server.plugin_threads, default_plugin_threads());
-        assert!(c.server.plugin_threads >= 2);
         let admin = c.admin.unwrap();
         assert!(admin.listen.ip().is_loopback());
         assert_eq!(admin.token, AdminToken::Generated);
@@ -839,7 +822,6 @@ mod tests {
             r#"
 [server]
 max-body = "2 KiB"
-plugin-threads = 3
 on-connect = [{ plugin = "ipfilter", on-error = "fail-open" }]
 [admin]
 token-env = "TOKEN"
@@ -860,7 +842,7 @@ plugins = ["alerts"]
 "#,
         )
         .unwrap();
-        assert_eq!((c.server.max_body, c.server.plugin_threads), (2048, 3));
+        assert_eq!(c.server.max_body, 2048);
         assert_eq!(c.server.on_connect, [Stage::new("ipfilter").on_error(OnError::FailOpen)]);
         let r = &c.routes[0];
         assert_eq!(r.path, "/api");
@@ -910,10 +892,6 @@ plugins = ["alerts"]
         assert_eq!(c.outbound_allow.len(), 2);
         let e = err("[server]\nkv = \"memcached://x\"\n");
         assert_eq!(e.key.as_deref(), Some("server.kv"));
-        for bad in ["0", "1025"] {
-            let e = err(&format!("[server]\nplugin-threads = {bad}\n"));
-            assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("server.plugin-threads")), "{bad}");
-        }
         let e = err("[server\n");
         assert_eq!(e.line, Some(1));
     }

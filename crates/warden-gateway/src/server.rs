@@ -55,9 +55,6 @@ pub(crate) struct Shared {
     on_connect: Pipeline,
     client: Client<HttpConnector, Body>,
     pub(crate) metrics: Metrics,
-    /// One permit per plugin thread: request and connection pipelines wait
-    /// for one before they run on the blocking pool.
-    plugin_threads: Semaphore,
     background: Arc<Semaphore>,
     /// Permits of `background`: all free means nothing is waiting.
     background_capacity: u32,
@@ -146,7 +143,6 @@ impl Gateway {
             routes,
             rules: config.rules.clone(),
             client,
-            plugin_threads: Semaphore::new(config.server.plugin_threads),
             background: Arc::new(Semaphore::new(config.server.max_background)),
             background_capacity: u32::try_from(config.server.max_background).unwrap_or(u32::MAX),
             in_flight: AtomicUsize::new(0),
@@ -263,7 +259,7 @@ impl Shared {
         }
         let pipeline = self.on_connect.clone();
         let info2 = info.clone();
-        let outcome = self.run_plugins(move || pipeline.on_connect(&info2)).await;
+        let outcome = tokio::task::spawn_blocking(move || pipeline.on_connect(&info2)).await;
         let allowed = match outcome {
             Ok(ConnectOutcome::Allow) => true,
             Ok(ConnectOutcome::Deny { plugin, reason }) => {
@@ -368,12 +364,11 @@ impl Shared {
                 let pipeline = route.on_request.clone();
                 let ctx = req.ctx.clone();
                 let t = Instant::now();
-                let outcome = self
-                    .run_plugins(move || {
-                        let _trace = TraceScope::enter(ctx.traceparent.as_deref());
-                        pipeline.on_request(&ctx, outgoing)
-                    })
-                    .await;
+                let outcome = tokio::task::spawn_blocking(move || {
+                    let _trace = TraceScope::enter(ctx.traceparent.as_deref());
+                    pipeline.on_request(&ctx, outgoing)
+                })
+                .await;
                 self.metrics.pipeline(req.route, Phase::OnRequest, t.elapsed());
                 match outcome {
                     Ok(RequestOutcome::Continue { request, modified }) => {
@@ -545,12 +540,11 @@ impl Shared {
         let pipeline = route.on_response.clone();
         let ctx = req.ctx.clone();
         let t = Instant::now();
-        let outcome = self
-            .run_plugins(move || {
-                let _trace = TraceScope::enter(ctx.traceparent.as_deref());
-                pipeline.on_response(&ctx, &head, plugin_response)
-            })
-            .await;
+        let outcome = tokio::task::spawn_blocking(move || {
+            let _trace = TraceScope::enter(ctx.traceparent.as_deref());
+            pipeline.on_response(&ctx, &head, plugin_response)
+        })
+        .await;
         self.metrics.pipeline(req.route, Phase::OnResponse, t.elapsed());
         match outcome {
             Ok(ResponseOutcome::Continue { modified: false, .. }) => Response::from_parts(parts, full_body(bytes)),
@@ -622,17 +616,6 @@ impl Shared {
                 }
             });
         }
-    }
-
-    /// Runs a pipeline on tokio's blocking pool (plugin calls block their
-    /// thread), at most `plugin-threads` at once: more would only make the
-    /// cores switch between plugin calls. `Err` if the task panicked.
-    async fn run_plugins<T: Send + 'static>(
-        &self,
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, tokio::task::JoinError> {
-        let _slot = self.plugin_threads.acquire().await.expect("plugin-threads semaphore is never closed");
-        tokio::task::spawn_blocking(f).await
     }
 
     /// Runs `f` on the blocking pool if fewer than `max-background`
