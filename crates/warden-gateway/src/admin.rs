@@ -82,18 +82,7 @@ impl Gateway {
     pub async fn serve_admin(&self, listener: TcpListener, token: String, shutdown: impl Future<Output = ()>) {
         let token: Arc<str> = token.into();
         tokio::pin!(shutdown);
-        loop {
-            let (stream, _) = tokio::select! {
-                _ = &mut shutdown => return,
-                accepted = listener.accept() => match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "admin accept failed");
-                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                        continue;
-                    }
-                },
-            };
+        while let Some((stream, _)) = crate::server::accept(&listener, shutdown.as_mut(), "admin accept failed").await {
             let shared = self.shared.clone();
             let token = token.clone();
             tokio::spawn(async move {

@@ -9,6 +9,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -22,7 +23,7 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, watch};
 use warden::{CallContext, ConnectionInfo, Exchange, HttpRequest, HttpResponse, PluginManager, RuleEvent, TraceScope};
 
@@ -171,19 +172,7 @@ impl Gateway {
         let (stop_tx, stop_rx) = watch::channel(false);
         let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
         tokio::pin!(shutdown);
-        loop {
-            let (stream, peer) = tokio::select! {
-                _ = &mut shutdown => break,
-                accepted = listener.accept() => match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        // Out of file descriptors and the like: back off, keep serving.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        continue;
-                    }
-                },
-            };
+        while let Some((stream, peer)) = accept(&listener, shutdown.as_mut(), "accept failed").await {
             let _ = stream.set_nodelay(true);
             let local = stream.local_addr().unwrap_or(peer);
             let shared = self.shared.clone();
@@ -634,6 +623,28 @@ impl Shared {
             let _permit = permit;
             f(&manager);
         });
+    }
+}
+
+/// The next connection on `listener`, or `None` once `shutdown` completes.
+/// Accept errors (out of file descriptors and the like) are logged as
+/// `message` and retried after a short pause: the listener keeps serving.
+pub(crate) async fn accept<F: Future<Output = ()>>(
+    listener: &TcpListener,
+    mut shutdown: Pin<&mut F>,
+    message: &'static str,
+) -> Option<(TcpStream, SocketAddr)> {
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return None,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => return Some(a),
+                Err(e) => {
+                    tracing::warn!(error = %e, "{message}");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            },
+        }
     }
 }
 
