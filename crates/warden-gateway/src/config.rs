@@ -492,16 +492,11 @@ struct Cx<'a> {
 
 impl Cx<'_> {
     fn err(&self, span: Range<usize>, key: &str, message: impl Into<String>) -> ConfigError {
-        let mut start = span.start.min(self.text.len());
-        while !self.text.is_char_boundary(start) {
-            start -= 1;
-        }
-        let before = &self.text[..start];
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let (line, column) = warden::text_position(self.text, span.start);
         ConfigError {
             file: self.file.to_owned(),
-            line: Some(before.matches('\n').count() + 1),
-            column: Some(before[line_start..].chars().count() + 1),
+            line: Some(line),
+            column: Some(column),
             key: (!key.is_empty()).then(|| key.to_owned()),
             message: message.into(),
         }

@@ -272,16 +272,11 @@ struct Cx<'a> {
 
 impl Cx<'_> {
     fn err(&self, span: Range<usize>, key: &str, message: impl Into<String>) -> ManifestError {
-        let mut start = span.start.min(self.text.len());
-        while !self.text.is_char_boundary(start) {
-            start -= 1;
-        }
-        let before = self.text.get(..start).unwrap_or_default();
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let (line, column) = crate::text_position(self.text, span.start);
         ManifestError {
             file: self.file.to_path_buf(),
-            line: Some(before.matches('\n').count() + 1),
-            column: Some(before.get(line_start..).unwrap_or_default().chars().count() + 1),
+            line: Some(line),
+            column: Some(column),
             key: (!key.is_empty()).then(|| key.to_owned()),
             message: message.into(),
         }
