@@ -105,6 +105,15 @@ impl HttpRequest {
         self
     }
 
+    /// Replaces the body and keeps a `content-length` header, if the
+    /// request has one, in step with it.
+    pub fn set_body(&mut self, body: impl Into<Vec<u8>>) {
+        self.body = body.into();
+        if self.has_header("content-length") {
+            self.set_header("content-length", self.body.len().to_string());
+        }
+    }
+
     /// The body as UTF-8 text, if it is valid UTF-8.
     pub fn body_str(&self) -> Option<&str> {
         std::str::from_utf8(&self.body).ok()
@@ -194,6 +203,12 @@ mod tests {
             RequestAction::reject(403, "nope"),
             RequestAction::Reject(Rejection { status: 403, reason: "nope".into() })
         );
+        let mut req = HttpRequest::new("POST", "/x").with_body("b");
+        req.set_body("longer");
+        assert!(!req.has_header("content-length"), "not added when absent");
+        req.add_header("Content-Length", "1");
+        req.set_body("longer");
+        assert_eq!((req.body.as_slice(), req.header("content-length")), (&b"longer"[..], Some("6")));
         let head = HttpRequest::new("POST", "/x").with_body("b").head();
         assert_eq!((head.method.as_str(), head.uri.as_str()), ("POST", "/x"));
     }

@@ -236,10 +236,7 @@ impl HttpFilter for Enricher {
         let Some(body) = self.enrich(&req.body, &mut HostStore)? else {
             return Ok(RequestAction::Continue(None));
         };
-        req.body = body;
-        if req.has_header("content-length") {
-            req.set_header("content-length", req.body.len().to_string());
-        }
+        req.set_body(body);
         Ok(RequestAction::Continue(Some(req)))
     }
 }

@@ -134,10 +134,7 @@ impl HttpFilter for Transformer {
         let Some(body) = self.rules.apply(&req.body) else {
             return Ok(RequestAction::Continue(None));
         };
-        req.body = body;
-        if req.has_header("content-length") {
-            req.set_header("content-length", req.body.len().to_string());
-        }
+        req.set_body(body);
         Ok(RequestAction::Continue(Some(req)))
     }
 }
