@@ -3,7 +3,7 @@
 //! parent the upstream sees.
 
 use std::cell::Cell;
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
 
 /// The trace context of one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,8 +89,7 @@ fn decode<const N: usize>(s: &str) -> Option<[u8; N]> {
 }
 
 /// Random ids without a system call per request: a SplitMix64 sequence per
-/// thread, seeded once from the OS (or, without OS randomness, the clock and
-/// the thread). Ids need to be unique, not secret.
+/// thread, seeded once from the OS. Ids need to be unique, not secret.
 fn random_nonzero<const N: usize>() -> [u8; N] {
     thread_local! {
         static STATE: Cell<u64> = Cell::new(seed());
@@ -113,15 +112,9 @@ fn random_nonzero<const N: usize>() -> [u8; N] {
     bytes
 }
 
+/// A per-thread seed: std's hasher keys come from the OS once per thread.
 fn seed() -> u64 {
-    let mut bytes = [0u8; 8];
-    if getrandom::fill(&mut bytes).is_ok() {
-        return u64::from_le_bytes(bytes);
-    }
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
-    let mut hasher = std::hash::DefaultHasher::new();
-    (nanos, std::thread::current().id()).hash(&mut hasher);
-    hasher.finish()
+    std::hash::RandomState::new().hash_one(std::thread::current().id())
 }
 
 /// A request id: the client's `x-request-id` when it is short and printable,
