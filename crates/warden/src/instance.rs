@@ -42,6 +42,29 @@ pub(crate) struct Guests {
 pub(crate) struct Instance {
     pub store: Store<HostState>,
     pub guests: Guests,
+    /// The CPU this instance last ran on (see [`current_cpu`]).
+    pub cpu: usize,
+}
+
+/// The CPU the calling thread runs on, as a hint for picking an idle
+/// instance whose memory is likely still in this core's caches; threads
+/// can move at any time, so it is only ever a preference.
+#[cfg(target_os = "linux")]
+#[allow(
+    unsafe_code,
+    reason = "FFI; libc's sched_getcpu reads rseq or the vDSO where rustix's safe one makes a syscall"
+)]
+pub(crate) fn current_cpu() -> usize {
+    // SAFETY: `sched_getcpu` has no preconditions; it returns -1 on error,
+    // which maps to a value no CPU has.
+    let cpu = unsafe { libc::sched_getcpu() };
+    usize::try_from(cpu).unwrap_or(usize::MAX)
+}
+
+/// Elsewhere every call looks alike: idle instances go out newest first.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn current_cpu() -> usize {
+    0
 }
 
 /// Per-call settings derived from the limits.
@@ -114,7 +137,7 @@ impl Instance {
             handler: load!(handler),
             subscriber: load!(subscriber),
         };
-        Ok(Instance { store, guests })
+        Ok(Instance { store, guests, cpu: current_cpu() })
     }
 
     /// Fuel burnt since the last `begin` (0 without metering).

@@ -510,21 +510,21 @@ impl Plugin {
     /// while `max-instances` are in use.
     fn checkout(&self) -> Result<Instance> {
         let max = self.limits().max_instances.max(1);
+        let cpu = instance::current_cpu();
         let mut pool = self.pool();
-        if let Some(inst) = pool.idle.pop() {
-            return Ok(inst);
-        }
-        let wait = self.limits().max_wait;
-        let start = Instant::now();
+        let mut waiting_since = None;
         loop {
-            if let Some(inst) = pool.idle.pop() {
+            if let Some(i) = pick_idle(&pool.idle, |inst| inst.cpu, cpu) {
+                let mut inst = pool.idle.remove(i);
+                inst.cpu = cpu;
                 return Ok(inst);
             }
             if pool.live < max {
                 pool.live += 1;
                 break;
             }
-            let left = wait.saturating_sub(start.elapsed());
+            let start = *waiting_since.get_or_insert_with(Instant::now);
+            let left = self.limits().max_wait.saturating_sub(start.elapsed());
             if left.is_zero() {
                 return Err(Error::Busy {
                     plugin: self.name().to_owned(),
@@ -615,6 +615,13 @@ impl Plugin {
     }
 }
 
+/// Which idle instance a call on `cpu` gets: the most recently returned one
+/// that last ran on that CPU (its memory is likely still in the core's
+/// caches), else the most recently returned one.
+fn pick_idle<T>(idle: &[T], cpu_of: impl Fn(&T) -> usize, cpu: usize) -> Option<usize> {
+    idle.iter().rposition(|inst| cpu_of(inst) == cpu).or(idle.len().checked_sub(1))
+}
+
 /// Enters the trace of `ctx` for a hook call, unless it has none (then the
 /// caller's scope, if any, stays).
 fn scope(ctx: &CallContext) -> Option<TraceScope> {
@@ -649,6 +656,18 @@ impl From<Never> for PluginError {
 
 #[cfg(test)]
 mod tests {
+    use super::pick_idle;
+
+    #[test]
+    fn idle_instances_go_back_to_their_cpu_first() {
+        let cpu = |c: &usize| *c;
+        assert_eq!(pick_idle(&[], cpu, 0), None);
+        // Newest last: the newest one on CPU 1, else the newest of all.
+        assert_eq!(pick_idle(&[1, 0, 1, 0], cpu, 1), Some(2));
+        assert_eq!(pick_idle(&[1, 0, 1, 0], cpu, 0), Some(3));
+        assert_eq!(pick_idle(&[1, 0, 1, 0], cpu, 7), Some(3));
+    }
+
     #[test]
     fn plugin_is_send_and_sync() {
         fn is<T: Send + Sync + Clone + 'static>() {}
