@@ -286,6 +286,26 @@ fn failures_follow_the_per_plugin_policy_and_never_leak_details() {
 }
 
 #[test]
+fn fuel_metering_can_be_turned_off() {
+    let server = "[server]\nlisten = \"127.0.0.1:0\"\nwatch = false\naccess-log = false\nfuel = false\n";
+    let h = Harness::start(one_plugin, &format!("{server}{RESPOND}"));
+    let r = h.request("POST", "/api/orders", &[("x-test", "modify")], b"hello");
+    assert_eq!((r.status, r.text().as_str()), (200, "HELLO"));
+    assert_eq!(h.manager().info("gw").unwrap().stats.fuel_consumed, 0, "nothing metered");
+    drop(h);
+
+    // A plugin with a fuel limit needs metering: refused without it, naming the fix.
+    let metered = |p: &Path| gw_plugin(p, "gw", &format!("{GW}fuel = 100000000\n"));
+    let err = Harness::try_start(metered, &format!("{server}{RESPOND}")).err().expect("the start fails");
+    let text = err.to_string();
+    assert!(text.contains("gw") && text.contains("[server] fuel = true"), "{text}");
+    // Metering is on by default.
+    let h = Harness::start(metered, RESPOND);
+    assert_eq!(h.request("POST", "/api", &[], b"x").status, 200);
+    assert!(h.manager().info("gw").unwrap().stats.fuel_consumed > 0);
+}
+
+#[test]
 fn unavailable_plugins_give_503_when_fail_closed() {
     let h = Harness::start(one_plugin, RESPOND);
     h.manager().disable("gw").unwrap();

@@ -91,6 +91,9 @@ pub struct ServerConfig {
     pub max_background: usize,
     /// Audit log file (JSON lines); `None` sends audit events to the log.
     pub audit_log: Option<PathBuf>,
+    /// Whether the engine meters fuel (default on). Off makes every plugin
+    /// call cheaper; plugins that set `[limits] fuel` then fail to load.
+    pub fuel: bool,
 }
 
 /// Log line format.
@@ -290,6 +293,7 @@ struct RawServer {
     kv: Option<S<String>>,
     max_background: Option<S<u64>>,
     audit_log: Option<String>,
+    fuel: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -609,6 +613,7 @@ impl Cx<'_> {
             kv,
             max_background,
             audit_log: raw.audit_log.map(|p| base.join(p)),
+            fuel: raw.fuel.unwrap_or(true),
         })
     }
 

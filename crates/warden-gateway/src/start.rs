@@ -47,7 +47,12 @@ pub async fn start(config: GatewayConfig) -> Result<Running, GatewayError> {
     create_private_dir(&data)?;
     let kv = KeyValueStore::from_spec(&config.server.kv, &data)?;
     let outbound = config.outbound_allow.iter().fold(OutboundHttp::new(), |o, range| o.allow_addresses(*range));
-    let runtime = Runtime::builder().cache_dir(data.join("cache")).key_value(kv).outbound_http(outbound).build()?;
+    let runtime = Runtime::builder()
+        .fuel(config.server.fuel)
+        .cache_dir(data.join("cache"))
+        .key_value(kv)
+        .outbound_http(outbound)
+        .build()?;
     let audit = match &config.server.audit_log {
         Some(path) => AuditSink::File(path.clone()),
         None => AuditSink::Tracing,

@@ -101,8 +101,7 @@ impl Plugin {
         }
         if limits.fuel.is_some() && !settings.fuel {
             return Err(unsupported(
-                "[limits] fuel is set but this runtime was built without fuel metering; remove it or enable fuel"
-                    .into(),
+                "[limits] fuel is set but this runtime was built without fuel metering; remove the limit, or have the host turn metering on (`warden serve`: `[server] fuel = true`)".into(),
             ));
         }
 
