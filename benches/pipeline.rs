@@ -6,9 +6,14 @@
 //! - `pipeline-1k/native`: parse, check `user_id` and `action`, add
 //!   `source` and the `user:42` profile from a map, rename `user_id`, drop
 //!   `password`, serialize.
+//! - `pipeline-1k/native-2t`: the same on two threads at once, to show how
+//!   this machine's two cores scale.
 //! - `pipeline-1k/warden-{1,2}t`: the three plugins, on one thread and on
 //!   two threads at once (time per pipeline; pipelines per second is its
 //!   inverse, for two threads total pipelines over wall time).
+//! - `pipeline-1k/warden-2t-no-fuel`: two threads on a runtime built with
+//!   `fuel(false)` (`[server] fuel = false` in the gateway), which none of
+//!   the three plugins needs.
 //!
 //! Run: `env -u RUST_BACKTRACE cargo bench -p warden-cli --bench pipeline`.
 
@@ -69,28 +74,43 @@ fn native(body: &[u8], profiles: &HashMap<String, Value>) -> Vec<u8> {
     serde_json::to_vec(&v).unwrap()
 }
 
-fn check(outcome: RequestOutcome) {
+/// Checks the first outcome in full; returns the body length every later
+/// outcome must have (a cheap check, so the loop measures the pipeline).
+fn first(outcome: RequestOutcome) -> usize {
     match outcome {
         RequestOutcome::Continue { request, modified: true } => {
             assert!(request.body.windows(7).any(|w| w == b"\"Ann\",\""), "profile merged");
+            request.body.len()
         }
         other => panic!("unexpected outcome: {other:?}"),
     }
 }
 
+fn check(outcome: RequestOutcome, len: usize) {
+    match outcome {
+        RequestOutcome::Continue { request, modified: true } if request.body.len() == len => {}
+        other => panic!("unexpected outcome: {other:?}"),
+    }
+}
+
+/// The three plugins loaded into a fresh manager.
+fn load(dir: &Path, fuel: bool) -> Pipeline {
+    let kv = KeyValueStore::open(dir.join(format!("kv-{fuel}.redb"))).unwrap();
+    let runtime = Runtime::builder().fuel(fuel).key_value(kv).build().unwrap();
+    let manager = PluginManager::new(runtime);
+    let report = manager.load_dir(dir.join("plugins")).unwrap();
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    Pipeline::new(manager, vec![Stage::new("validator"), Stage::new("enricher"), Stage::new("transformer")])
+}
+
 fn pipeline(c: &mut Criterion) {
     let dir = TempDir::new().unwrap();
-    plugins(dir.path());
-    let kv = KeyValueStore::open(dir.path().join("kv.redb")).unwrap();
-    let runtime = Runtime::builder().key_value(kv).build().unwrap();
-    let manager = PluginManager::new(runtime);
-    let report = manager.load_dir(dir.path()).unwrap();
-    assert!(report.failed.is_empty(), "{:?}", report.failed);
-    let pipeline =
-        Pipeline::new(manager, vec![Stage::new("validator"), Stage::new("enricher"), Stage::new("transformer")]);
+    plugins(&dir.path().join("plugins"));
+    let (pipeline, no_fuel) = (load(dir.path(), true), load(dir.path(), false));
     let (req, ctx) = (request(), CallContext::new("bench"));
     let profiles = HashMap::from([("user:42".to_owned(), json!({"name": "Ann", "tier": "gold"}))]);
-    check(pipeline.on_request(&ctx, req.clone()));
+    let len = first(pipeline.on_request(&ctx, req.clone()));
+    assert_eq!(first(no_fuel.on_request(&ctx, req.clone())), len);
     let native_out: Value = serde_json::from_slice(&native(BODY, &profiles)).unwrap();
     assert_eq!(native_out["profile"]["name"], "Ann");
 
@@ -98,9 +118,16 @@ fn pipeline(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.measurement_time(Duration::from_secs(10));
     g.bench_function("native", |b| b.iter(|| native(std::hint::black_box(BODY), &profiles)));
-    for threads in [1, 2] {
-        g.bench_function(format!("warden-{threads}t"), |b| {
-            b.iter_custom(|iters| support::parallel(threads, iters, || check(pipeline.on_request(&ctx, req.clone()))))
+    g.bench_function("native-2t", |b| {
+        b.iter_custom(|iters| support::parallel(2, iters, || drop(native(std::hint::black_box(BODY), &profiles))))
+    });
+    for (name, threads, pipeline) in
+        [("warden-1t", 1, &pipeline), ("warden-2t", 2, &pipeline), ("warden-2t-no-fuel", 2, &no_fuel)]
+    {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                support::parallel(threads, iters, || check(pipeline.on_request(&ctx, req.clone()), len))
+            })
         });
     }
     g.finish();
