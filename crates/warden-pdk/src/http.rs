@@ -109,9 +109,7 @@ impl HttpRequest {
     /// request has one, in step with it.
     pub fn set_body(&mut self, body: impl Into<Vec<u8>>) {
         self.body = body.into();
-        if self.has_header("content-length") {
-            self.set_header("content-length", self.body.len().to_string());
-        }
+        keep_content_length(self, self.body.len());
     }
 
     /// The body as UTF-8 text, if it is valid UTF-8.
@@ -136,9 +134,23 @@ impl HttpResponse {
         HttpResponse { status, headers: Headers::new(), body: body.into() }
     }
 
+    /// Replaces the body and keeps a `content-length` header, if the
+    /// response has one, in step with it.
+    pub fn set_body(&mut self, body: impl Into<Vec<u8>>) {
+        self.body = body.into();
+        keep_content_length(self, self.body.len());
+    }
+
     /// The body as UTF-8 text, if it is valid UTF-8.
     pub fn body_str(&self) -> Option<&str> {
         std::str::from_utf8(&self.body).ok()
+    }
+}
+
+/// Sets an existing `content-length` header to `len`.
+fn keep_content_length(message: &mut impl HeadersExt, len: usize) {
+    if message.has_header("content-length") {
+        message.set_header("content-length", len.to_string());
     }
 }
 

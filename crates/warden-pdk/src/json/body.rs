@@ -21,9 +21,10 @@ impl HttpRequest {
         Ok(serde_json::from_slice(&self.body)?)
     }
 
-    /// Replaces the body with `value` as JSON and sets `content-type: application/json`.
+    /// Replaces the body with `value` as JSON (see [`set_body`](Self::set_body))
+    /// and sets `content-type: application/json`.
     pub fn set_json_body<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), PluginError> {
-        self.body = to_body(value)?;
+        self.set_body(to_body(value)?);
         self.set_header("content-type", "application/json");
         Ok(())
     }
@@ -40,9 +41,10 @@ impl HttpResponse {
         Ok(serde_json::from_slice(&self.body)?)
     }
 
-    /// Replaces the body with `value` as JSON and sets `content-type: application/json`.
+    /// Replaces the body with `value` as JSON (see [`set_body`](Self::set_body))
+    /// and sets `content-type: application/json`.
     pub fn set_json_body<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), PluginError> {
-        self.body = to_body(value)?;
+        self.set_body(to_body(value)?);
         self.set_header("content-type", "application/json");
         Ok(())
     }
@@ -64,9 +66,17 @@ mod tests {
         assert_eq!(req.header("Content-Type"), Some("application/json"));
         assert_eq!(req.json::<User>().unwrap(), User { user_id: 7 });
 
-        let resp = HttpResponse::json(201, &User { user_id: 8 }).unwrap();
+        let mut resp = HttpResponse::json(201, &User { user_id: 8 }).unwrap();
         assert_eq!((resp.status, resp.body_str()), (201, Some(r#"{"user_id":8}"#)));
         assert_eq!(resp.body_json::<User>().unwrap(), User { user_id: 8 });
+
+        // A content-length already there follows the new body.
+        req.set_header("content-length", "0");
+        req.set_json_body(&User { user_id: 1234 }).unwrap();
+        assert_eq!(req.header("content-length"), Some("16"));
+        resp.set_header("content-length", "0");
+        resp.set_json_body(&User { user_id: 12 }).unwrap();
+        assert_eq!(resp.header("content-length"), Some("14"));
     }
 
     #[test]
