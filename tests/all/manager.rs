@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 use warden::{Error, ErrorKind, HealthStatus, PluginManager, PluginState};
-use warden_fixtures::{ECHO, MALICIOUS, OBSERVER};
+use warden_fixtures::{ECHO, FETCHER, MALICIOUS, OBSERVER};
 
 use crate::common::{ConfigCallers, runtime};
 
@@ -376,6 +376,71 @@ fn audit_log_records_security_events_as_json_lines() {
     assert_eq!(lines[4]["kind"], "timeout");
     assert_eq!((&lines[7]["version"], &lines[7]["previous"]), (&"1.1.0".into(), &"1.0.0".into()));
     assert_eq!((&lines[8]["kind"], &lines[8]["serving"]), (&"io".into(), &"1.1.0".into()));
+}
+
+/// Refusals by host imports (grants and per-plugin limits) are values the
+/// plugin may swallow, so the host audits them where they happen: the first
+/// of each call, with the import that refused.
+#[test]
+fn import_refusals_are_audited_once_per_call() {
+    let dir = TempDir::new().unwrap();
+    let store = warden::KeyValueStore::open(dir.path().join("kv.redb")).unwrap();
+    let runtime = warden::Runtime::builder()
+        .cache_dir(dir.path().join("cache"))
+        .key_value(store)
+        .outbound_http(warden::OutboundHttp::new())
+        .build()
+        .unwrap();
+    let plugins = dir.path().join("plugins");
+    add_plugin(&plugins, "nosy", "nosy", ECHO, "");
+    add_plugin(&plugins, "tight", "tight", ECHO, "[permissions]\nkey-value = true\n[limits]\nkey-value-quota = \"8B\"");
+    add_plugin(&plugins, "fetcher", "fetcher", FETCHER, "[permissions]\nnetwork = [\"https://api.example.com\"]");
+    let log = dir.path().join("audit.jsonl");
+    let m = PluginManager::builder(runtime).audit(warden::AuditSink::File(log.clone())).build().unwrap();
+    let report = m.load_dir(&plugins).unwrap();
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+
+    let code = |r: Result<Vec<u8>, Error>| match r {
+        Err(Error::Plugin { code, .. }) => code,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    assert_eq!(code(m.handle("nosy", "kv-get", b"k")), "capability-denied");
+    // A plugin that swallows refusals in a loop gets one line per call.
+    assert_eq!(m.handle("nosy", "kv-retry", b"50").unwrap(), b"50");
+    assert_eq!(code(m.handle("nosy", "publish", b"orders.created hi")), "capability-denied");
+    assert_eq!(code(m.handle("nosy", "call", b"tight ping")), "capability-denied");
+    assert_eq!(code(m.handle("tight", "kv-set", b"key=123456789")), "quota-exceeded");
+    let fetch = serde_json::json!({ "url": "https://evil-example.com/" }).to_string();
+    assert_eq!(code(m.handle("fetcher", "fetch", fetch.as_bytes())), "capability-denied");
+    // Not audited: the plugin's own mistake, and a call that was allowed.
+    assert_eq!(code(m.handle("tight", "kv-get", b"")), "invalid-key");
+    m.handle("tight", "kv-set", b"a=1").unwrap();
+
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let refusals: Vec<(&str, &str, &str, &str)> = lines
+        .iter()
+        .filter(|l| l["import"].is_string())
+        .map(|l| {
+            let s = |k: &str| l[k].as_str().unwrap();
+            (s("event"), s("plugin"), s("import"), s("kind"))
+        })
+        .collect();
+    assert_eq!(
+        refusals,
+        [
+            ("capability-denied", "nosy", "keyvalue.get", "capability-denied"),
+            ("capability-denied", "nosy", "keyvalue.get", "capability-denied"),
+            ("capability-denied", "nosy", "messaging.publish", "capability-denied"),
+            ("capability-denied", "nosy", "plugins.call", "capability-denied"),
+            ("limit-hit", "tight", "keyvalue.set", "quota-exceeded"),
+            ("capability-denied", "fetcher", "outbound-http.fetch", "capability-denied"),
+        ]
+    );
+    let first = lines.iter().find(|l| l["import"].is_string()).unwrap();
+    assert_eq!(first["version"], "1.0.0");
+    assert!(first["error"].as_str().unwrap().contains("add `key-value = true` to [permissions]"), "{first}");
+    assert_eq!(lines.len(), 3 + refusals.len(), "three `loaded` lines and the refusals only:\n{lines:#?}");
 }
 
 /// Adds a plugin folder with `[dependencies]`.

@@ -15,7 +15,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use crate::bindings::{messaging, types};
-use crate::host::HostState;
+use crate::host::{HostState, Shared};
 
 /// Longest topic, in bytes.
 const MAX_TOPIC: usize = 128;
@@ -165,34 +165,39 @@ impl Mailbox {
 
 impl messaging::Host for HostState {
     fn publish(&mut self, topic: String, payload: Vec<u8>) -> Result<(), types::PluginError> {
-        let me = &self.shared;
-        let refuse = |code: &str, message: String| Err(types::PluginError { code: code.to_owned(), message });
-        if !valid_topic(&topic) {
-            return refuse("invalid-topic", TopicError(topic).to_string());
-        }
-        if !me.publish.iter().any(|p| p.matches(&topic)) {
-            let msg = format!(
-                "plugin '{}' may not publish to '{topic}'; add a matching pattern to [permissions] publish",
-                me.name
-            );
-            return refuse("capability-denied", msg);
-        }
-        if payload.len() as u64 > me.max_message_bytes {
-            let msg = format!(
-                "plugin '{}' published {} bytes to '{topic}'; the limit is [limits] max-output ({} bytes)",
-                me.name,
-                payload.len(),
-                me.max_message_bytes
-            );
-            return refuse("output-too-large", msg);
-        }
-        let Some(links) = &me.links else {
-            let msg = format!("plugin '{}' was loaded on its own; publishing needs a PluginManager", me.name);
-            return refuse("unavailable", msg);
-        };
-        links.publish(Some(&me.name), Message { topic: topic.into(), payload: payload.into() });
-        Ok(())
+        // Audited if it is a refused grant or a limit.
+        publish(&self.shared, topic, payload).map_err(|e| self.refused("messaging.publish", e))
     }
+}
+
+/// Checks and queues one message for plugin `me`.
+fn publish(me: &Shared, topic: String, payload: Vec<u8>) -> Result<(), types::PluginError> {
+    let refuse = |code: &str, message: String| Err(types::PluginError { code: code.to_owned(), message });
+    if !valid_topic(&topic) {
+        return refuse("invalid-topic", TopicError(topic).to_string());
+    }
+    if !me.publish.iter().any(|p| p.matches(&topic)) {
+        let msg = format!(
+            "plugin '{}' may not publish to '{topic}'; add a matching pattern to [permissions] publish",
+            me.name
+        );
+        return refuse("capability-denied", msg);
+    }
+    if payload.len() as u64 > me.max_message_bytes {
+        let msg = format!(
+            "plugin '{}' published {} bytes to '{topic}'; the limit is [limits] max-output ({} bytes)",
+            me.name,
+            payload.len(),
+            me.max_message_bytes
+        );
+        return refuse("output-too-large", msg);
+    }
+    let Some(links) = &me.links else {
+        let msg = format!("plugin '{}' was loaded on its own; publishing needs a PluginManager", me.name);
+        return refuse("unavailable", msg);
+    };
+    links.publish(Some(&me.name), Message { topic: topic.into(), payload: payload.into() });
+    Ok(())
 }
 
 #[cfg(test)]

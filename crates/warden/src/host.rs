@@ -20,6 +20,8 @@ const MAX_LOG_RECORD: usize = 16 << 10;
 pub(crate) struct Shared {
     /// Plugin name, for logs and errors.
     pub name: String,
+    /// Its version, for the audit log.
+    pub version: semver::Version,
     /// The `[config]` table, sorted by key.
     pub config: Vec<(String, String)>,
     /// Memory cap in bytes.
@@ -57,7 +59,18 @@ pub(crate) trait Links: Send + Sync {
 
     /// Queues `message` for every subscriber of its topic.
     fn publish(&self, publisher: Option<&str>, message: Message);
+
+    /// Records in the audit log that host import `import` refused `plugin`
+    /// with `error`, whose code is one of [`AUDITED_REFUSALS`].
+    fn refused(&self, plugin: &str, version: &semver::Version, import: &str, error: &types::PluginError);
 }
+
+/// Import refusals worth an audit line: a grant the manifest does not give
+/// (`capability-denied`, audited as that event) or a per-plugin limit
+/// (audited as `limit-hit`). Other codes are the plugin's own mistakes or
+/// outside failures (`invalid-key`, `connect-failed`, ...).
+pub(crate) const AUDITED_REFUSALS: &[&str] =
+    &["capability-denied", "quota-exceeded", "budget-exceeded", "response-too-large", "output-too-large"];
 
 /// Data stored in each wasmtime `Store`.
 pub(crate) struct HostState {
@@ -71,6 +84,30 @@ pub(crate) struct HostState {
     pub deadline: Instant,
     /// Outbound HTTP requests sent in the current call (redirects included).
     pub outbound_requests: u32,
+    /// Whether the current call already had an import refusal audited.
+    pub refusal_audited: bool,
+}
+
+impl HostState {
+    /// Passes an import's refusal back to the plugin, auditing it first if
+    /// its code is in [`AUDITED_REFUSALS`]. Only the first such refusal of a
+    /// call is audited (the rest go to the debug log), so a plugin that
+    /// retries in a loop cannot flood the audit log. Without a manager
+    /// there is no audit log: the refusal is a `tracing` warning instead.
+    pub(crate) fn refused(&mut self, import: &str, error: types::PluginError) -> types::PluginError {
+        let me = &self.shared;
+        let (plugin, code) = (me.name.as_str(), error.code.as_str());
+        if !AUDITED_REFUSALS.contains(&code) || self.refusal_audited {
+            tracing::debug!(target: "warden::plugin", plugin, import, code, "import refused: {}", error.message);
+            return error;
+        }
+        self.refusal_audited = true;
+        match &me.links {
+            Some(links) => links.refused(plugin, &me.version, import, &error),
+            None => tracing::warn!(target: "warden::plugin", plugin, import, code, "import refused: {}", error.message),
+        }
+        error
+    }
 }
 
 impl WasiView for HostState {
@@ -131,11 +168,14 @@ impl plugins::Host for HostState {
         let Some(req) = me.dependencies.get(&plugin) else {
             let allowed: Vec<&str> = me.dependencies.keys().map(String::as_str).collect();
             let allowed = if allowed.is_empty() { "none".to_owned() } else { allowed.join(", ") };
-            let msg = format!(
+            let message = format!(
                 "plugin '{}' may only call the plugins in its [dependencies] ({allowed}); add '{plugin}' there",
                 me.name
             );
-            return refuse("capability-denied", msg);
+            // Audited here only: the callee's own errors come back with
+            // codes such as `capability-denied` too, and are the callee's.
+            let error = types::PluginError { code: "capability-denied".to_owned(), message };
+            return Err(self.refused("plugins.call", error));
         };
         let Some(links) = &me.links else {
             let msg =

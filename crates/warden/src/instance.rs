@@ -107,6 +107,7 @@ impl Instance {
                 memory_denied: false,
                 deadline: Instant::now(),
                 outbound_requests: 0,
+                refusal_audited: false,
             },
         );
         store.limiter(|s| s);
@@ -166,6 +167,7 @@ fn begin(store: &mut Store<HostState>, budget: &CallBudget) {
     let data = store.data_mut();
     data.memory_denied = false;
     data.outbound_requests = 0;
+    data.refusal_audited = false;
     data.deadline = Instant::now() + budget.timeout;
 }
 

@@ -1056,6 +1056,13 @@ impl Links for ManagerLinks {
             manager.deliver(publisher, message);
         }
     }
+
+    fn refused(&self, plugin: &str, version: &semver::Version, import: &str, error: &PluginError) {
+        let Ok(manager) = self.manager() else { return };
+        let event = if error.code == "capability-denied" { "capability-denied" } else { "limit-hit" };
+        let fields = json!({ "kind": error.code, "error": error.message, "import": import });
+        manager.inner.audit.event(event, plugin, Some(version), fields);
+    }
 }
 
 /// A subscriber's worker: delivers its messages one by one, in order.

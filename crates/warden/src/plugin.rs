@@ -174,6 +174,7 @@ impl Plugin {
         config.sort();
         let shared = Arc::new(Shared {
             name: name.clone(),
+            version: manifest.version.clone(),
             config,
             memory_limit: limits.memory_bytes,
             stats,

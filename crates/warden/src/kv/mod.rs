@@ -376,21 +376,16 @@ impl Grant {
 
 impl HostState {
     /// The store and quota of this plugin, or the refusal to return.
-    fn key_value(&self, op: &str) -> Result<(&KeyValueStore, u64), types::PluginError> {
+    fn key_value(&self) -> Result<(&KeyValueStore, u64), types::PluginError> {
         let name = &self.shared.name;
         match &self.shared.key_value {
             Grant::Granted { store, quota } => Ok((store, *quota)),
-            Grant::Denied => {
-                // Host-import refusals do not reach the manager's audit log
-                // (the plugin sees them as an error value), so log them here.
-                tracing::warn!(target: "warden::kv", plugin = %name, op, "capability denied: key-value");
-                Err(types::PluginError {
-                    code: "capability-denied".to_owned(),
-                    message: format!(
-                        "plugin '{name}' may not use the key-value store; add `key-value = true` to [permissions] in its plugin.toml"
-                    ),
-                })
-            }
+            Grant::Denied => Err(types::PluginError {
+                code: "capability-denied".to_owned(),
+                message: format!(
+                    "plugin '{name}' may not use the key-value store; add `key-value = true` to [permissions] in its plugin.toml"
+                ),
+            }),
             Grant::NoStore => Err(types::PluginError {
                 code: "unavailable".to_owned(),
                 message: format!(
@@ -406,25 +401,30 @@ fn to_plugin(e: KeyValueError) -> types::PluginError {
     types::PluginError { code: e.code().to_owned(), message: e.to_string() }
 }
 
+// Refusals (no permission, quota) are audited by `HostState::refused`.
 impl keyvalue::Host for HostState {
     fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, types::PluginError> {
-        let (store, _) = self.key_value("get")?;
-        store.get(&self.shared.name, &key).map_err(to_plugin)
+        let result = self.key_value().and_then(|(store, _)| store.get(&self.shared.name, &key).map_err(to_plugin));
+        result.map_err(|e| self.refused("keyvalue.get", e))
     }
 
     fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), types::PluginError> {
-        let (store, quota) = self.key_value("set")?;
-        store.set(&self.shared.name, &key, &value, quota).map_err(to_plugin)
+        let result = self
+            .key_value()
+            .and_then(|(store, quota)| store.set(&self.shared.name, &key, &value, quota).map_err(to_plugin));
+        result.map_err(|e| self.refused("keyvalue.set", e))
     }
 
     fn delete(&mut self, key: String) -> Result<bool, types::PluginError> {
-        let (store, _) = self.key_value("delete")?;
-        store.delete(&self.shared.name, &key).map_err(to_plugin)
+        let result = self.key_value().and_then(|(store, _)| store.delete(&self.shared.name, &key).map_err(to_plugin));
+        result.map_err(|e| self.refused("keyvalue.delete", e))
     }
 
     fn list_keys(&mut self, prefix: String, limit: u32) -> Result<Vec<String>, types::PluginError> {
-        let (store, _) = self.key_value("list-keys")?;
-        store.list_keys(&self.shared.name, &prefix, limit).map_err(to_plugin)
+        let result = self
+            .key_value()
+            .and_then(|(store, _)| store.list_keys(&self.shared.name, &prefix, limit).map_err(to_plugin));
+        result.map_err(|e| self.refused("keyvalue.list-keys", e))
     }
 }
 

@@ -98,10 +98,8 @@ impl outbound_http::Host for HostState {
         let shared = self.shared.clone();
         match fetch(&shared, request, self.deadline, &mut self.outbound_requests) {
             Ok(response) => Ok(Ok(response)),
-            Err(Failure::Refused(e)) => {
-                tracing::debug!(target: "warden::outbound", plugin = %shared.name, code = %e.code, "{}", e.message);
-                Ok(Err(e))
-            }
+            // Audited if it is a refused grant or a limit.
+            Err(Failure::Refused(e)) => Ok(Err(self.refused("outbound-http.fetch", e))),
             Err(Failure::Deadline) => Err(Trap::Interrupt.into()),
         }
     }
