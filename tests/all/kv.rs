@@ -586,6 +586,31 @@ fn redis_outage_is_unavailable_and_reconnects() {
 }
 
 #[test]
+fn a_stalled_redis_never_holds_a_plugin_past_its_deadline() {
+    let server = RedisServer::start();
+    let store = KeyValueStore::connect_redis(&server.url()).unwrap();
+    let dir = TempDir::new().unwrap();
+    let runtime = runtime_with(cache_dir(), Some(store));
+    let plugin = load_into(&runtime, dir.path(), "patient", &format!("{}timeout = \"300ms\"\n", granted("1KiB")));
+    set(&plugin, "k", "v");
+    // The server stops answering every client for 3 s.
+    let mut admin = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    admin.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    admin.write_all(b"CLIENT PAUSE 3000 ALL\r\n").unwrap();
+    let mut ok = [0; 5];
+    admin.read_exact(&mut ok).unwrap();
+    assert_eq!(&ok, b"+OK\r\n");
+
+    let start = Instant::now();
+    let err = handle_err(&plugin, "kv-get", b"k");
+    let took = start.elapsed();
+    // Redis waits are bounded by the call's deadline, not by the store's
+    // own 2 s: the wait ends at 300 ms and the call fails with its timeout.
+    assert!(matches!(err, Error::Timeout { timeout, .. } if timeout == Duration::from_millis(300)), "{err:?}");
+    assert!(took < Duration::from_millis(1500), "the call took {took:?}");
+}
+
+#[test]
 fn store_specs() {
     let dir = TempDir::new().unwrap();
     let redb = KeyValueStore::from_spec("redb", dir.path().join("gateway")).unwrap();

@@ -15,7 +15,7 @@ fn infinite_loop_is_stopped_at_the_deadline() {
     let err = handle_err(&plugin, "loop", b"");
     let elapsed = start.elapsed();
     match &err {
-        Error::Timeout { plugin, hook, timeout } => {
+        Error::Timeout { plugin, hook, timeout, by_caller: false } => {
             assert_eq!(plugin, "test-plugin");
             assert_eq!(*hook, Hook::Handle);
             assert_eq!(*timeout, Duration::from_millis(200));

@@ -488,6 +488,34 @@ fn plugins_call_their_dependencies_only() {
 }
 
 #[test]
+fn a_dependency_call_ends_at_its_callers_deadline() {
+    let dir = TempDir::new().unwrap();
+    add_dependent(dir.path(), "a-caller", "1.0.0", ECHO, "z-callee = \"^1\"", "[limits]\ntimeout = \"300ms\"");
+    add_dependent(dir.path(), "z-callee", "1.0.0", MALICIOUS, "", "[limits]\ntimeout = \"30s\"");
+    // Two traps put a plugin into back-off: both calls below trap twice.
+    let m = PluginManager::builder(runtime().clone()).trap_threshold(2).build().unwrap();
+    let report = m.load_dir(dir.path()).unwrap();
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+
+    // The callee spins, and sleeps, no longer than the caller may run.
+    for action in ["z-callee loop", "z-callee sleep 20000"] {
+        let start = std::time::Instant::now();
+        let err = m.handle("a-caller", "call", action.as_bytes()).unwrap_err();
+        assert!(start.elapsed() < Duration::from_secs(5), "{action}: took {:?}", start.elapsed());
+        match &err {
+            Error::Timeout { plugin, timeout, by_caller: false, .. } => {
+                assert_eq!((plugin.as_str(), *timeout), ("a-caller", Duration::from_millis(300)), "{action}");
+            }
+            other => panic!("{action}: expected the caller's timeout, got {other:?}"),
+        }
+    }
+    // The caller ran out of time, not the callee: only the caller backs off.
+    assert_eq!(m.info("a-caller").unwrap().state, PluginState::BackingOff);
+    assert_eq!(m.info("z-callee").unwrap().state, PluginState::Running);
+    assert_eq!(m.handle("z-callee", "ping", b"").unwrap(), b"pong");
+}
+
+#[test]
 fn missing_incompatible_and_cyclic_dependencies_are_refused() {
     let dir = TempDir::new().unwrap();
     add_dependent(dir.path(), "base", "1.0.0", MALICIOUS, "", "");

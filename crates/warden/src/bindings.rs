@@ -7,8 +7,12 @@
 wasmtime::component::bindgen!({
     path: "../../wit",
     world: "plugin",
-    // `fetch` traps when the call's deadline passes while it waits.
-    imports: { "warden:plugin/outbound-http.fetch": trappable },
+    // These trap when the call's deadline passes while they wait.
+    imports: {
+        "warden:plugin/outbound-http.fetch": trappable,
+        "warden:plugin/plugins.call": trappable,
+        "warden:plugin/keyvalue": trappable,
+    },
 });
 
 pub(crate) use self::exports::warden::plugin::{

@@ -82,14 +82,20 @@ pub enum Error {
     },
 
     /// A call ran past its wall-clock deadline and was stopped.
-    #[error("plugin '{plugin}' exceeded its {} ms timeout in {hook}; raise [limits] timeout or fix the plugin", timeout.as_millis())]
+    #[error("{}", timeout_message(plugin, *hook, *timeout, *by_caller))]
     Timeout {
         /// Plugin name.
         plugin: String,
         /// The hook that was running.
         hook: Hook,
-        /// The deadline.
+        /// How long the call had: the plugin's `[limits] timeout`, or less
+        /// when `by_caller`.
         timeout: Duration,
+        /// The call was a dependency call (through `warden:plugin/plugins`)
+        /// and its caller's deadline came first: the caller ran out of
+        /// time, not this plugin, so it does not count toward this
+        /// plugin's back-off.
+        by_caller: bool,
     },
 
     /// A call used up its fuel.
@@ -396,6 +402,19 @@ impl Error {
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The message of [`Error::Timeout`].
+fn timeout_message(plugin: &str, hook: Hook, timeout: Duration, by_caller: bool) -> String {
+    let ms = timeout.as_millis();
+    match by_caller {
+        false => format!(
+            "plugin '{plugin}' exceeded its {ms} ms timeout in {hook}; raise [limits] timeout or fix the plugin"
+        ),
+        true => format!(
+            "plugin '{plugin}' was stopped in {hook} after {ms} ms: the plugin calling it reached its deadline; raise the caller's [limits] timeout or make this call faster"
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -409,11 +428,17 @@ mod tests {
 
     #[test]
     fn messages_name_the_plugin_and_what_to_do() {
-        let e = Error::Timeout { plugin: "slow".into(), hook: Hook::OnRequest, timeout: Duration::from_millis(100) };
+        let timeout = Duration::from_millis(100);
+        let e = Error::Timeout { plugin: "slow".into(), hook: Hook::OnRequest, timeout, by_caller: false };
         assert_eq!(e.kind(), ErrorKind::Timeout);
         assert_eq!(
             e.to_string(),
             "plugin 'slow' exceeded its 100 ms timeout in on-request; raise [limits] timeout or fix the plugin"
+        );
+        let e = Error::Timeout { plugin: "dep".into(), hook: Hook::Handle, timeout, by_caller: true };
+        assert_eq!(
+            e.to_string(),
+            "plugin 'dep' was stopped in handle after 100 ms: the plugin calling it reached its deadline; raise the caller's [limits] timeout or make this call faster"
         );
         let e = Error::HookNotExported { plugin: "p".into(), hook: Hook::OnRequest, exported: vec![Hook::Handle] };
         assert!(e.to_string().contains("does not export on-request; it exports: handle"));

@@ -11,6 +11,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use crate::bindings::{config, log, plugins, types};
 use crate::bus::{Message, TopicPattern};
 use crate::capture::Capture;
+use crate::deadline::Deadline;
 use crate::stats::Stats;
 
 /// Longest log record a plugin can write; longer ones are cut.
@@ -80,8 +81,9 @@ pub(crate) struct HostState {
     pub stderr: Capture,
     /// Set when the limiter refused a memory growth during the current call.
     pub memory_denied: bool,
-    /// When the current call must end; bounds blocking host calls (see [`crate::poll`]).
-    pub deadline: Instant,
+    /// When the current call must end; bounds blocking host calls (see
+    /// [`crate::poll`]) and the calls it makes into other plugins.
+    pub deadline: Deadline,
     /// Outbound HTTP requests sent in the current call (redirects included).
     pub outbound_requests: u32,
     /// Whether the current call already had an import refusal audited.
@@ -89,6 +91,19 @@ pub(crate) struct HostState {
 }
 
 impl HostState {
+    /// A failed blocking import's answer: the error value, or, if the call's
+    /// deadline passed while it waited (the wait gave up for that reason), a
+    /// trap that fails the call with a timeout, as a loop would.
+    pub(crate) fn or_deadline<T>(
+        &self,
+        result: Result<T, types::PluginError>,
+    ) -> wasmtime::Result<Result<T, types::PluginError>> {
+        match result {
+            Err(_) if Instant::now() >= self.deadline.at => Err(wasmtime::Trap::Interrupt.into()),
+            result => Ok(result),
+        }
+    }
+
     /// Passes an import's refusal back to the plugin, auditing it first if
     /// its code is in [`AUDITED_REFUSALS`]. Only the first such refusal of a
     /// call is audited (the rest go to the debug log), so a plugin that
@@ -162,9 +177,14 @@ fn truncate_record(message: &mut String) {
 }
 
 impl plugins::Host for HostState {
-    fn call(&mut self, plugin: String, action: String, payload: Vec<u8>) -> Result<Vec<u8>, types::PluginError> {
+    fn call(
+        &mut self,
+        plugin: String,
+        action: String,
+        payload: Vec<u8>,
+    ) -> wasmtime::Result<Result<Vec<u8>, types::PluginError>> {
         let me = &self.shared;
-        let refuse = |code: &str, message: String| Err(types::PluginError { code: code.to_owned(), message });
+        let refuse = |code: &str, message: String| Ok(Err(types::PluginError { code: code.to_owned(), message }));
         let Some(req) = me.dependencies.get(&plugin) else {
             let allowed: Vec<&str> = me.dependencies.keys().map(String::as_str).collect();
             let allowed = if allowed.is_empty() { "none".to_owned() } else { allowed.join(", ") };
@@ -175,14 +195,16 @@ impl plugins::Host for HostState {
             // Audited here only: the callee's own errors come back with
             // codes such as `capability-denied` too, and are the callee's.
             let error = types::PluginError { code: "capability-denied".to_owned(), message };
-            return Err(self.refused("plugins.call", error));
+            return Ok(Err(self.refused("plugins.call", error)));
         };
         let Some(links) = &me.links else {
             let msg =
                 format!("plugin '{}' was loaded on its own; calls to other plugins need a PluginManager", me.name);
             return refuse("unavailable", msg);
         };
-        links.call(&me.name, &plugin, req, &action, &payload)
+        // The callee ends no later than this call (see `crate::deadline`).
+        let result = links.call(&me.name, &plugin, req, &action, &payload);
+        self.or_deadline(result)
     }
 }
 

@@ -10,6 +10,7 @@ use wasmtime::{Store, Trap};
 
 use crate::bindings::{capture, connect, handler, http_filter, lifecycle, rule_match, subscriber};
 use crate::capture::Capture;
+use crate::deadline::Deadline;
 use crate::error::Error;
 use crate::hooks::Hook;
 use crate::host::{HostState, Shared};
@@ -72,17 +73,24 @@ pub(crate) struct CallBudget {
     pub timeout: Duration,
     pub fuel: Option<u64>,
     pub metered: bool,
+    /// Epoch ticks in `timeout`.
     pub deadline_ticks: u64,
+    /// The epoch tick, in nanoseconds.
+    tick: u128,
 }
 
 impl CallBudget {
     pub(crate) fn new(limits: &Limits, tick: Duration, metered: bool) -> CallBudget {
         let tick = tick.as_nanos().max(1);
-        // One extra tick: the epoch may advance right after we set the
-        // deadline, so this guarantees at least `timeout` of run time.
-        let ticks = limits.timeout.as_nanos().div_ceil(tick) + 1;
-        let deadline_ticks = u64::try_from(ticks).unwrap_or(u64::MAX);
-        CallBudget { timeout: limits.timeout, fuel: limits.fuel, metered, deadline_ticks }
+        let mut budget = CallBudget { timeout: limits.timeout, fuel: limits.fuel, metered, deadline_ticks: 0, tick };
+        budget.deadline_ticks = budget.ticks(limits.timeout);
+        budget
+    }
+
+    /// Epoch ticks that give at least `time` of run time: one extra, as the
+    /// epoch may advance right after the deadline is set.
+    pub(crate) fn ticks(&self, time: Duration) -> u64 {
+        u64::try_from(time.as_nanos().div_ceil(self.tick) + 1).unwrap_or(u64::MAX)
     }
 }
 
@@ -94,9 +102,12 @@ impl Instance {
         shared: &Arc<Shared>,
         sandbox: &Sandbox,
         budget: &CallBudget,
-    ) -> Result<Instance, (wasmtime::Error, Capture, bool)> {
+    ) -> Result<Instance, (wasmtime::Error, Capture, bool, Deadline)> {
         let stderr = Capture::default();
-        let wasi = sandbox.wasi(&stderr).map_err(|e| (wasmtime::Error::msg(e.to_string()), stderr.clone(), false))?;
+        let wasi = sandbox.wasi(&stderr).map_err(|e| {
+            let deadline = Deadline::starting(Instant::now(), budget.timeout);
+            (wasmtime::Error::msg(e.to_string()), stderr.clone(), false, deadline)
+        })?;
         let mut store = Store::new(
             pre.engine(),
             HostState {
@@ -105,7 +116,7 @@ impl Instance {
                 table: ResourceTable::new(),
                 stderr,
                 memory_denied: false,
-                deadline: Instant::now(),
+                deadline: Deadline::starting(Instant::now(), budget.timeout),
                 outbound_requests: 0,
                 refusal_audited: false,
             },
@@ -115,7 +126,7 @@ impl Instance {
         begin(&mut store, budget);
         let fail = |store: &mut Store<HostState>, e: wasmtime::Error| {
             let data = store.data();
-            (e, data.stderr.clone(), data.memory_denied)
+            (e, data.stderr.clone(), data.memory_denied, data.deadline)
         };
         let instance = match pre.instantiate(&mut store) {
             Ok(i) => i,
@@ -151,24 +162,31 @@ impl Instance {
     }
 
     /// Resets the per-call budget: fuel, deadlines, the memory flag and the
-    /// outbound request count.
+    /// outbound request count. The call's deadline is the budget's timeout
+    /// from now, or the deadline of the call this one runs inside if that
+    /// is sooner; enter it (`Deadline::enter`) for the length of the call.
     /// (Stderr is drained after every call, so it starts out empty.)
-    pub(crate) fn begin(&mut self, budget: &CallBudget) {
-        begin(&mut self.store, budget);
+    pub(crate) fn begin(&mut self, budget: &CallBudget) -> Deadline {
+        begin(&mut self.store, budget)
     }
 }
 
-fn begin(store: &mut Store<HostState>, budget: &CallBudget) {
+fn begin(store: &mut Store<HostState>, budget: &CallBudget) -> Deadline {
     if budget.metered {
         // Cannot fail: metering is on for this engine.
         let _ = store.set_fuel(budget.fuel.unwrap_or(u64::MAX));
     }
-    store.set_epoch_deadline(budget.deadline_ticks);
+    let deadline = Deadline::starting(Instant::now(), budget.timeout);
+    store.set_epoch_deadline(match deadline.by_caller {
+        true => budget.ticks(deadline.timeout),
+        false => budget.deadline_ticks,
+    });
     let data = store.data_mut();
     data.memory_denied = false;
     data.outbound_requests = 0;
     data.refusal_audited = false;
-    data.deadline = Instant::now() + budget.timeout;
+    data.deadline = deadline;
+    deadline
 }
 
 /// Turns a failed call into a typed error. `stderr` is what the call wrote.
@@ -179,12 +197,15 @@ pub(crate) fn classify(
     err: wasmtime::Error,
     stderr: &Capture,
     memory_denied: bool,
+    deadline: Deadline,
 ) -> Error {
     let plugin = plugin.to_owned();
     let printed = stderr.take();
     let trap = err.downcast_ref::<Trap>().copied();
     match trap {
-        Some(Trap::Interrupt) => Error::Timeout { plugin, hook, timeout: limits.timeout },
+        Some(Trap::Interrupt) => {
+            Error::Timeout { plugin, hook, timeout: deadline.timeout, by_caller: deadline.by_caller }
+        }
         Some(Trap::OutOfFuel) => Error::OutOfFuel { plugin, hook, fuel: limits.fuel.unwrap_or(u64::MAX) },
         Some(Trap::StackOverflow) => Error::StackOverflow { plugin, hook },
         _ if memory_denied => Error::MemoryLimit { plugin, hook, limit: limits.memory_bytes },

@@ -34,6 +34,7 @@ mod bindings;
 mod bus;
 mod cache;
 mod capture;
+mod deadline;
 mod error;
 mod hooks;
 mod host;

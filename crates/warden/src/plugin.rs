@@ -381,13 +381,20 @@ impl Plugin {
 
     /// Runs an instance's `shutdown` hook (under the call budget) and drops it.
     fn shut_down(&self, mut inst: Instance) {
-        inst.begin(&self.inner.budget);
+        let _deadline = inst.begin(&self.inner.budget).enter();
         if let Some(guest) = inst.guests.lifecycle.as_ref()
             && let Err(e) = guest.call_shutdown(&mut inst.store)
         {
             let data = inst.store.data();
-            let err =
-                instance::classify(self.name(), Hook::Shutdown, self.limits(), e, &data.stderr, data.memory_denied);
+            let err = instance::classify(
+                self.name(),
+                Hook::Shutdown,
+                self.limits(),
+                e,
+                &data.stderr,
+                data.memory_denied,
+                data.deadline,
+            );
             tracing::warn!(plugin = %self.name(), error = %err, "shutdown failed");
         }
         drop(inst);
@@ -472,8 +479,11 @@ impl Plugin {
             return Err(Error::HookNotExported { plugin: self.name().to_owned(), hook, exported: self.hooks() });
         }
         let mut inst = self.checkout()?;
-        inst.begin(&self.inner.budget);
-        let outcome = f(&mut inst);
+        let deadline = inst.begin(&self.inner.budget);
+        let outcome = {
+            let _deadline = deadline.enter();
+            f(&mut inst)
+        };
         *fuel = inst.fuel_used(&self.inner.budget);
         match outcome {
             Ok(result) => {
@@ -492,7 +502,15 @@ impl Plugin {
             }
             Err(e) => {
                 let data = inst.store.data();
-                let err = instance::classify(self.name(), hook, self.limits(), e, &data.stderr, data.memory_denied);
+                let err = instance::classify(
+                    self.name(),
+                    hook,
+                    self.limits(),
+                    e,
+                    &data.stderr,
+                    data.memory_denied,
+                    data.deadline,
+                );
                 // A trap poisons the store: never reuse it.
                 drop(inst);
                 self.release();
@@ -576,8 +594,9 @@ impl Plugin {
     fn instantiate(&self) -> Result<Instance> {
         let inner = &self.inner;
         let mut inst = Instance::new(&inner.pre, &inner.indices, &inner.shared, &inner.sandbox, &inner.budget)
-            .map_err(|(e, stderr, memory_denied)| {
-                let err = instance::classify(self.name(), Hook::Init, self.limits(), e, &stderr, memory_denied);
+            .map_err(|(e, stderr, memory_denied, deadline)| {
+                let err =
+                    instance::classify(self.name(), Hook::Init, self.limits(), e, &stderr, memory_denied, deadline);
                 match err {
                     Error::Trap { plugin, message, .. } => {
                         Error::Runtime(format!("plugin '{plugin}' could not be instantiated: {message}"))
@@ -586,6 +605,7 @@ impl Plugin {
                 }
             })?;
         if let Some(guest) = inst.guests.lifecycle.as_ref() {
+            let _deadline = inst.store.data().deadline.enter();
             match guest.call_init(&mut inst.store, &inner.shared.config) {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
@@ -600,6 +620,7 @@ impl Plugin {
                         e,
                         &data.stderr,
                         data.memory_denied,
+                        data.deadline,
                     ));
                 }
             }

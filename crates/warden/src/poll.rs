@@ -32,8 +32,10 @@ impl HasData for HasBounded {
 /// Replaces `wasi:io/poll` in a linker that already has WASI.
 pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
-    let result =
-        poll::add_to_linker::<HostState, HasBounded>(linker, |s| Bounded { table: &mut s.table, deadline: s.deadline });
+    let result = poll::add_to_linker::<HostState, HasBounded>(linker, |s| Bounded {
+        table: &mut s.table,
+        deadline: s.deadline.at,
+    });
     linker.allow_shadowing(false);
     result
 }

@@ -263,7 +263,12 @@ mod tests {
     #[test]
     fn snapshot_counts_errors_by_kind() {
         let s = Stats::default();
-        let timeout = Error::Timeout { plugin: "p".into(), hook: crate::Hook::Handle, timeout: Duration::from_secs(1) };
+        let timeout = Error::Timeout {
+            plugin: "p".into(),
+            hook: crate::Hook::Handle,
+            timeout: Duration::from_secs(1),
+            by_caller: false,
+        };
         s.call(Duration::from_micros(2), 10, None);
         s.call(Duration::from_micros(3), 5, Some(&timeout));
         s.call(Duration::from_micros(3), 0, Some(&Error::Runtime("x".into())));

@@ -401,30 +401,36 @@ fn to_plugin(e: KeyValueError) -> types::PluginError {
     types::PluginError { code: e.code().to_owned(), message: e.to_string() }
 }
 
-// Refusals (no permission, quota) are audited by `HostState::refused`.
+// Refusals (no permission, quota) are audited by `HostState::refused`; a
+// wait for Redis that the call's deadline cut short fails the call with a
+// timeout (`HostState::or_deadline`).
 impl keyvalue::Host for HostState {
-    fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, types::PluginError> {
+    fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, types::PluginError>> {
         let result = self.key_value().and_then(|(store, _)| store.get(&self.shared.name, &key).map_err(to_plugin));
-        result.map_err(|e| self.refused("keyvalue.get", e))
+        let result = self.or_deadline(result)?;
+        Ok(result.map_err(|e| self.refused("keyvalue.get", e)))
     }
 
-    fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), types::PluginError> {
+    fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), types::PluginError>> {
         let result = self
             .key_value()
             .and_then(|(store, quota)| store.set(&self.shared.name, &key, &value, quota).map_err(to_plugin));
-        result.map_err(|e| self.refused("keyvalue.set", e))
+        let result = self.or_deadline(result)?;
+        Ok(result.map_err(|e| self.refused("keyvalue.set", e)))
     }
 
-    fn delete(&mut self, key: String) -> Result<bool, types::PluginError> {
+    fn delete(&mut self, key: String) -> wasmtime::Result<Result<bool, types::PluginError>> {
         let result = self.key_value().and_then(|(store, _)| store.delete(&self.shared.name, &key).map_err(to_plugin));
-        result.map_err(|e| self.refused("keyvalue.delete", e))
+        let result = self.or_deadline(result)?;
+        Ok(result.map_err(|e| self.refused("keyvalue.delete", e)))
     }
 
-    fn list_keys(&mut self, prefix: String, limit: u32) -> Result<Vec<String>, types::PluginError> {
+    fn list_keys(&mut self, prefix: String, limit: u32) -> wasmtime::Result<Result<Vec<String>, types::PluginError>> {
         let result = self
             .key_value()
             .and_then(|(store, _)| store.list_keys(&self.shared.name, &prefix, limit).map_err(to_plugin));
-        result.map_err(|e| self.refused("keyvalue.list-keys", e))
+        let result = self.or_deadline(result)?;
+        Ok(result.map_err(|e| self.refused("keyvalue.list-keys", e)))
     }
 }
 

@@ -20,8 +20,10 @@ use std::time::Duration;
 use redis::{Client, Connection, ConnectionLike, RedisError, Script};
 
 use super::{Backend, KeyValueError, redact_url};
+use crate::deadline;
 
-/// Connect, read and write timeout of every Redis operation.
+/// Connect, read and write timeout of every Redis operation; within a
+/// plugin call, what is left of the call's deadline if that is less.
 const IO_TIMEOUT: Duration = Duration::from_secs(2);
 /// Idle connections kept for reuse; more are opened when callers overlap.
 const MAX_IDLE: usize = 8;
@@ -92,10 +94,7 @@ impl Redis {
     }
 
     fn open(&self) -> Result<Connection, RedisError> {
-        let conn = self.client.get_connection_with_timeout(IO_TIMEOUT)?;
-        conn.set_read_timeout(Some(IO_TIMEOUT))?;
-        conn.set_write_timeout(Some(IO_TIMEOUT))?;
-        Ok(conn)
+        self.client.get_connection_with_timeout(deadline::bound(IO_TIMEOUT))
     }
 
     /// Runs `op` on a pooled connection. A connection that broke (server
@@ -111,7 +110,10 @@ impl Redis {
                 Some(conn) => conn,
                 None => self.open().map_err(|e| self.unavailable(&e))?,
             };
-            match op(&mut conn) {
+            // Set per operation: a plugin call waits no longer than its deadline.
+            let timeout = Some(deadline::bound(IO_TIMEOUT));
+            let timed = conn.set_read_timeout(timeout).and_then(|()| conn.set_write_timeout(timeout));
+            match timed.and_then(|()| op(&mut conn)) {
                 Ok(out) => {
                     self.put_back(conn);
                     return Ok(out);

@@ -96,7 +96,7 @@ impl outbound_http::Host for HostState {
         request: outbound_http::OutgoingRequest,
     ) -> wasmtime::Result<Result<types::HttpResponse, types::PluginError>> {
         let shared = self.shared.clone();
-        match fetch(&shared, request, self.deadline, &mut self.outbound_requests) {
+        match fetch(&shared, request, self.deadline.at, &mut self.outbound_requests) {
             Ok(response) => Ok(Ok(response)),
             // Audited if it is a refused grant or a limit.
             Err(Failure::Refused(e)) => Ok(Err(self.refused("outbound-http.fetch", e))),
