@@ -68,7 +68,7 @@ pub use manifest::{Manifest, ManifestError};
 pub use outbound::{AddressRange, AddressRangeError, OutboundHttp};
 pub use permissions::{Access, FileGrant, HostMatch, HostPattern, HostPatternError, Permissions, Scheme};
 pub use plugin::Plugin;
-pub use position::text_position;
+pub use position::{text_position, write_location};
 pub use runtime::{Runtime, RuntimeBuilder};
 pub use stats::{LastError, Latency, StatsSnapshot};
 pub use trace::TraceScope;

@@ -1,11 +1,15 @@
-//! Where a byte offset falls in a text, as people count: for error
-//! messages that point into `plugin.toml` and the gateway configuration.
+//! Where a byte offset falls in a text, as people count, and how an error
+//! says so: for error messages that point into `plugin.toml` and the
+//! gateway configuration.
 //!
 //! ```
 //! let text = "[limits]\nmemory = \"lots\"\n";
 //! let offset = text.find("\"lots\"").unwrap();
 //! assert_eq!(warden::text_position(text, offset), (2, 10));
 //! ```
+
+use std::fmt;
+use std::path::Path;
 
 /// The 1-based line and column of byte `offset` in `text`. Columns count
 /// characters, not bytes; an offset inside a character counts as that
@@ -18,6 +22,31 @@ pub fn text_position(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..start];
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     (before.matches('\n').count() + 1, before[line_start..].chars().count() + 1)
+}
+
+/// Writes `file:line:column: key: message`, leaving out what is unknown
+/// (a column only follows a line): the `Display` of
+/// [`ManifestError`](crate::ManifestError) and of other errors that point
+/// into a configuration file.
+pub fn write_location(
+    f: &mut fmt::Formatter<'_>,
+    file: &Path,
+    line: Option<usize>,
+    column: Option<usize>,
+    key: Option<&str>,
+    message: &str,
+) -> fmt::Result {
+    write!(f, "{}", file.display())?;
+    if let Some(line) = line {
+        write!(f, ":{line}")?;
+        if let Some(column) = column {
+            write!(f, ":{column}")?;
+        }
+    }
+    if let Some(key) = key {
+        write!(f, ": {key}")?;
+    }
+    write!(f, ": {message}")
 }
 
 #[cfg(test)]
