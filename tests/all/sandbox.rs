@@ -81,6 +81,35 @@ fn missing_granted_directory_is_a_load_error() {
 }
 
 #[test]
+fn a_granted_directory_removed_after_load_fails_new_instances_clearly() {
+    let root = tempfile::TempDir::new().unwrap();
+    let data = root.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("a.txt"), "a").unwrap();
+    let grant = format!("[permissions]\nfiles = [{{ path = \"{}\", guest = \"/data\" }}]", data.display());
+    let (_dir, plugin) = load(MALICIOUS, &grant);
+    assert_eq!(plugin.handle("read-file", b"/data/a.txt").unwrap(), b"a");
+
+    std::fs::remove_dir_all(&data).unwrap();
+    // A trap discards the instance, so the next call needs a new one.
+    assert!(matches!(handle_err(&plugin, "panic", b"x"), Error::Trap { .. }));
+    match handle_err(&plugin, "read-file", b"/data/a.txt") {
+        Error::Runtime(message) => assert!(
+            message.starts_with(&format!(
+                "plugin '{}' could not be instantiated: cannot open granted directory",
+                plugin.name()
+            )) && message.contains(&data.display().to_string()),
+            "{message}"
+        ),
+        other => panic!("expected a runtime error naming the directory, got {other:?}"),
+    }
+    // Once the directory is back, new instances start again.
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("a.txt"), "b").unwrap();
+    assert_eq!(plugin.handle("read-file", b"/data/a.txt").unwrap(), b"b");
+}
+
+#[test]
 fn only_granted_env_vars_are_visible() {
     assert!(std::env::var("PATH").is_ok() && std::env::var("HOME").is_ok());
     let (_dir, plugin) = load(MALICIOUS, "[permissions]\nenv = [\"PATH\"]");

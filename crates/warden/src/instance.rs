@@ -96,18 +96,22 @@ impl CallBudget {
 
 impl Instance {
     /// Instantiates a fresh instance with its own store and WASI context.
+    /// A failure is typed like a failed call's (a limit hit while the
+    /// plugin starts is that limit's error), except that a trap or a WASI
+    /// context that cannot be built is `Error::Runtime` naming the plugin.
     pub(crate) fn new(
         pre: &InstancePre<HostState>,
         indices: &ExportIndices,
         shared: &Arc<Shared>,
         sandbox: &Sandbox,
+        limits: &Limits,
         budget: &CallBudget,
-    ) -> Result<Instance, (wasmtime::Error, Capture, bool, Deadline)> {
+    ) -> Result<Instance, Error> {
+        let not_instantiated = |message: &dyn std::fmt::Display| {
+            Error::Runtime(format!("plugin '{}' could not be instantiated: {message}", shared.name))
+        };
         let stderr = Capture::default();
-        let wasi = sandbox.wasi(&stderr).map_err(|e| {
-            let deadline = Deadline::starting(Instant::now(), budget.timeout);
-            (wasmtime::Error::msg(e.to_string()), stderr.clone(), false, deadline)
-        })?;
+        let wasi = sandbox.wasi(&stderr).map_err(|e| not_instantiated(&e))?;
         let mut store = Store::new(
             pre.engine(),
             HostState {
@@ -124,9 +128,16 @@ impl Instance {
         store.limiter(|s| s);
         store.epoch_deadline_trap();
         begin(&mut store, budget);
-        let fail = |store: &mut Store<HostState>, e: wasmtime::Error| {
-            let data = store.data();
-            (e, data.stderr.clone(), data.memory_denied, data.deadline)
+        // A trap here is the plugin's start-up code failing, not a call.
+        let fail = |store: &mut Store<HostState>, e: wasmtime::Error| match classify(
+            &shared.name,
+            Hook::Init,
+            limits,
+            e,
+            store.data(),
+        ) {
+            Error::Trap { message, .. } => not_instantiated(&message),
+            other => other,
         };
         let instance = match pre.instantiate(&mut store) {
             Ok(i) => i,
@@ -189,16 +200,10 @@ fn begin(store: &mut Store<HostState>, budget: &CallBudget) -> Deadline {
     deadline
 }
 
-/// Turns a failed call into a typed error. `stderr` is what the call wrote.
-pub(crate) fn classify(
-    plugin: &str,
-    hook: Hook,
-    limits: &Limits,
-    err: wasmtime::Error,
-    stderr: &Capture,
-    memory_denied: bool,
-    deadline: Deadline,
-) -> Error {
+/// Turns a failed call into a typed error, from what the call left in its
+/// store: what it wrote to stderr, a refused memory growth, its deadline.
+pub(crate) fn classify(plugin: &str, hook: Hook, limits: &Limits, err: wasmtime::Error, state: &HostState) -> Error {
+    let HostState { stderr, memory_denied, deadline, .. } = state;
     let plugin = plugin.to_owned();
     let printed = stderr.take();
     let trap = err.downcast_ref::<Trap>().copied();
@@ -208,7 +213,7 @@ pub(crate) fn classify(
         }
         Some(Trap::OutOfFuel) => Error::OutOfFuel { plugin, hook, fuel: limits.fuel.unwrap_or(u64::MAX) },
         Some(Trap::StackOverflow) => Error::StackOverflow { plugin, hook },
-        _ if memory_denied => Error::MemoryLimit { plugin, hook, limit: limits.memory_bytes },
+        _ if *memory_denied => Error::MemoryLimit { plugin, hook, limit: limits.memory_bytes },
         _ => {
             let mut message = match trap {
                 Some(Trap::MemoryOutOfBounds) => {

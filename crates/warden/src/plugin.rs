@@ -385,16 +385,7 @@ impl Plugin {
         if let Some(guest) = inst.guests.lifecycle.as_ref()
             && let Err(e) = guest.call_shutdown(&mut inst.store)
         {
-            let data = inst.store.data();
-            let err = instance::classify(
-                self.name(),
-                Hook::Shutdown,
-                self.limits(),
-                e,
-                &data.stderr,
-                data.memory_denied,
-                data.deadline,
-            );
+            let err = instance::classify(self.name(), Hook::Shutdown, self.limits(), e, inst.store.data());
             tracing::warn!(plugin = %self.name(), error = %err, "shutdown failed");
         }
         drop(inst);
@@ -501,16 +492,7 @@ impl Plugin {
                 Ok(value)
             }
             Err(e) => {
-                let data = inst.store.data();
-                let err = instance::classify(
-                    self.name(),
-                    hook,
-                    self.limits(),
-                    e,
-                    &data.stderr,
-                    data.memory_denied,
-                    data.deadline,
-                );
+                let err = instance::classify(self.name(), hook, self.limits(), e, inst.store.data());
                 // A trap poisons the store: never reuse it.
                 drop(inst);
                 self.release();
@@ -593,17 +575,8 @@ impl Plugin {
 
     fn instantiate(&self) -> Result<Instance> {
         let inner = &self.inner;
-        let mut inst = Instance::new(&inner.pre, &inner.indices, &inner.shared, &inner.sandbox, &inner.budget)
-            .map_err(|(e, stderr, memory_denied, deadline)| {
-                let err =
-                    instance::classify(self.name(), Hook::Init, self.limits(), e, &stderr, memory_denied, deadline);
-                match err {
-                    Error::Trap { plugin, message, .. } => {
-                        Error::Runtime(format!("plugin '{plugin}' could not be instantiated: {message}"))
-                    }
-                    other => other,
-                }
-            })?;
+        let mut inst =
+            Instance::new(&inner.pre, &inner.indices, &inner.shared, &inner.sandbox, self.limits(), &inner.budget)?;
         if let Some(guest) = inst.guests.lifecycle.as_ref() {
             let _deadline = inst.store.data().deadline.enter();
             match guest.call_init(&mut inst.store, &inner.shared.config) {
@@ -611,18 +584,7 @@ impl Plugin {
                 Ok(Err(e)) => {
                     return Err(Error::InitFailed { plugin: self.name().to_owned(), code: e.code, message: e.message });
                 }
-                Err(e) => {
-                    let data = inst.store.data();
-                    return Err(instance::classify(
-                        self.name(),
-                        Hook::Init,
-                        self.limits(),
-                        e,
-                        &data.stderr,
-                        data.memory_denied,
-                        data.deadline,
-                    ));
-                }
+                Err(e) => return Err(instance::classify(self.name(), Hook::Init, self.limits(), e, inst.store.data())),
             }
         }
         // Calls start with an empty stderr: what instantiation wrote is logged here.
