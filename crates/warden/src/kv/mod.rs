@@ -375,11 +375,19 @@ impl Grant {
 }
 
 impl HostState {
-    /// The store and quota of this plugin, or the refusal to return.
-    fn key_value(&self) -> Result<(&KeyValueStore, u64), types::PluginError> {
+    /// Runs one key-value import, `op` on this plugin's store with its
+    /// namespace and quota, and makes its answer: refusals (no permission,
+    /// quota) are audited by [`HostState::refused`], and a wait for Redis
+    /// that the call's deadline cut short fails the call with a timeout
+    /// ([`HostState::or_deadline`]).
+    fn key_value<T>(
+        &mut self,
+        import: &str,
+        op: impl FnOnce(&KeyValueStore, &str, u64) -> Result<T, KeyValueError>,
+    ) -> wasmtime::Result<Result<T, types::PluginError>> {
         let name = &self.shared.name;
-        match &self.shared.key_value {
-            Grant::Granted { store, quota } => Ok((store, *quota)),
+        let result = match &self.shared.key_value {
+            Grant::Granted { store, quota } => op(store, name, *quota).map_err(to_plugin),
             Grant::Denied => Err(types::PluginError {
                 code: "capability-denied".to_owned(),
                 message: format!(
@@ -392,7 +400,9 @@ impl HostState {
                     "plugin '{name}': this host has no key-value store (the host sets one with RuntimeBuilder::key_value)"
                 ),
             }),
-        }
+        };
+        let result = self.or_deadline(result)?;
+        Ok(result.map_err(|e| self.refused(import, e)))
     }
 }
 
@@ -401,36 +411,21 @@ fn to_plugin(e: KeyValueError) -> types::PluginError {
     types::PluginError { code: e.code().to_owned(), message: e.to_string() }
 }
 
-// Refusals (no permission, quota) are audited by `HostState::refused`; a
-// wait for Redis that the call's deadline cut short fails the call with a
-// timeout (`HostState::or_deadline`).
 impl keyvalue::Host for HostState {
     fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, types::PluginError>> {
-        let result = self.key_value().and_then(|(store, _)| store.get(&self.shared.name, &key).map_err(to_plugin));
-        let result = self.or_deadline(result)?;
-        Ok(result.map_err(|e| self.refused("keyvalue.get", e)))
+        self.key_value("keyvalue.get", |store, namespace, _| store.get(namespace, &key))
     }
 
     fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), types::PluginError>> {
-        let result = self
-            .key_value()
-            .and_then(|(store, quota)| store.set(&self.shared.name, &key, &value, quota).map_err(to_plugin));
-        let result = self.or_deadline(result)?;
-        Ok(result.map_err(|e| self.refused("keyvalue.set", e)))
+        self.key_value("keyvalue.set", |store, namespace, quota| store.set(namespace, &key, &value, quota))
     }
 
     fn delete(&mut self, key: String) -> wasmtime::Result<Result<bool, types::PluginError>> {
-        let result = self.key_value().and_then(|(store, _)| store.delete(&self.shared.name, &key).map_err(to_plugin));
-        let result = self.or_deadline(result)?;
-        Ok(result.map_err(|e| self.refused("keyvalue.delete", e)))
+        self.key_value("keyvalue.delete", |store, namespace, _| store.delete(namespace, &key))
     }
 
     fn list_keys(&mut self, prefix: String, limit: u32) -> wasmtime::Result<Result<Vec<String>, types::PluginError>> {
-        let result = self
-            .key_value()
-            .and_then(|(store, _)| store.list_keys(&self.shared.name, &prefix, limit).map_err(to_plugin));
-        let result = self.or_deadline(result)?;
-        Ok(result.map_err(|e| self.refused("keyvalue.list-keys", e)))
+        self.key_value("keyvalue.list-keys", |store, namespace, _| store.list_keys(namespace, &prefix, limit))
     }
 }
 
