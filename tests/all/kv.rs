@@ -594,20 +594,74 @@ fn a_stalled_redis_never_holds_a_plugin_past_its_deadline() {
     let plugin = load_into(&runtime, dir.path(), "patient", &format!("{}timeout = \"300ms\"\n", granted("1KiB")));
     set(&plugin, "k", "v");
     // The server stops answering every client for 3 s.
-    let mut admin = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    admin.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    admin.write_all(b"CLIENT PAUSE 3000 ALL\r\n").unwrap();
-    let mut ok = [0; 5];
-    admin.read_exact(&mut ok).unwrap();
-    assert_eq!(&ok, b"+OK\r\n");
+    pause(&server, 3000);
 
     let start = Instant::now();
     let err = handle_err(&plugin, "kv-get", b"k");
     let took = start.elapsed();
     // Redis waits are bounded by the call's deadline, not by the store's
-    // own 2 s: the wait ends at 300 ms and the call fails with its timeout.
-    assert!(matches!(err, Error::Timeout { timeout, .. } if timeout == Duration::from_millis(300)), "{err:?}");
+    // own 2 s: the wait ends at 300 ms and the call fails, naming Redis.
+    assert!(
+        matches!(&err, Error::ServiceUnavailable { timeout, service, .. }
+            if *timeout == Duration::from_millis(300) && service.contains(&server.url())),
+        "{err:?}"
+    );
     assert!(took < Duration::from_millis(1500), "the call took {took:?}");
+}
+
+/// Sends `CLIENT PAUSE <ms> ALL`: the server stops answering every client.
+fn pause(server: &RedisServer, ms: u64) {
+    let mut admin = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    admin.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    admin.write_all(format!("CLIENT PAUSE {ms} ALL\r\n").as_bytes()).unwrap();
+    let mut ok = [0; 5];
+    admin.read_exact(&mut ok).unwrap();
+    assert_eq!(&ok, b"+OK\r\n");
+}
+
+/// A stalled Redis is the store's fault, not the plugin's: the calls it
+/// holds up fail naming Redis (no timeout of the plugin), the plugin is
+/// not backed off, and it serves again as soon as Redis answers.
+#[test]
+fn a_redis_stall_is_not_blamed_on_the_plugin() {
+    let server = RedisServer::start();
+    let store = KeyValueStore::connect_redis(&server.url()).unwrap();
+    let dir = TempDir::new().unwrap();
+    let folder = dir.path().join("patient");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::copy(ECHO, folder.join("plugin.wasm")).unwrap();
+    let manifest = format!(
+        "[plugin]\nname = \"patient\"\nversion = \"1.0.0\"\ncomponent = \"plugin.wasm\"\n{}timeout = \"100ms\"\n",
+        granted("1KiB")
+    );
+    std::fs::write(folder.join("plugin.toml"), manifest).unwrap();
+    let m = warden::PluginManager::builder(runtime_with(cache_dir(), Some(store)))
+        .trap_threshold(2)
+        .backoff(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    m.load(&folder).unwrap();
+    m.handle("patient", "kv-set", b"k=v").unwrap();
+
+    pause(&server, 1500);
+    let paused = Instant::now();
+    for _ in 0..4 {
+        let err = m.handle("patient", "kv-get", b"k").unwrap_err();
+        assert_eq!(err.kind(), warden::ErrorKind::ServiceUnavailable, "{err}");
+        let text = err.to_string();
+        assert!(text.contains(&format!("the key-value store (redis {})", server.url())), "{text}");
+        assert!(text.contains("did not answer within the call's 100 ms"), "{text}");
+    }
+    assert!(paused.elapsed() < Duration::from_millis(1500), "the calls ended during the stall");
+    while !pong(server.port) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Four failures against a threshold of two, yet no back-off.
+    assert_eq!(m.handle("patient", "kv-get", b"k").unwrap(), b"v");
+    let info = m.info("patient").unwrap();
+    assert_eq!(info.state, warden::PluginState::Running);
+    assert_eq!((info.stats.traps, info.stats.timeouts), (0, 0), "not counted as the plugin's timeouts");
+    assert_eq!(info.stats.errors, [(warden::ErrorKind::ServiceUnavailable, 4)]);
 }
 
 #[test]

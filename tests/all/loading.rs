@@ -32,6 +32,35 @@ fn invalid_component_is_a_typed_error() {
     assert!(err.to_string().contains("plugin 'test-plugin'") && err.to_string().contains("plugin.wasm"), "{err}");
 }
 
+/// A component file is judged by its size and its first eight bytes before
+/// the rest is read: a 2 GiB sparse file costs nothing.
+#[test]
+fn huge_or_foreign_component_files_are_refused_before_they_are_read() {
+    let dir = plugin_dir(ECHO, "");
+    let file = dir.path().join("plugin.wasm");
+    std::fs::OpenOptions::new().write(true).open(&file).unwrap().set_len(2 << 30).unwrap();
+    let err = runtime().load(dir.path()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidComponent, "{err:?}");
+    assert!(err.to_string().contains("is 2147483648 bytes, over the 134217728-byte limit"), "{err}");
+
+    for (bytes, says) in [
+        (&b"PK\x03\x04 a zip file"[..], "not a WebAssembly file (it starts with [50 4b 03 04"),
+        (&b"\0asm\x01\x00\x00\x00"[..], "core WebAssembly module, not a component"),
+    ] {
+        std::fs::write(&file, bytes).unwrap();
+        let err = runtime().load(dir.path()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidComponent, "{err:?}");
+        assert!(err.to_string().contains(says), "{err}");
+    }
+
+    // The cap is the host's to set.
+    std::fs::copy(ECHO, &file).unwrap();
+    let small = warden::Runtime::builder().max_component_size(64 << 10).build().unwrap();
+    let err = small.load(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("over the 65536-byte limit"), "{err}");
+    runtime().load(dir.path()).unwrap();
+}
+
 #[test]
 fn missing_component_names_the_file() {
     let dir = plugin_dir(ECHO, "");

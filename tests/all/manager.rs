@@ -28,6 +28,16 @@ fn manager() -> PluginManager {
     PluginManager::new(runtime().clone())
 }
 
+/// A manager writing its audit log to `log`.
+fn audited(log: &Path) -> PluginManager {
+    PluginManager::builder(runtime().clone()).audit(warden::AuditSink::File(log.to_owned())).build().unwrap()
+}
+
+/// The audit log's lines, parsed.
+fn audit_lines(log: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
 #[test]
 fn a_directory_with_broken_plugins_loads_the_good_ones() {
     let dir = TempDir::new().unwrap();
@@ -94,7 +104,11 @@ fn duplicate_names_are_refused() {
     assert_eq!(report.loaded, ["same"]);
     let (folder, err) = &report.failed[0];
     assert!(folder.ends_with("two"));
-    assert!(err.to_string().contains("already loaded from"), "{err}");
+    // A mistake in the second manifest, named as one (not a runtime failure).
+    assert_eq!(err.kind(), ErrorKind::Manifest, "{err}");
+    let text = err.to_string();
+    assert!(text.contains("two/plugin.toml: plugin.name: the name 'same' is already used by the plugin in"), "{text}");
+    assert!(text.ends_with("one; plugin names must be unique: rename one of them"), "{text}");
 }
 
 #[test]
@@ -193,6 +207,78 @@ fn reload_storm_drops_no_call() {
     let stats = m.info("echo").unwrap().stats;
     assert_eq!((stats.reloads, stats.reload_failures), (good, 10));
     assert_eq!(m.handle("echo", "config", b"").unwrap(), br#"{"check":"99","version":"99"}"#);
+}
+
+/// A folder rewritten to hold a plugin of another name whose component is
+/// broken: the new plugin never goes live and the old one keeps serving, as
+/// after any failed reload; once fixed, the new one replaces it.
+#[test]
+fn a_folder_renamed_to_a_broken_plugin_keeps_the_old_one_serving() {
+    let dir = TempDir::new().unwrap();
+    add_plugin(dir.path(), "p", "old-name", ECHO, "");
+    let log = dir.path().join("audit.jsonl");
+    let m = audited(&log);
+    m.load_dir(dir.path()).unwrap();
+    let folder = dir.path().join("p");
+    std::fs::write(folder.join("broken.wasm"), b"\0asm\x0d\x00\x01\x00 not a component").unwrap();
+    write_manifest(&folder, "new-name", "2.0.0", "broken.wasm", "");
+
+    let err = m.sync_folder(&folder).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidComponent, "{err}");
+    assert_eq!(m.names(), ["old-name"]);
+    assert_eq!(m.handle("old-name", "echo", b"still").unwrap(), b"still");
+    assert_eq!(m.info("old-name").unwrap().stats.reload_failures, 1);
+    // The same for a new name that is already taken.
+    add_plugin(dir.path(), "other", "taken", ECHO, "");
+    m.load(dir.path().join("other")).unwrap();
+    write_manifest(&folder, "taken", "2.0.0", "plugin.wasm", "");
+    assert_eq!(m.sync_folder(&folder).unwrap_err().kind(), ErrorKind::Manifest);
+    assert_eq!(m.handle("old-name", "echo", b"still").unwrap(), b"still");
+
+    write_manifest(&folder, "new-name", "2.0.0", "plugin.wasm", "");
+    assert_eq!(m.sync_folder(&folder).unwrap(), warden::SyncAction::Loaded("new-name".into()));
+    assert_eq!(m.names(), ["new-name", "taken"]);
+    assert_eq!(m.handle("new-name", "echo", b"new").unwrap(), b"new");
+
+    let lines = audit_lines(&log);
+    let failed = lines.iter().find(|l| l["event"] == "reload-failed").expect("the failed rename is audited");
+    assert_eq!((&failed["plugin"], &failed["renamed-to"]), (&"old-name".into(), &"new-name".into()));
+    assert_eq!(failed["serving"], "1.0.0");
+    let tail: Vec<(&str, &str)> = lines[lines.len() - 2..]
+        .iter()
+        .map(|l| (l["event"].as_str().unwrap(), l["plugin"].as_str().unwrap()))
+        .collect();
+    assert_eq!(tail, [("loaded", "new-name"), ("unloaded", "old-name")]);
+}
+
+/// A reload that changes only the manifest's grants keeps version and hash;
+/// the audit line says what was granted and withdrawn, and which limits
+/// changed.
+#[test]
+fn reloads_audit_granted_and_withdrawn_permissions() {
+    let dir = TempDir::new().unwrap();
+    add_plugin(dir.path(), "echo", "echo", ECHO, "[permissions]\nenv = [\"HOME\"]\npublish = [\"a.*\"]");
+    let log = dir.path().join("audit.jsonl");
+    let m = audited(&log);
+    m.load_dir(dir.path()).unwrap();
+    write_manifest(
+        &dir.path().join("echo"),
+        "echo",
+        "1.0.0",
+        "plugin.wasm",
+        "[permissions]\npublish = [\"a.*\"]\nkey-value = true\nnetwork = [\"https://api.example.com\"]\n[limits]\ntimeout = \"250ms\"",
+    );
+    m.reload("echo").unwrap();
+    let lines = audit_lines(&log);
+    let (loaded, reloaded) = (&lines[0], &lines[1]);
+    assert_eq!(loaded["event"], "loaded");
+    assert_eq!(loaded["grants"], serde_json::json!(["env: HOME", "publish: a.*"]));
+    assert_eq!(reloaded["event"], "reloaded");
+    assert_eq!((&reloaded["version"], &reloaded["previous"]), (&"1.0.0".into(), &"1.0.0".into()));
+    assert_eq!(reloaded["sha256"], reloaded["previous_sha256"]);
+    assert_eq!(reloaded["granted"], serde_json::json!(["key-value", "network: https://api.example.com"]));
+    assert_eq!(reloaded["withdrawn"], serde_json::json!(["env: HOME"]));
+    assert_eq!(reloaded["limits"], serde_json::json!({ "timeout": { "from": "1s", "to": "250ms" } }));
 }
 
 #[test]
@@ -348,8 +434,7 @@ fn audit_log_records_security_events_as_json_lines() {
     m.disable("echo").unwrap();
     m.unload("echo").unwrap();
 
-    let lines: Vec<serde_json::Value> =
-        std::fs::read_to_string(&log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines = audit_lines(&log);
     let events: Vec<(&str, &str)> =
         lines.iter().map(|l| (l["event"].as_str().unwrap(), l["plugin"].as_str().unwrap())).collect();
     assert_eq!(
@@ -416,8 +501,7 @@ fn import_refusals_are_audited_once_per_call() {
     assert_eq!(code(m.handle("tight", "kv-get", b"")), "invalid-key");
     m.handle("tight", "kv-set", b"a=1").unwrap();
 
-    let lines: Vec<serde_json::Value> =
-        std::fs::read_to_string(&log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines = audit_lines(&log);
     let refusals: Vec<(&str, &str, &str, &str)> = lines
         .iter()
         .filter(|l| l["import"].is_string())

@@ -125,6 +125,39 @@ fn a_slow_subscriber_drops_its_oldest_and_delays_nobody() {
     assert!(m.info("slow").unwrap().stats.messages_dropped > 100, "the full mailbox dropped its oldest");
 }
 
+/// A publisher may publish up to its own `max-output` per message, but what
+/// waits in a subscriber's mailbox is bounded in bytes by the host.
+#[test]
+fn mailboxes_are_bounded_in_bytes_by_the_host() {
+    let dir = TempDir::new().unwrap();
+    add(dir.path(), "shop", "publish = [\"jobs\"]");
+    add(dir.path(), "slow", "subscribe = [\"jobs\"]\n[config]\nslow = \"true\"");
+    let m = PluginManager::builder(runtime().clone()).message_queue_bytes(1 << 20).build().unwrap();
+    m.load_dir(dir.path()).unwrap();
+    let payload = "x".repeat(256 << 10);
+    let queued = || {
+        let info = m.info("slow").unwrap();
+        assert!(info.queued_message_bytes <= 1 << 20, "{} bytes queued", info.queued_message_bytes);
+        info.queued_messages
+    };
+    // Plugins publishing 256 KiB messages, and a burst from the host.
+    for _ in 0..10 {
+        publish(&m, "shop", "jobs", &payload).unwrap();
+        assert!(queued() <= 3, "at most three such messages fit in 1 MiB");
+    }
+    for _ in 0..40 {
+        m.publish("jobs", payload.as_bytes()).unwrap();
+        assert!(queued() <= 3);
+    }
+    assert!(m.info("slow").unwrap().stats.messages_dropped >= 30, "the oldest were dropped to stay in bounds");
+
+    // A message that could never fit is refused to the publisher.
+    let err = publish(&m, "shop", "jobs", &"x".repeat(2 << 20)).unwrap_err();
+    assert!(matches!(&err, Error::Plugin { code, .. } if code == "output-too-large"), "{err:?}");
+    assert!(err.to_string().contains("bigger than a subscriber's queue (1048576 bytes"), "{err}");
+    assert!(m.publish("jobs", &vec![0; 2 << 20]).is_err(), "the host too");
+}
+
 #[test]
 fn failing_subscribers_do_not_affect_others() {
     let dir = TempDir::new().unwrap();

@@ -226,6 +226,28 @@ fn no_network_permission_is_denied_with_what_to_add() {
     assert_eq!(server.connections(), 0, "a denied request never reaches the server");
 }
 
+/// A plugin's headers are only looked at once its grant allows the URL, and
+/// then only up to the operator's count: 30,000 headers once made the host
+/// import panic building its header map, even for a plugin without any
+/// network permission.
+#[test]
+fn header_floods_are_refused_without_a_host_panic() {
+    let server = TestServer::start();
+    let headers: Vec<[&str; 2]> = vec![["x-a", ""]; 30_000];
+    let request = json!({ "url": server.url("/echo"), "headers": headers });
+
+    let (_dir, denied) = fetcher(open(), &[], "");
+    assert_code(fetch(&denied, request.clone()), "capability-denied");
+    assert_eq!(denied.live_instances(), 1, "no instance was lost to a panic");
+
+    let (_dir, allowed) = fetcher(open(), &[origin(&server)], "");
+    let message = assert_code(fetch(&allowed, request), "invalid-request");
+    assert!(message.contains("30000 headers, more than the 100 this host allows"), "{message}");
+    let ok = fetch(&allowed, json!({ "url": server.url("/echo"), "headers": vec![["x-a", "1"]; 90] })).unwrap();
+    assert_eq!(header(&echoed(&ok), "x-a").len(), 90);
+    assert_eq!(server.requests(), 1, "refused requests never reached the server");
+}
+
 #[test]
 fn hosts_outside_the_list_are_denied_before_any_lookup() {
     let (_dir, plugin) = fetcher(

@@ -25,7 +25,8 @@ pub enum AuditSink {
     Tracing,
     /// Appended to this file (created with mode 0600 if missing), one JSON
     /// line per event, written and flushed before the event's action
-    /// returns.
+    /// returns. When the file is renamed or removed (log rotation), the
+    /// next event goes to a new file at the same path.
     File(PathBuf),
     /// Nowhere.
     Off,
@@ -37,8 +38,50 @@ pub(crate) struct Audit {
 
 enum Sink {
     Tracing,
-    File(PathBuf, Mutex<File>),
+    File(PathBuf, Mutex<Open>),
     Off,
+}
+
+/// The audit file as opened, and which file that was.
+struct Open {
+    file: File,
+    id: Option<FileId>,
+}
+
+impl Open {
+    fn new(path: &Path) -> Result<Open> {
+        let file = open_append(path)?;
+        let id = file.metadata().ok().as_ref().and_then(file_id);
+        Ok(Open { file, id })
+    }
+
+    /// Opens the path again if the file there is no longer the one open
+    /// (renamed or removed by log rotation).
+    fn follow(&mut self, path: &Path) -> Result<()> {
+        let current = std::fs::metadata(path).ok().as_ref().and_then(file_id);
+        if current.is_none() || current != self.id {
+            *self = Open::new(path)?;
+        }
+        Ok(())
+    }
+}
+
+/// What identifies a file across renames: device and inode.
+#[cfg(unix)]
+type FileId = (u64, u64);
+#[cfg(not(unix))]
+type FileId = ();
+
+#[cfg(unix)]
+fn file_id(meta: &std::fs::Metadata) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    Some((meta.dev(), meta.ino()))
+}
+
+/// Elsewhere rotation is not detected: the file stays open.
+#[cfg(not(unix))]
+fn file_id(_: &std::fs::Metadata) -> Option<FileId> {
+    Some(())
 }
 
 impl Audit {
@@ -46,7 +89,7 @@ impl Audit {
         let sink = match sink {
             AuditSink::Tracing => Sink::Tracing,
             AuditSink::Off => Sink::Off,
-            AuditSink::File(path) => Sink::File(path.clone(), Mutex::new(open_append(path)?)),
+            AuditSink::File(path) => Sink::File(path.clone(), Mutex::new(Open::new(path)?)),
         };
         Ok(Audit { sink })
     }
@@ -54,13 +97,20 @@ impl Audit {
     /// Records one event. `fields` are added after `ts`, `event`, `plugin`
     /// and `version`.
     pub(crate) fn event(&self, event: &str, plugin: &str, version: Option<&semver::Version>, fields: Value) {
+        self.record(event, Some(plugin), version, fields);
+    }
+
+    /// Records one event, about a plugin or not.
+    pub(crate) fn record(&self, event: &str, plugin: Option<&str>, version: Option<&semver::Version>, fields: Value) {
         if matches!(self.sink, Sink::Off) {
             return;
         }
         let mut line = Map::new();
         line.insert("ts".into(), Value::String(rfc3339(SystemTime::now())));
         line.insert("event".into(), Value::String(event.into()));
-        line.insert("plugin".into(), Value::String(plugin.into()));
+        if let Some(plugin) = plugin {
+            line.insert("plugin".into(), Value::String(plugin.into()));
+        }
         if let Some(v) = version {
             line.insert("version".into(), Value::String(v.to_string()));
         }
@@ -76,9 +126,13 @@ impl Audit {
         match &self.sink {
             Sink::Off => {}
             Sink::Tracing => tracing::info!(target: "warden::audit", "{text}"),
-            Sink::File(path, file) => {
-                let mut file = file.lock().unwrap_or_else(PoisonError::into_inner);
-                if let Err(e) = writeln!(file, "{text}").and_then(|()| file.flush()) {
+            Sink::File(path, open) => {
+                let mut open = open.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Err(e) = open.follow(path) {
+                    tracing::error!(error = %e, event = %text, "cannot reopen the audit log after rotation");
+                    return;
+                }
+                if let Err(e) = writeln!(open.file, "{text}").and_then(|()| open.file.flush()) {
                     tracing::error!(path = %path.display(), error = %e, event = %text, "cannot write the audit log");
                 }
             }
@@ -163,5 +217,33 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn file_sink_follows_rotation() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let rotated = dir.path().join("audit.jsonl.1");
+        let audit = Audit::open(&AuditSink::File(path.clone())).unwrap();
+        audit.record("first", None, None, Value::Null);
+        // logrotate's default: rename, then the writer must start a new file.
+        std::fs::rename(&path, &rotated).unwrap();
+        audit.record("second", Some("p"), None, Value::Null);
+        // Removed outright: a new file too.
+        std::fs::rename(&path, dir.path().join("audit.jsonl.2")).unwrap();
+        std::fs::remove_file(dir.path().join("audit.jsonl.2")).unwrap();
+        audit.record("third", None, None, Value::Null);
+        let events = |p: &Path| -> Vec<String> {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap()["event"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(events(&rotated), ["first"]);
+        assert_eq!(events(&path), ["third"]);
+        let first: Value = serde_json::from_str(std::fs::read_to_string(&rotated).unwrap().trim()).unwrap();
+        assert!(first.get("plugin").is_none(), "events about no plugin have no plugin field");
     }
 }

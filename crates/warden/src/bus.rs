@@ -6,8 +6,11 @@
 //! Delivery is asynchronous: `publish` only queues the message in each
 //! subscriber's bounded mailbox and returns. One worker thread per
 //! subscriber takes messages in order and calls the subscriber, so a slow or
-//! failing subscriber delays nobody else. A full mailbox drops its oldest
-//! message and counts it ([`StatsSnapshot::messages_dropped`](crate::StatsSnapshot::messages_dropped)).
+//! failing subscriber delays nobody else. A mailbox is bounded both in
+//! messages and in bytes, by the host (`ManagerBuilder::message_queue` and
+//! `message_queue_bytes`), never by the publisher: a full mailbox drops its
+//! oldest messages and counts them
+//! ([`StatsSnapshot::messages_dropped`](crate::StatsSnapshot::messages_dropped)).
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -101,9 +104,17 @@ pub(crate) struct Message {
     pub payload: Arc<[u8]>,
 }
 
-/// A subscriber's bounded queue of messages.
+impl Message {
+    /// Bytes the message counts for in a mailbox: topic and payload.
+    pub(crate) fn size(&self) -> u64 {
+        (self.topic.len() + self.payload.len()) as u64
+    }
+}
+
+/// A subscriber's queue of messages, bounded in messages and in bytes.
 pub(crate) struct Mailbox {
     capacity: usize,
+    max_bytes: u64,
     state: Mutex<MailboxState>,
     ready: Condvar,
 }
@@ -111,26 +122,33 @@ pub(crate) struct Mailbox {
 #[derive(Default)]
 struct MailboxState {
     messages: VecDeque<Message>,
+    /// Sum of the queued messages' sizes.
+    bytes: u64,
     closed: bool,
 }
 
 impl Mailbox {
-    pub(crate) fn new(capacity: usize) -> Mailbox {
-        Mailbox { capacity: capacity.max(1), state: Mutex::default(), ready: Condvar::new() }
+    pub(crate) fn new(capacity: usize, max_bytes: u64) -> Mailbox {
+        Mailbox { capacity: capacity.max(1), max_bytes, state: Mutex::default(), ready: Condvar::new() }
     }
 
-    /// Queues `message`; returns how many messages were dropped for it (1 if
-    /// the mailbox was full and lost its oldest, 1 if it is closed, else 0).
+    /// Queues `message`, first dropping the oldest messages until it fits
+    /// both bounds; returns how many messages were lost for it (the
+    /// message itself counts when it is bigger than the whole mailbox or the
+    /// mailbox is closed).
     pub(crate) fn push(&self, message: Message) -> u64 {
+        let size = message.size();
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if state.closed {
+        if state.closed || size > self.max_bytes {
             return 1;
         }
         let mut dropped = 0;
-        if state.messages.len() >= self.capacity {
-            state.messages.pop_front();
-            dropped = 1;
+        while state.messages.len() >= self.capacity || state.bytes + size > self.max_bytes {
+            let Some(oldest) = state.messages.pop_front() else { break };
+            state.bytes -= oldest.size();
+            dropped += 1;
         }
+        state.bytes += size;
         state.messages.push_back(message);
         drop(state);
         self.ready.notify_one();
@@ -145,10 +163,17 @@ impl Mailbox {
                 return None;
             }
             if let Some(message) = state.messages.pop_front() {
+                state.bytes -= message.size();
                 return Some(message);
             }
             state = self.ready.wait(state).unwrap_or_else(PoisonError::into_inner);
         }
+    }
+
+    /// Messages and bytes waiting now.
+    pub(crate) fn queued(&self) -> (usize, u64) {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        (state.messages.len(), state.bytes)
     }
 
     /// Stops the mailbox; returns how many queued messages are lost.
@@ -157,6 +182,7 @@ impl Mailbox {
         state.closed = true;
         let lost = state.messages.len() as u64;
         state.messages.clear();
+        state.bytes = 0;
         drop(state);
         self.ready.notify_all();
         lost
@@ -196,8 +222,7 @@ fn publish(me: &Shared, topic: String, payload: Vec<u8>) -> Result<(), types::Pl
         let msg = format!("plugin '{}' was loaded on its own; publishing needs a PluginManager", me.name);
         return refuse("unavailable", msg);
     };
-    links.publish(Some(&me.name), Message { topic: topic.into(), payload: payload.into() });
-    Ok(())
+    links.publish(Some(&me.name), Message { topic: topic.into(), payload: payload.into() })
 }
 
 #[cfg(test)]
@@ -218,15 +243,49 @@ mod tests {
         }
     }
 
+    fn msg(topic: &str, payload: usize) -> Message {
+        Message { topic: topic.into(), payload: vec![0u8; payload].into() }
+    }
+
     #[test]
     fn mailbox_drops_oldest_when_full_and_stops_when_closed() {
-        let m = Mailbox::new(2);
-        let msg = |t: &str| Message { topic: t.into(), payload: Arc::from(&b""[..]) };
-        assert_eq!(m.push(msg("a")) + m.push(msg("b")), 0);
-        assert_eq!(m.push(msg("c")), 1);
+        let m = Mailbox::new(2, 1 << 20);
+        assert_eq!(m.push(msg("a", 0)) + m.push(msg("b", 0)), 0);
+        assert_eq!(m.push(msg("c", 0)), 1);
         assert_eq!(&*m.pop().unwrap().topic, "b");
         assert_eq!(m.close(), 1);
         assert!(m.pop().is_none());
-        assert_eq!(m.push(msg("d")), 1);
+        assert_eq!(m.push(msg("d", 0)), 1);
+    }
+
+    #[test]
+    fn mailbox_bytes_are_bounded() {
+        let m = Mailbox::new(1000, 100);
+        // 1 + 39 bytes each: two fit, the third pushes the oldest out.
+        assert_eq!(m.push(msg("a", 39)) + m.push(msg("b", 39)), 0);
+        assert_eq!(m.queued(), (2, 80));
+        assert_eq!(m.push(msg("c", 39)), 1);
+        assert_eq!(m.queued(), (2, 80));
+        // A big one pushes out both; one bigger than the box never fits.
+        assert_eq!(m.push(msg("d", 99)), 2);
+        assert_eq!(m.queued(), (1, 100));
+        assert_eq!(m.push(msg("e", 100)), 1);
+        assert_eq!(m.queued(), (1, 100));
+        assert_eq!(&*m.pop().unwrap().topic, "d");
+        assert_eq!(m.queued(), (0, 0));
+    }
+
+    proptest::proptest! {
+        /// Topics and patterns from plugins and manifests: parsed or
+        /// refused, and a pattern always matches the topic it was made from.
+        #[test]
+        fn fuzz_topics(topic in warden_fixtures::fuzz::text()) {
+            if let Ok(pattern) = topic.parse::<TopicPattern>() {
+                proptest::prop_assert_eq!(pattern.to_string(), topic.clone());
+                if valid_topic(&topic) {
+                    proptest::prop_assert!(pattern.matches(&topic));
+                }
+            }
+        }
     }
 }

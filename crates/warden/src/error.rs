@@ -226,6 +226,25 @@ pub enum Error {
         known: Vec<String>,
     },
 
+    /// A host-side service the plugin was granted (the key-value store)
+    /// did not answer before the call's deadline, so the call was stopped.
+    /// The service is at fault, not the plugin: this is not a timeout of the
+    /// plugin and does not count toward its back-off.
+    #[error(
+        "plugin '{plugin}' could not finish {hook}: {service} did not answer within the call's {} ms; check {service} (the plugin is not at fault and is not backed off)",
+        timeout.as_millis()
+    )]
+    ServiceUnavailable {
+        /// Plugin name.
+        plugin: String,
+        /// The hook that was running.
+        hook: Hook,
+        /// The service, e.g. `the key-value store (redis redis://10.0.0.5:6379/0)`.
+        service: String,
+        /// How long the call had.
+        timeout: Duration,
+    },
+
     /// The plugin is loaded but not taking calls (disabled, failed or
     /// backing off); `reason` says what to do.
     #[error("plugin '{plugin}' is {state} and does not take calls: {reason}")]
@@ -292,13 +311,15 @@ pub enum ErrorKind {
     UnknownPlugin,
     /// [`Error::Unavailable`]
     Unavailable,
+    /// [`Error::ServiceUnavailable`]
+    ServiceUnavailable,
     /// [`Error::Runtime`]
     Runtime,
 }
 
 impl ErrorKind {
     /// Every kind, in a stable order.
-    pub const ALL: [ErrorKind; 20] = [
+    pub const ALL: [ErrorKind; 21] = [
         ErrorKind::Manifest,
         ErrorKind::Io,
         ErrorKind::InvalidComponent,
@@ -318,6 +339,7 @@ impl ErrorKind {
         ErrorKind::Dependency,
         ErrorKind::UnknownPlugin,
         ErrorKind::Unavailable,
+        ErrorKind::ServiceUnavailable,
         ErrorKind::Runtime,
     ];
 
@@ -343,6 +365,7 @@ impl ErrorKind {
             ErrorKind::Dependency => "dependency",
             ErrorKind::UnknownPlugin => "unknown-plugin",
             ErrorKind::Unavailable => "unavailable",
+            ErrorKind::ServiceUnavailable => "service-unavailable",
             ErrorKind::Runtime => "runtime",
         }
     }
@@ -390,6 +413,7 @@ impl Error {
             Error::Dependency { .. } => ErrorKind::Dependency,
             Error::UnknownPlugin { .. } => ErrorKind::UnknownPlugin,
             Error::Unavailable { .. } => ErrorKind::Unavailable,
+            Error::ServiceUnavailable { .. } => ErrorKind::ServiceUnavailable,
             Error::Runtime(_) => ErrorKind::Runtime,
         }
     }

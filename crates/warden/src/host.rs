@@ -58,8 +58,9 @@ pub(crate) trait Links: Send + Sync {
         payload: &[u8],
     ) -> Result<Vec<u8>, types::PluginError>;
 
-    /// Queues `message` for every subscriber of its topic.
-    fn publish(&self, publisher: Option<&str>, message: Message);
+    /// Queues `message` for every subscriber of its topic; refuses a
+    /// message bigger than a subscriber's mailbox (`output-too-large`).
+    fn publish(&self, publisher: Option<&str>, message: Message) -> Result<(), types::PluginError>;
 
     /// Records in the audit log that host import `import` refused `plugin`
     /// with `error`, whose code is one of [`AUDITED_REFUSALS`].
@@ -88,6 +89,11 @@ pub(crate) struct HostState {
     pub outbound_requests: u32,
     /// Whether the current call already had an import refusal audited.
     pub refusal_audited: bool,
+    /// The host-side service (e.g. the key-value store) a blocking import
+    /// was waiting for when the call's deadline passed: the call then fails
+    /// with [`Error::ServiceUnavailable`](crate::Error::ServiceUnavailable),
+    /// not as the plugin's timeout.
+    pub stalled_on: Option<String>,
 }
 
 impl HostState {

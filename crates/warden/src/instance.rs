@@ -123,6 +123,7 @@ impl Instance {
                 deadline: Deadline::starting(Instant::now(), budget.timeout),
                 outbound_requests: 0,
                 refusal_audited: false,
+                stalled_on: None,
             },
         );
         store.limiter(|s| s);
@@ -196,6 +197,7 @@ fn begin(store: &mut Store<HostState>, budget: &CallBudget) -> Deadline {
     data.memory_denied = false;
     data.outbound_requests = 0;
     data.refusal_audited = false;
+    data.stalled_on = None;
     data.deadline = deadline;
     deadline
 }
@@ -203,11 +205,17 @@ fn begin(store: &mut Store<HostState>, budget: &CallBudget) -> Deadline {
 /// Turns a failed call into a typed error, from what the call left in its
 /// store: what it wrote to stderr, a refused memory growth, its deadline.
 pub(crate) fn classify(plugin: &str, hook: Hook, limits: &Limits, err: wasmtime::Error, state: &HostState) -> Error {
-    let HostState { stderr, memory_denied, deadline, .. } = state;
+    let HostState { stderr, memory_denied, deadline, stalled_on, .. } = state;
     let plugin = plugin.to_owned();
     let printed = stderr.take();
     let trap = err.downcast_ref::<Trap>().copied();
     match trap {
+        Some(Trap::Interrupt) if stalled_on.is_some() => Error::ServiceUnavailable {
+            plugin,
+            hook,
+            service: stalled_on.clone().unwrap_or_default(),
+            timeout: deadline.timeout,
+        },
         Some(Trap::Interrupt) => {
             Error::Timeout { plugin, hook, timeout: deadline.timeout, by_caller: deadline.by_caller }
         }

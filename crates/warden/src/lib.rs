@@ -34,6 +34,7 @@ mod bindings;
 mod bus;
 mod cache;
 mod capture;
+mod component;
 mod deadline;
 mod error;
 mod hooks;
@@ -59,18 +60,22 @@ mod watch;
 
 pub use audit::AuditSink;
 pub use bus::{TopicError, TopicPattern};
+pub use component::DEFAULT_MAX_COMPONENT_BYTES;
 pub use error::{Error, ErrorKind, Result};
 pub use hooks::{Hook, Interface};
 pub use kv::{KeyValueError, KeyValueStore};
 pub use limits::{InstancePolicy, Limits};
-pub use manager::{LoadReport, ManagerBuilder, PluginInfo, PluginManager, PluginState, SyncAction};
+pub use manager::{
+    DEFAULT_MESSAGE_QUEUE, DEFAULT_MESSAGE_QUEUE_BYTES, LoadReport, ManagerBuilder, PluginInfo, PluginManager,
+    PluginState, SyncAction,
+};
 pub use manifest::{Manifest, ManifestError};
 pub use outbound::{AddressRange, AddressRangeError, OutboundHttp};
 pub use permissions::{Access, FileGrant, HostMatch, HostPattern, HostPatternError, Permissions, Scheme};
 pub use plugin::Plugin;
 pub use position::{text_position, write_location};
 pub use runtime::{Runtime, RuntimeBuilder};
-pub use stats::{LastError, Latency, StatsSnapshot};
+pub use stats::{LATENCY_BUCKETS, LastError, Latency, StatsSnapshot};
 pub use trace::TraceScope;
 pub use types::{
     CallContext, ConnectAction, ConnectionInfo, Exchange, HealthStatus, HttpRequest, HttpResponse, PluginError,

@@ -19,11 +19,12 @@ use serde_json::{Value, json};
 use crate::audit::{Audit, AuditSink};
 use crate::bus::{Mailbox, Message};
 use crate::cache;
+use crate::component::ComponentFile;
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::Links;
-use crate::manifest::{MANIFEST_FILE, Manifest};
+use crate::manifest::{MANIFEST_FILE, Manifest, ManifestError};
 use crate::plugin::Plugin;
-use crate::runtime::{Runtime, read_component};
+use crate::runtime::Runtime;
 use crate::stats::{Stats, StatsSnapshot};
 use crate::types::{HealthStatus, PluginError};
 
@@ -83,6 +84,10 @@ pub struct PluginInfo {
     pub last_error: Option<String>,
     /// Call statistics.
     pub stats: StatsSnapshot,
+    /// Messages waiting in the plugin's mailbox (subscribers only).
+    pub queued_messages: usize,
+    /// Bytes (topics and payloads) of those messages.
+    pub queued_message_bytes: u64,
 }
 
 /// The outcome of [`PluginManager::load_dir`]: broken plugins do not stop
@@ -107,6 +112,7 @@ pub struct ManagerBuilder {
     health_interval: Option<Duration>,
     audit: AuditSink,
     message_queue: usize,
+    message_queue_bytes: u64,
 }
 
 impl ManagerBuilder {
@@ -115,6 +121,16 @@ impl ManagerBuilder {
     /// counted in its stats (`messages_dropped`).
     pub fn message_queue(mut self, capacity: usize) -> Self {
         self.message_queue = capacity.max(1);
+        self
+    }
+
+    /// Bytes (topics and payloads) each subscriber can have waiting
+    /// (default 16 MiB); past it, its oldest messages are dropped as for
+    /// [`message_queue`](Self::message_queue). A message bigger than this
+    /// is refused at `publish` with `output-too-large`. With `n`
+    /// subscribers, queued messages hold at most `n` times this much.
+    pub fn message_queue_bytes(mut self, bytes: u64) -> Self {
+        self.message_queue_bytes = bytes.max(1);
         self
     }
 
@@ -290,7 +306,8 @@ impl PluginManager {
             drain_timeout: Duration::from_secs(30),
             health_interval: None,
             audit: AuditSink::Tracing,
-            message_queue: 1024,
+            message_queue: DEFAULT_MESSAGE_QUEUE,
+            message_queue_bytes: DEFAULT_MESSAGE_QUEUE_BYTES,
         }
     }
 
@@ -340,18 +357,13 @@ impl PluginManager {
         let version = manifest.version.clone();
         let _table = self.inner.table_lock.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(existing) = self.inner.plugins.load().get(&name) {
-            return Err(Error::Runtime(format!(
-                "plugin '{name}' in {} is already loaded from {}; plugin names must be unique (unload it first)",
-                dir.display(),
-                existing.dir.display()
-            )));
+            return Err(duplicate_name(&manifest, &existing.dir));
         }
         let stats = Arc::new(Stats::default());
-        let checked = match refused {
+        let loaded = match refused {
             Some(e) => Err(e),
-            None => self.check_dependencies(&manifest),
+            None => self.build(manifest, &stats),
         };
-        let loaded = checked.and_then(|()| read_component(&manifest)).and_then(|b| self.compile(manifest, &b, &stats));
         let (slot, result) = match loaded {
             Ok(plugin) => {
                 self.audit_loaded("loaded", &plugin, None);
@@ -365,35 +377,60 @@ impl PluginManager {
                 (Slot { plugin: None, state: State::Failed, manifest_text: None }, Err(e))
             }
         };
-        let entry = Arc::new(Entry {
-            id: NEXT_ENTRY_ID.fetch_add(1, Ordering::Relaxed),
-            name: name.clone(),
-            dir: folder,
-            stats,
-            slot: ArcSwap::from_pointee(slot),
-            change: Mutex::new(()),
-            traps: Mutex::new(VecDeque::new()),
-            health: Mutex::new(None),
-            mailbox: OnceLock::new(),
-        });
         let mut table = HashMap::clone(&self.inner.plugins.load());
-        table.insert(name, entry);
+        table.insert(name.clone(), new_entry(name, folder, stats, slot));
         self.inner.plugins.store(Arc::new(table));
         result
     }
 
+    /// Checks the dependencies of `manifest`, reads its component and
+    /// builds the plugin (compile, instantiate, `init`), without
+    /// registering it.
+    fn build(&self, manifest: Manifest, stats: &Arc<Stats>) -> Result<Plugin> {
+        self.check_dependencies(&manifest)?;
+        let file = self.runtime().read_component(&manifest)?;
+        self.compile(manifest, &file, stats)
+    }
+
+    /// Audits a version going live: `loaded` lists what it is granted;
+    /// `reloaded` lists what changed against the `previous` version
+    /// (`granted`, `withdrawn`, `limits`), so a permission change is
+    /// visible even when version and hash stay.
     fn audit_loaded(&self, event: &str, plugin: &Plugin, previous: Option<&Plugin>) {
-        let mut fields = json!({ "sha256": plugin.sha256(), "from_cache": plugin.from_cache() });
-        if let (Value::Object(f), Some(p)) = (&mut fields, previous) {
-            f.insert("previous".into(), Value::String(p.version().to_string()));
+        let mut f = serde_json::Map::new();
+        f.insert("sha256".into(), json!(plugin.sha256()));
+        f.insert("from_cache".into(), json!(plugin.from_cache()));
+        let grants = plugin.manifest().grants();
+        match previous {
+            None => {
+                f.insert("grants".into(), json!(grants));
+            }
+            Some(p) => {
+                let before = p.manifest().grants();
+                let granted: Vec<&String> = grants.iter().filter(|g| !before.contains(g)).collect();
+                let withdrawn: Vec<&String> = before.iter().filter(|g| !grants.contains(g)).collect();
+                f.insert("previous".into(), Value::String(p.version().to_string()));
+                f.insert("previous_sha256".into(), Value::String(p.sha256().to_owned()));
+                f.insert("granted".into(), json!(granted));
+                f.insert("withdrawn".into(), json!(withdrawn));
+                f.insert("limits".into(), limit_changes(p.limits(), plugin.limits()));
+            }
         }
-        self.inner.audit.event(event, plugin.name(), Some(plugin.version()), fields);
+        self.inner.audit.event(event, plugin.name(), Some(plugin.version()), Value::Object(f));
+    }
+
+    /// Writes an event of the host's own to the audit log (the sink chosen
+    /// with [`ManagerBuilder::audit`]), e.g. the gateway's admin API
+    /// requests. The line gets `ts`, `event`, `plugin` (when given), the
+    /// current trace id, and `fields` (a JSON object).
+    pub fn audit(&self, event: &str, plugin: Option<&str>, fields: Value) {
+        self.inner.audit.record(event, plugin, None, fields);
     }
 
     /// Builds the plugin (compile, instantiate, `init`), linked to this
     /// manager.
-    fn compile(&self, manifest: Manifest, bytes: &[u8], stats: &Arc<Stats>) -> Result<Plugin> {
-        Plugin::new(self.inner.settings.runtime.clone(), manifest, bytes, stats.clone(), Some(self.links()))
+    fn compile(&self, manifest: Manifest, file: &ComponentFile, stats: &Arc<Stats>) -> Result<Plugin> {
+        Plugin::new(self.inner.settings.runtime.clone(), manifest, file, stats.clone(), Some(self.links()))
     }
 
     /// Publishes a message from the host itself (no permission check):
@@ -403,11 +440,24 @@ impl PluginManager {
         if !crate::bus::valid_topic(topic) {
             return Err(Error::Runtime(crate::bus::TopicError(topic.to_owned()).to_string()));
         }
-        Ok(self.deliver(None, Message { topic: topic.into(), payload: payload.into() }))
+        self.deliver(None, Message { topic: topic.into(), payload: payload.into() })
+            .map_err(|e| Error::Runtime(e.message))
     }
 
-    /// Queues `message` in the mailbox of every subscriber of its topic.
-    fn deliver(&self, publisher: Option<&str>, message: Message) -> usize {
+    /// Queues `message` in the mailbox of every subscriber of its topic;
+    /// returns how many. A message that cannot fit in a mailbox is refused.
+    fn deliver(&self, publisher: Option<&str>, message: Message) -> std::result::Result<usize, PluginError> {
+        let max = self.inner.settings.message_queue_bytes;
+        if message.size() > max {
+            return Err(PluginError {
+                code: "output-too-large".to_owned(),
+                message: format!(
+                    "a message of {} bytes (topic and payload) to '{}' is bigger than a subscriber's queue ({max} bytes, set by the host: ManagerBuilder::message_queue_bytes, `warden serve`: [server] message-queue-bytes); publish less",
+                    message.size(),
+                    message.topic
+                ),
+            });
+        }
         let table = self.inner.plugins.load();
         let mut queued = 0;
         for entry in table.values() {
@@ -419,11 +469,11 @@ impl PluginManager {
             let dropped = self.mailbox(entry).push(message.clone());
             if dropped > 0 {
                 entry.stats.messages_dropped(dropped);
-                tracing::debug!(plugin = %entry.name, topic = %message.topic, ?publisher, "mailbox full; oldest message dropped");
+                tracing::debug!(plugin = %entry.name, topic = %message.topic, ?publisher, dropped, "mailbox full; oldest messages dropped");
             }
             queued += 1;
         }
-        queued
+        Ok(queued)
     }
 
     /// The entry's mailbox, started (with its worker thread) on first use.
@@ -431,7 +481,8 @@ impl PluginManager {
         entry
             .mailbox
             .get_or_init(|| {
-                let mailbox = Arc::new(Mailbox::new(self.inner.settings.message_queue));
+                let settings = &self.inner.settings;
+                let mailbox = Arc::new(Mailbox::new(settings.message_queue, settings.message_queue_bytes));
                 let (manager, name, worker_box) = (Arc::downgrade(&self.inner), entry.name.clone(), mailbox.clone());
                 let spawned = std::thread::Builder::new()
                     .name(format!("warden-msg-{name}"))
@@ -523,31 +574,22 @@ impl PluginManager {
                     manifest.name
                 )));
             }
-            let bytes = read_component(&manifest)?;
+            let file = self.runtime().read_component(&manifest)?;
             if if_changed {
                 let slot = entry.slot.load();
                 let same_text = slot.manifest_text.as_deref() == Some(text.as_str());
-                if same_text && slot.plugin.as_ref().is_some_and(|p| p.sha256() == cache::hex(&cache::sha256(&bytes))) {
+                if same_text && slot.plugin.as_ref().is_some_and(|p| p.sha256() == cache::hex(&file.sha256)) {
                     return Ok(None);
                 }
             }
             self.check_dependencies(&manifest)?;
-            self.compile(manifest, &bytes, &entry.stats).map(|plugin| Some((plugin, text)))
+            self.compile(manifest, &file, &entry.stats).map(|plugin| Some((plugin, text)))
         });
         let (new, text) = match result {
             Ok(Some(built)) => built,
             Ok(None) => return Ok(false),
             Err(e) => {
-                entry.stats.error(&e);
-                entry.stats.reloaded(false);
-                let serving = entry.slot.load().plugin.as_ref().map(|p| p.version().clone());
-                let fields = json!({ "serving": serving.as_ref().map(ToString::to_string) });
-                self.inner.audit.error("reload-failed", name, serving.as_ref(), &e, fields);
-                if entry.slot.load().plugin.is_some() {
-                    tracing::warn!(plugin = %name, error = %e, "reload failed; the previous version keeps serving");
-                } else {
-                    tracing::warn!(plugin = %name, error = %e, "reload failed; the plugin stays failed");
-                }
+                self.reload_failed(entry, &e, Value::Null);
                 return Err(e);
             }
         };
@@ -566,6 +608,25 @@ impl PluginManager {
         Ok(true)
     }
 
+    /// Records a refused reload of `entry` (stats, audit, log); the version
+    /// serving, if any, keeps serving.
+    fn reload_failed(&self, entry: &Entry, e: &Error, extra: Value) {
+        let name = entry.name.as_str();
+        entry.stats.error(e);
+        entry.stats.reloaded(false);
+        let serving = entry.slot.load().plugin.as_ref().map(|p| p.version().clone());
+        let mut fields = json!({ "serving": serving.as_ref().map(ToString::to_string) });
+        if let (Value::Object(f), Value::Object(x)) = (&mut fields, extra) {
+            f.extend(x);
+        }
+        self.inner.audit.error("reload-failed", name, serving.as_ref(), e, fields);
+        if serving.is_some() {
+            tracing::warn!(plugin = %name, error = %e, "reload failed; the previous version keeps serving");
+        } else {
+            tracing::warn!(plugin = %name, error = %e, "reload failed; the plugin stays failed");
+        }
+    }
+
     /// Brings the manager in line with one plugin folder, as the directory
     /// watcher does on every change: loads the plugin if the folder is new,
     /// reloads it if its manifest or component changed, unloads it if the
@@ -580,12 +641,12 @@ impl PluginManager {
             None => self.load(folder).map(SyncAction::Loaded),
             Some(entry) if !present => self.unload(&entry.name).map(|()| SyncAction::Unloaded(entry.name.clone())),
             Some(entry) => {
-                // A new name in the folder: the old plugin goes, the new one comes.
-                if let Ok((manifest, _)) = read_manifest(folder)
+                // A new name in the folder: the new plugin replaces the old
+                // one once it is built; until then the old one serves.
+                if let Ok((manifest, text)) = read_manifest(folder)
                     && manifest.name != entry.name
                 {
-                    self.unload(&entry.name)?;
-                    return self.load(folder).map(SyncAction::Loaded);
+                    return self.rename(&entry, manifest, text).map(SyncAction::Loaded);
                 }
                 match self.reload_entry(&entry, true)? {
                     true => Ok(SyncAction::Reloaded(entry.name.clone())),
@@ -593,6 +654,45 @@ impl PluginManager {
                 }
             }
         }
+    }
+
+    /// Replaces the plugin of `entry` by the plugin `manifest` describes (the
+    /// folder now holds a plugin of another name). The new plugin is built
+    /// first; if that fails, the old one keeps serving, as after any failed
+    /// reload. Returns the new name.
+    fn rename(&self, entry: &Arc<Entry>, manifest: Manifest, text: String) -> Result<String> {
+        let _change = entry.change.lock().unwrap_or_else(PoisonError::into_inner);
+        let new_name = manifest.name.clone();
+        let taken = self.inner.plugins.load().get(&new_name).map(|e| e.dir.clone());
+        let stats = Arc::new(Stats::default());
+        let built = match taken {
+            Some(dir) => Err(duplicate_name(&manifest, &dir)),
+            None => self.build(manifest, &stats),
+        };
+        let plugin = match built {
+            Ok(plugin) => plugin,
+            Err(e) => {
+                self.reload_failed(entry, &e, json!({ "renamed-to": new_name }));
+                return Err(e);
+            }
+        };
+        {
+            let _table = self.inner.table_lock.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut table = HashMap::clone(&self.inner.plugins.load());
+            if let Some(other) = table.get(&new_name) {
+                let e = duplicate_name(plugin.manifest(), &other.dir);
+                self.reload_failed(entry, &e, json!({ "renamed-to": new_name }));
+                return Err(e);
+            }
+            table.remove(&entry.name);
+            self.audit_loaded("loaded", &plugin, None);
+            let slot = Slot { plugin: Some(plugin), state: State::Running, manifest_text: Some(text.into()) };
+            table.insert(new_name.clone(), new_entry(new_name.clone(), entry.dir.clone(), stats, slot));
+            self.inner.plugins.store(Arc::new(table));
+        }
+        self.retire_entry(entry);
+        tracing::info!(plugin = %entry.name, renamed_to = %new_name, "the folder now holds another plugin; the old one is unloaded");
+        Ok(new_name)
     }
 
     /// [`sync_folder`](Self::sync_folder) for every plugin folder under
@@ -624,16 +724,22 @@ impl PluginManager {
             entry
         };
         let _change = entry.change.lock().unwrap_or_else(PoisonError::into_inner);
+        self.retire_entry(&entry);
+        tracing::info!(plugin = %name, "plugin unloaded");
+        Ok(())
+    }
+
+    /// Ends an entry that left the table: closes its mailbox, audits
+    /// `unloaded` and retires its plugin. The caller holds its change lock.
+    fn retire_entry(&self, entry: &Entry) {
         let old = entry.slot.load().plugin.clone();
         if let Some(mailbox) = entry.mailbox.get() {
             entry.stats.messages_dropped(mailbox.close());
         }
-        self.inner.audit.event("unloaded", name, old.as_ref().map(Plugin::version), Value::Null);
+        self.inner.audit.event("unloaded", &entry.name, old.as_ref().map(Plugin::version), Value::Null);
         if let Some(old) = old {
             self.retire(old);
         }
-        tracing::info!(plugin = %name, "plugin unloaded");
-        Ok(())
     }
 
     /// Drains `old` and shuts it down, in a background thread.
@@ -700,6 +806,7 @@ impl PluginManager {
             State::BackingOff { until } => Some(until.saturating_duration_since(Instant::now())),
             _ => None,
         };
+        let (queued_messages, queued_message_bytes) = entry.mailbox.get().map_or((0, 0), |m| m.queued());
         PluginInfo {
             name: entry.name.clone(),
             dir: entry.dir.clone(),
@@ -710,6 +817,8 @@ impl PluginManager {
             health: entry.health.lock().unwrap_or_else(PoisonError::into_inner).clone(),
             last_error: stats.last_error.as_ref().map(|e| e.message.clone()),
             stats,
+            queued_messages,
+            queued_message_bytes,
         }
     }
 
@@ -731,7 +840,7 @@ impl PluginManager {
     pub fn call<T>(&self, name: &str, f: impl FnOnce(&Plugin) -> Result<T>) -> Result<T> {
         let table = self.inner.plugins.load();
         let entry = table.get(name).ok_or_else(|| self.unknown(name))?;
-        let slot = self.available(entry)?;
+        let slot = self.available(entry).inspect_err(|e| entry.stats.refused(e.kind()))?;
         let plugin = slot.plugin.as_ref().expect("available slots hold a plugin");
         let result = {
             let _in_chain = ChainGuard::enter(entry.id);
@@ -889,6 +998,11 @@ thread_local! {
     static CALL_CHAIN: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Default bound of one subscriber's mailbox, in messages: 1024.
+pub const DEFAULT_MESSAGE_QUEUE: usize = 1024;
+/// Default bound of one subscriber's mailbox, in bytes: 16 MiB.
+pub const DEFAULT_MESSAGE_QUEUE_BYTES: u64 = 16 << 20;
+
 /// Source of [`Entry::id`]s.
 static NEXT_ENTRY_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -911,6 +1025,64 @@ impl Drop for ChainGuard {
     fn drop(&mut self) {
         CALL_CHAIN.with(|chain| chain.borrow_mut().pop());
     }
+}
+
+/// The limits that differ between two versions, as
+/// `{"timeout": {"from": "1s", "to": "250ms"}, ...}`.
+fn limit_changes(old: &crate::Limits, new: &crate::Limits) -> Value {
+    let describe = |l: &crate::Limits| -> Vec<(&'static str, String)> {
+        vec![
+            ("memory", l.memory_bytes.to_string()),
+            ("timeout", format!("{:?}", l.timeout)),
+            ("fuel", l.fuel.map_or_else(|| "none".to_owned(), |f| f.to_string())),
+            ("stack", l.stack_bytes.to_string()),
+            ("max-instances", l.max_instances.to_string()),
+            ("max-wait", format!("{:?}", l.max_wait)),
+            ("max-output", l.max_output_bytes.to_string()),
+            ("instance-policy", format!("{:?}", l.instance_policy)),
+            ("max-outbound-requests", l.max_outbound_requests.to_string()),
+            ("max-outbound-response", l.max_outbound_response_bytes.to_string()),
+            ("key-value-quota", l.key_value_quota_bytes.to_string()),
+        ]
+    };
+    let changes: serde_json::Map<String, Value> = describe(old)
+        .into_iter()
+        .zip(describe(new))
+        .filter(|((_, a), (_, b))| a != b)
+        .map(|((key, from), (_, to))| (key.to_owned(), json!({ "from": from, "to": to })))
+        .collect();
+    Value::Object(changes)
+}
+
+/// A new table entry for plugin `name` in `dir`.
+fn new_entry(name: String, dir: PathBuf, stats: Arc<Stats>, slot: Slot) -> Arc<Entry> {
+    Arc::new(Entry {
+        id: NEXT_ENTRY_ID.fetch_add(1, Ordering::Relaxed),
+        name,
+        dir,
+        stats,
+        slot: ArcSwap::from_pointee(slot),
+        change: Mutex::new(()),
+        traps: Mutex::new(VecDeque::new()),
+        health: Mutex::new(None),
+        mailbox: OnceLock::new(),
+    })
+}
+
+/// The error for a manifest whose name another loaded plugin (in
+/// `existing`) already has: a mistake in the manifest, reported as one.
+fn duplicate_name(manifest: &Manifest, existing: &Path) -> Error {
+    Error::Manifest(ManifestError {
+        file: manifest.file.clone(),
+        line: None,
+        column: None,
+        key: Some("plugin.name".into()),
+        message: format!(
+            "the name '{}' is already used by the plugin in {}; plugin names must be unique: rename one of them",
+            manifest.name,
+            existing.display()
+        ),
+    })
 }
 
 /// Orders plugin folders so that dependencies load before their
@@ -1055,9 +1227,10 @@ impl Links for ManagerLinks {
         result.map_err(|e| refuse(e.kind().as_str(), e.to_string()))
     }
 
-    fn publish(&self, publisher: Option<&str>, message: Message) {
-        if let Ok(manager) = self.manager() {
-            manager.deliver(publisher, message);
+    fn publish(&self, publisher: Option<&str>, message: Message) -> std::result::Result<(), PluginError> {
+        match self.manager() {
+            Ok(manager) => manager.deliver(publisher, message).map(|_| ()),
+            Err(_) => Ok(()),
         }
     }
 

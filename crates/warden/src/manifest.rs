@@ -118,6 +118,31 @@ impl Manifest {
         }
     }
 
+    /// Everything the manifest grants, one line each (`"key-value"`,
+    /// `"network: https://api.example.com"`, `"files: ./data at /data (rw)"`,
+    /// `"calls: auth ^1"`...), sorted: what the audit log compares when a
+    /// plugin is reloaded.
+    pub(crate) fn grants(&self) -> Vec<String> {
+        let p = &self.permissions;
+        let mut grants: Vec<String> = [("modify-request", p.modify_request), ("modify-response", p.modify_response)]
+            .into_iter()
+            .chain([("key-value", p.key_value)])
+            .filter(|(_, on)| *on)
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        grants.extend(
+            p.files.iter().map(|f| format!("files: {} at {} ({})", f.host.display(), f.guest, f.access.as_str())),
+        );
+        grants.extend(p.env.iter().map(|e| format!("env: {e}")));
+        grants.extend(p.network.iter().map(|n| format!("network: {n}")));
+        grants.extend(p.publish.iter().map(|t| format!("publish: {t}")));
+        grants.extend(p.subscribe.iter().map(|t| format!("subscribe: {t}")));
+        grants.extend(self.dependencies.iter().map(|(name, req)| format!("calls: {name} {req}")));
+        grants.sort();
+        grants.dedup();
+        grants
+    }
+
     /// Reads and parses the manifest at `path`.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Manifest, ManifestError> {
         let path = path.as_ref();
@@ -1169,6 +1194,20 @@ greeting = "hello"
         );
         for input in &inputs {
             let _ = parse(input).map_err(|e| e.to_string());
+        }
+    }
+
+    proptest::proptest! {
+        /// Mutated manifests: a manifest or an error pointing into the
+        /// text, never a panic.
+        #[test]
+        fn fuzz_manifest(text in warden_fixtures::fuzz::mutated("manifest")) {
+            if let Err(e) = Manifest::parse(&text, Path::new("p/plugin.toml")) {
+                proptest::prop_assert!(!e.message.is_empty());
+                if let Some(line) = e.line {
+                    proptest::prop_assert!(line >= 1 && line <= text.lines().count() + 1, "line {} of {}", line, text);
+                }
+            }
         }
     }
 }

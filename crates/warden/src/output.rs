@@ -1,4 +1,8 @@
 //! How many bytes a hook result carries, for the `max-output` limit.
+//!
+//! Each header counts its name and value plus [`HEADER_OVERHEAD`] bytes,
+//! so a result cannot make the host build an unbounded number of entries
+//! out of empty headers.
 
 use crate::types::{ConnectAction, HealthStatus, HttpRequest, HttpResponse, RequestAction, ResponseAction};
 
@@ -7,8 +11,12 @@ pub(crate) trait OutputSize {
     fn output_size(&self) -> u64;
 }
 
+/// What one header costs on top of its name and value, as HTTP/2 counts a
+/// header field's size (RFC 7541, section 4.1).
+pub(crate) const HEADER_OVERHEAD: u64 = 32;
+
 fn headers(h: &[(String, String)]) -> u64 {
-    h.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum()
+    h.iter().map(|(k, v)| (k.len() + v.len()) as u64 + HEADER_OVERHEAD).sum()
 }
 
 impl OutputSize for HttpRequest {
@@ -70,5 +78,19 @@ impl OutputSize for Vec<u8> {
 impl OutputSize for () {
     fn output_size(&self) -> u64 {
         0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_headers_still_count() {
+        let mut r = HttpResponse::new(200, "");
+        r.headers = vec![(String::new(), String::new()); 1000];
+        assert_eq!(r.output_size(), 32_000);
+        r.headers = vec![("a".into(), "bc".into())];
+        assert_eq!(r.output_size(), 35);
     }
 }

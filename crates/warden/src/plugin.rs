@@ -9,6 +9,7 @@ use wasmtime::component::types::ComponentItem;
 
 use crate::bindings::{capture, connect, handler, http_filter, lifecycle, rule_match, subscriber};
 use crate::cache;
+use crate::component::ComponentFile;
 use crate::error::{Error, Result};
 use crate::hooks::{Hook, Interface};
 use crate::host::{HostState, Links, Shared};
@@ -79,7 +80,7 @@ impl Plugin {
     pub(crate) fn new(
         runtime: Runtime,
         manifest: Manifest,
-        bytes: &[u8],
+        file: &ComponentFile,
         stats: Arc<Stats>,
         links: Option<Arc<dyn Links>>,
     ) -> Result<Plugin> {
@@ -105,8 +106,7 @@ impl Plugin {
             ));
         }
 
-        let actual = cache::sha256(bytes);
-        let sha256 = cache::hex(&actual);
+        let sha256 = cache::hex(&file.sha256);
         if let Some(expected) = &manifest.sha256
             && *expected != sha256
         {
@@ -117,7 +117,7 @@ impl Plugin {
                 actual: sha256,
             });
         }
-        let (component, from_cache) = runtime.compile(&name, &manifest.component, bytes, &actual)?;
+        let (component, from_cache) = runtime.compile(&name, &manifest.component, &file.bytes, &file.sha256)?;
 
         let engine = runtime.engine();
         let ty = component.component_type();
@@ -210,8 +210,7 @@ impl Plugin {
             }),
         };
         // Instantiate and `init` once now, so a broken plugin fails at load.
-        let first = plugin.checkout()?;
-        plugin.checkin(first);
+        plugin.checkout()?.give_back();
         tracing::debug!(plugin = %plugin.name(), version = %plugin.version(), sha256 = %plugin.sha256(), from_cache, "plugin loaded");
         Ok(plugin)
     }
@@ -379,14 +378,22 @@ impl Plugin {
         }
     }
 
-    /// Runs an instance's `shutdown` hook (under the call budget) and drops it.
+    /// Runs an instance's `shutdown` hook (under the call budget) and drops
+    /// it. A panic in a host import is contained and logged like a failure.
     fn shut_down(&self, mut inst: Instance) {
         let _deadline = inst.begin(&self.inner.budget).enter();
-        if let Some(guest) = inst.guests.lifecycle.as_ref()
-            && let Err(e) = guest.call_shutdown(&mut inst.store)
-        {
-            let err = instance::classify(self.name(), Hook::Shutdown, self.limits(), e, inst.store.data());
-            tracing::warn!(plugin = %self.name(), error = %err, "shutdown failed");
+        if let Some(guest) = inst.guests.lifecycle.as_ref() {
+            let result = contain(|| guest.call_shutdown(&mut inst.store));
+            let err = match result {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => {
+                    Some(instance::classify(self.name(), Hook::Shutdown, self.limits(), e, inst.store.data()))
+                }
+                Err(panic) => Some(self.host_panic(Hook::Shutdown, &*panic)),
+            };
+            if let Some(err) = err {
+                tracing::warn!(plugin = %self.name(), error = %err, "shutdown failed");
+            }
         }
         drop(inst);
         self.release();
@@ -469,17 +476,18 @@ impl Plugin {
         if !self.has_hook(hook) {
             return Err(Error::HookNotExported { plugin: self.name().to_owned(), hook, exported: self.hooks() });
         }
-        let mut inst = self.checkout()?;
+        let mut lease = self.checkout()?;
+        let inst = lease.instance();
         let deadline = inst.begin(&self.inner.budget);
         let outcome = {
             let _deadline = deadline.enter();
-            f(&mut inst)
+            contain(|| f(inst))
         };
         *fuel = inst.fuel_used(&self.inner.budget);
         match outcome {
-            Ok(result) => {
-                log_stderr(self.name(), &inst);
-                self.checkin(inst);
+            Ok(Ok(result)) => {
+                log_stderr(self.name(), inst);
+                lease.give_back();
                 let value = result.map_err(|e| {
                     let e = e.into();
                     Error::Plugin { plugin: self.name().to_owned(), hook, code: e.code, message: e.message }
@@ -491,15 +499,33 @@ impl Plugin {
                 }
                 Ok(value)
             }
-            Err(e) => {
+            Ok(Err(e)) => {
                 let err = instance::classify(self.name(), hook, self.limits(), e, inst.store.data());
-                // A trap poisons the store: never reuse it.
-                drop(inst);
-                self.release();
+                // A trap poisons the store: the lease drops the instance.
                 tracing::debug!(plugin = %self.name(), %hook, error = %err, "call failed; instance discarded");
                 Err(err)
             }
+            Err(panic) => {
+                let err = self.host_panic(hook, &*panic);
+                tracing::error!(plugin = %self.name(), %hook, "{err}");
+                Err(err)
+            }
         }
+    }
+
+    /// The error for a panic that unwound out of a call: a host import
+    /// panicked (a bug in the host, never in the plugin). The instance is
+    /// discarded with its store; the next call starts fresh.
+    fn host_panic(&self, hook: Hook, panic: &(dyn std::any::Any + Send)) -> Error {
+        let message = panic
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        Error::Runtime(format!(
+            "a host function panicked while plugin '{}' ran {hook}: {message}; the call failed and its instance was discarded (this is a bug in the host, not the plugin: please report it)",
+            self.name()
+        ))
     }
 
     fn pool(&self) -> MutexGuard<'_, Pool> {
@@ -507,8 +533,9 @@ impl Plugin {
     }
 
     /// Takes an idle instance or creates one, waiting (up to `max-wait`)
-    /// while `max-instances` are in use.
-    fn checkout(&self) -> Result<Instance> {
+    /// while `max-instances` are in use. The lease returns the slot however
+    /// the call ends, a panic included.
+    fn checkout(&self) -> Result<Lease<'_>> {
         let max = self.limits().max_instances.max(1);
         let cpu = instance::current_cpu();
         let mut pool = self.pool();
@@ -517,7 +544,7 @@ impl Plugin {
             if let Some(i) = pick_idle(&pool.idle, |inst| inst.cpu, cpu) {
                 let mut inst = pool.idle.remove(i);
                 inst.cpu = cpu;
-                return Ok(inst);
+                return Ok(Lease { plugin: self, inst: Some(inst) });
             }
             if pool.live < max {
                 pool.live += 1;
@@ -537,7 +564,11 @@ impl Plugin {
             pool.waiting -= 1;
         }
         drop(pool);
-        self.instantiate().inspect_err(|_| self.release())
+        // The slot is taken: from here on the lease gives it back, also
+        // when instantiation fails or `init` panics in a host import.
+        let mut lease = Lease { plugin: self, inst: None };
+        lease.inst = Some(self.instantiate()?);
+        Ok(lease)
     }
 
     /// Returns an instance after a successful call.
@@ -579,12 +610,15 @@ impl Plugin {
             Instance::new(&inner.pre, &inner.indices, &inner.shared, &inner.sandbox, self.limits(), &inner.budget)?;
         if let Some(guest) = inst.guests.lifecycle.as_ref() {
             let _deadline = inst.store.data().deadline.enter();
-            match guest.call_init(&mut inst.store, &inner.shared.config) {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
+            match contain(|| guest.call_init(&mut inst.store, &inner.shared.config)) {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => {
                     return Err(Error::InitFailed { plugin: self.name().to_owned(), code: e.code, message: e.message });
                 }
-                Err(e) => return Err(instance::classify(self.name(), Hook::Init, self.limits(), e, inst.store.data())),
+                Ok(Err(e)) => {
+                    return Err(instance::classify(self.name(), Hook::Init, self.limits(), e, inst.store.data()));
+                }
+                Err(panic) => return Err(self.host_panic(Hook::Init, &*panic)),
             }
         }
         // Calls start with an empty stderr: what instantiation wrote is logged here.
@@ -603,6 +637,48 @@ impl Plugin {
 /// caches), else the most recently returned one.
 fn pick_idle<T>(idle: &[T], cpu_of: impl Fn(&T) -> usize, cpu: usize) -> Option<usize> {
     idle.iter().rposition(|inst| cpu_of(inst) == cpu).or(idle.len().checked_sub(1))
+}
+
+/// An instance slot taken from a plugin's pool for one call. Dropping the
+/// lease (on an error, or while a panic unwinds) drops the instance and
+/// frees its slot; only [`Lease::give_back`] returns a healthy instance to
+/// the pool. So no way out of a call can leak a slot.
+struct Lease<'a> {
+    plugin: &'a Plugin,
+    /// `None` only while the instance is being created.
+    inst: Option<Instance>,
+}
+
+impl Lease<'_> {
+    fn instance(&mut self) -> &mut Instance {
+        self.inst.as_mut().expect("a lease holds its instance once checkout returns")
+    }
+
+    /// Puts the instance back into the pool after a successful call.
+    fn give_back(mut self) {
+        let (plugin, inst) = (self.plugin, self.inst.take());
+        // The slot goes back with the instance, not through `drop`.
+        std::mem::forget(self);
+        if let Some(inst) = inst {
+            plugin.checkin(inst);
+        }
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        // The call failed or unwound (or the instance could not be made):
+        // the store, if any, is not reused.
+        drop(self.inst.take());
+        self.plugin.release();
+    }
+}
+
+/// Runs `f`, catching a panic that unwinds out of it (from a host import
+/// called by the plugin: wasmtime resumes such panics once the wasm frames
+/// are gone), so that it fails the call instead of the host's thread.
+fn contain<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
 }
 
 /// Enters the trace of `ctx` for a hook call, unless it has none (then the
@@ -639,7 +715,35 @@ impl From<Never> for PluginError {
 
 #[cfg(test)]
 mod tests {
-    use super::pick_idle;
+    use super::*;
+
+    #[test]
+    fn a_panic_in_a_host_import_fails_the_call_and_frees_its_slot() {
+        let mut manifest = Manifest::new("p", warden_fixtures::ECHO);
+        manifest.limits = manifest.limits.clone().max_instances(1).max_wait(Duration::from_millis(50));
+        let plugin = Runtime::new().unwrap().load_manifest(manifest).unwrap();
+        // More panics than max-instances: a leaked slot would make the
+        // second call fail `busy`.
+        for _ in 0..3 {
+            // A host import that panics looks like this from here: wasmtime
+            // resumes the panic out of the guest call.
+            let result = plugin.call(Hook::Handle, |inst| -> wasmtime::Result<Result<Vec<u8>, PluginError>> {
+                let guest = inst.guests.handler.as_ref().expect("echo exports handler");
+                let _counted = guest.call_handle(&mut inst.store, "count", b"")?;
+                panic!("host import panicked");
+            });
+            let err = result.expect_err("the call fails");
+            assert_eq!(err.kind(), crate::ErrorKind::Runtime);
+            assert!(
+                err.to_string().contains("a host function panicked while plugin 'p' ran handle: host import panicked"),
+                "{err}"
+            );
+            assert_eq!(plugin.live_instances(), 0, "the instance is discarded and its slot freed");
+        }
+        assert_eq!(plugin.handle("echo", b"still here").unwrap(), b"still here");
+        // A fresh instance: the counter starts over.
+        assert_eq!(plugin.handle("count", b"").unwrap(), b"1");
+    }
 
     #[test]
     fn idle_instances_go_back_to_their_cpu_first() {
@@ -654,6 +758,6 @@ mod tests {
     #[test]
     fn plugin_is_send_and_sync() {
         fn is<T: Send + Sync + Clone + 'static>() {}
-        is::<super::Plugin>();
+        is::<Plugin>();
     }
 }

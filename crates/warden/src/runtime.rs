@@ -11,6 +11,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::cache::Cache;
+use crate::component::ComponentFile;
 use crate::error::{Error, Result};
 use crate::host::HostState;
 use crate::kv::KeyValueStore;
@@ -57,6 +58,7 @@ pub struct RuntimeBuilder {
     max_instances_total: u32,
     pub(crate) key_value: Option<KeyValueStore>,
     outbound_http: Option<OutboundHttp>,
+    pub(crate) max_component_bytes: u64,
 }
 
 impl Default for RuntimeBuilder {
@@ -70,6 +72,7 @@ impl Default for RuntimeBuilder {
             max_instances_total: 1000,
             key_value: None,
             outbound_http: None,
+            max_component_bytes: crate::component::DEFAULT_MAX_COMPONENT_BYTES,
         }
     }
 }
@@ -106,6 +109,14 @@ impl RuntimeBuilder {
     /// percent per call; plugins that set `[limits] fuel` are then refused.
     pub fn fuel(mut self, enabled: bool) -> Self {
         self.fuel = enabled;
+        self
+    }
+
+    /// Largest component file a plugin may have (default 128 MiB). A bigger
+    /// file is refused with [`Error::InvalidComponent`] from its size alone,
+    /// before any of it is read.
+    pub fn max_component_size(mut self, bytes: u64) -> Self {
+        self.max_component_bytes = bytes;
         self
     }
 
@@ -224,8 +235,8 @@ impl Runtime {
 
     /// Loads a plugin from an already parsed (or programmatically built) manifest.
     pub fn load_manifest(&self, manifest: Manifest) -> Result<Plugin> {
-        let bytes = read_component(&manifest)?;
-        Plugin::new(self.clone(), manifest, &bytes, Default::default(), None)
+        let file = self.read_component(&manifest)?;
+        Plugin::new(self.clone(), manifest, &file, Default::default(), None)
     }
 
     /// Compiles wasm bytes whose sha256 is `hash`, through the cache when
@@ -253,6 +264,11 @@ impl Runtime {
         Ok((component, false))
     }
 
+    /// Reads the component a manifest names, within this runtime's size cap.
+    pub(crate) fn read_component(&self, manifest: &Manifest) -> Result<ComponentFile> {
+        crate::component::read(manifest, self.inner.settings.max_component_bytes)
+    }
+
     pub(crate) fn inner(&self) -> &Inner {
         &self.inner
     }
@@ -261,12 +277,6 @@ impl Runtime {
     pub fn engine(&self) -> &Engine {
         &self.inner.engine
     }
-}
-
-/// Reads the component file a manifest names.
-pub(crate) fn read_component(manifest: &Manifest) -> Result<Vec<u8>> {
-    std::fs::read(&manifest.component)
-        .map_err(|e| Error::io(format!("plugin '{}': cannot read component", manifest.name), &manifest.component, e))
 }
 
 impl std::fmt::Debug for Runtime {

@@ -51,6 +51,30 @@ impl Histogram {
         self.buckets[Self::index(ns)].fetch_add(1, Relaxed);
     }
 
+    /// For each of `bounds` (ascending), how many values are at most that
+    /// bound: a sub-bucket counts toward the first bound at or above its
+    /// upper end, so a count never includes a value above its bound.
+    fn cumulative<const N: usize>(&self, bounds: [Duration; N]) -> [u64; N] {
+        let mut out = [0u64; N];
+        let mut seen = 0;
+        let mut b = 0;
+        for (i, bucket) in self.buckets.iter().enumerate() {
+            let upper = Self::upper(i);
+            while b < N && u128::from(upper) > bounds[b].as_nanos() {
+                out[b] = seen;
+                b += 1;
+            }
+            if b == N {
+                break;
+            }
+            seen += bucket.load(Relaxed);
+        }
+        for slot in &mut out[b..] {
+            *slot = seen;
+        }
+        out
+    }
+
     /// Upper bounds of the buckets holding the given quantiles (0..=1).
     fn quantiles<const N: usize>(&self, qs: [f64; N]) -> [Duration; N] {
         let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Relaxed)).collect();
@@ -74,9 +98,32 @@ impl Histogram {
     }
 }
 
+/// Upper bounds of [`Latency::buckets`], as Prometheus histograms use
+/// them: 100 µs to 10 s.
+pub const LATENCY_BUCKETS: [Duration; 16] = [
+    Duration::from_micros(100),
+    Duration::from_micros(250),
+    Duration::from_micros(500),
+    Duration::from_millis(1),
+    Duration::from_micros(2500),
+    Duration::from_millis(5),
+    Duration::from_millis(10),
+    Duration::from_millis(25),
+    Duration::from_millis(50),
+    Duration::from_millis(100),
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_millis(2500),
+    Duration::from_secs(5),
+    Duration::from_secs(10),
+];
+
 /// Live counters for one plugin, shared by every version of it.
 pub(crate) struct Stats {
     calls: AtomicU64,
+    /// Sum of all call latencies, in nanoseconds.
+    latency_sum: AtomicU64,
     errors: [AtomicU64; ErrorKind::ALL.len()],
     latency: Histogram,
     fuel: AtomicU64,
@@ -91,6 +138,7 @@ impl Default for Stats {
     fn default() -> Self {
         Stats {
             calls: AtomicU64::new(0),
+            latency_sum: AtomicU64::new(0),
             errors: std::array::from_fn(|_| AtomicU64::new(0)),
             latency: Histogram::new(),
             fuel: AtomicU64::new(0),
@@ -106,8 +154,10 @@ impl Default for Stats {
 impl Stats {
     /// Records one finished call.
     pub(crate) fn call(&self, elapsed: Duration, fuel: u64, error: Option<&Error>) {
+        let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         self.calls.fetch_add(1, Relaxed);
-        self.latency.record(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX));
+        self.latency_sum.fetch_add(ns, Relaxed);
+        self.latency.record(ns);
         if fuel > 0 {
             self.fuel.fetch_add(fuel, Relaxed);
         }
@@ -123,6 +173,14 @@ impl Stats {
         self.errors[i].fetch_add(1, Relaxed);
         let last = LastError { at: SystemTime::now(), kind, message: e.to_string() };
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(last);
+    }
+
+    /// Records a call refused before it reached the plugin (disabled,
+    /// failed, backing off): counted by kind, without touching the last
+    /// error, which keeps saying why the plugin is not serving.
+    pub(crate) fn refused(&self, kind: ErrorKind) {
+        let i = ErrorKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
+        self.errors[i].fetch_add(1, Relaxed);
     }
 
     /// Notes a linear memory reaching `bytes`.
@@ -154,7 +212,14 @@ impl Stats {
             traps: count(ErrorKind::is_trap),
             timeouts: count(|k| k == ErrorKind::Timeout),
             errors,
-            latency: Latency { p50, p90, p99, max },
+            latency: Latency {
+                p50,
+                p90,
+                p99,
+                max,
+                sum: Duration::from_nanos(self.latency_sum.load(Relaxed)),
+                buckets: self.latency.cumulative(LATENCY_BUCKETS),
+            },
             fuel_consumed: self.fuel.load(Relaxed),
             peak_memory_bytes: self.peak_memory.load(Relaxed),
             instances,
@@ -200,7 +265,7 @@ pub struct StatsSnapshot {
     pub last_error: Option<LastError>,
 }
 
-/// Call latency quantiles.
+/// Call latency: quantiles, and a histogram that sums across hosts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Latency {
@@ -212,6 +277,13 @@ pub struct Latency {
     pub p99: Duration,
     /// Slowest call.
     pub max: Duration,
+    /// Time spent in all calls together.
+    pub sum: Duration,
+    /// Calls that took at most each of [`LATENCY_BUCKETS`] (cumulative,
+    /// like Prometheus histogram buckets). Values are sorted into 12%-wide
+    /// sub-buckets first, so a call just under a bound may count toward the
+    /// next one, never toward a lower one.
+    pub buckets: [u64; LATENCY_BUCKETS.len()],
 }
 
 /// The most recent error of a plugin.
@@ -258,6 +330,26 @@ mod tests {
         assert!(near(p50, 500.0), "{p50:?}");
         assert!(near(p99, 990.0), "{p99:?}");
         assert_eq!(Histogram::new().quantiles([0.5]), [Duration::ZERO]);
+    }
+
+    #[test]
+    fn cumulative_counts_never_include_values_above_their_bound() {
+        let h = Histogram::new();
+        for us in [50u64, 90, 100, 120, 400, 900, 20_000, 20_000_000] {
+            h.record(us * 1000);
+        }
+        let ms = Duration::from_millis;
+        let [a, b, c, d, e] = h.cumulative([Duration::from_micros(100), ms(1), ms(10), ms(100), ms(100_000)]);
+        // 100 us itself may land above the bound (its sub-bucket reaches past it).
+        assert!(a == 2 || a == 3, "{a}");
+        assert_eq!((b, c, d, e), (6, 6, 7, 8));
+        let s = Stats::default();
+        s.call(Duration::from_millis(2), 0, None);
+        s.call(Duration::from_millis(3), 0, None);
+        let latency = s.snapshot(0).latency;
+        assert_eq!(latency.sum, Duration::from_millis(5));
+        assert_eq!(latency.buckets[LATENCY_BUCKETS.len() - 1], 2);
+        assert_eq!(latency.buckets[0], 0);
     }
 
     #[test]

@@ -378,8 +378,8 @@ impl HostState {
     /// Runs one key-value import, `op` on this plugin's store with its
     /// namespace and quota, and makes its answer: refusals (no permission,
     /// quota) are audited by [`HostState::refused`], and a wait for Redis
-    /// that the call's deadline cut short fails the call with a timeout
-    /// ([`HostState::or_deadline`]).
+    /// that the call's deadline cut short fails the call naming the store
+    /// (`stalled_on`): a stalled store is not the plugin's fault.
     fn key_value<T>(
         &mut self,
         import: &str,
@@ -401,8 +401,14 @@ impl HostState {
                 ),
             }),
         };
-        let result = self.or_deadline(result)?;
-        Ok(result.map_err(|e| self.refused(import, e)))
+        let answer = self.or_deadline(result);
+        if answer.is_err()
+            && let Grant::Granted { store, .. } = &self.shared.key_value
+        {
+            // The wait for the store outlasted the call: the store's fault.
+            self.stalled_on = Some(format!("the key-value store ({})", store.backend.describe()));
+        }
+        Ok(answer?.map_err(|e| self.refused(import, e)))
     }
 }
 
@@ -497,5 +503,14 @@ mod tests {
         let store = KeyValueStore::open(dir.path().join("kv.redb")).unwrap();
         assert!(matches!(Grant::new(&perms, &limits, Some(&store)), Grant::Granted { quota: 5, .. }));
         assert!(matches!(Grant::new(&Permissions::default(), &limits, Some(&store)), Grant::Denied));
+    }
+
+    proptest::proptest! {
+        /// Keys from a plugin: accepted exactly when they follow the rules.
+        #[test]
+        fn fuzz_keys(key in warden_fixtures::fuzz::text()) {
+            let ok = !key.is_empty() && key.len() <= MAX_KEY_BYTES && !key.contains('\0');
+            proptest::prop_assert_eq!(check_key(&key).is_ok(), ok);
+        }
     }
 }

@@ -32,6 +32,7 @@ pub(crate) struct Client {
     hyper: HyperClient<Connector, Full<Bytes>>,
     pub(crate) policy: Arc<AddressPolicy>,
     pub(crate) max_redirects: u32,
+    pub(crate) max_request_headers: usize,
 }
 
 /// A response as far as the fetch loop needs it.
@@ -81,7 +82,14 @@ impl Client {
             .pool_max_idle_per_host(cfg.pool_max_idle_per_host)
             .build(connector);
         let handle = runtime.handle().clone();
-        Ok(Client { runtime: Some(runtime), handle, hyper, policy, max_redirects: cfg.max_redirects })
+        Ok(Client {
+            runtime: Some(runtime),
+            handle,
+            hyper,
+            policy,
+            max_redirects: cfg.max_redirects,
+            max_request_headers: cfg.max_request_headers,
+        })
     }
 
     /// Sends `request` and reads the response body, at most `max_body`

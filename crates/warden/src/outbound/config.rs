@@ -36,6 +36,7 @@ pub struct OutboundHttp {
     pub(crate) webpki_roots: bool,
     pub(crate) pool_idle_timeout: Duration,
     pub(crate) pool_max_idle_per_host: usize,
+    pub(crate) max_request_headers: usize,
 }
 
 impl Default for OutboundHttp {
@@ -48,6 +49,7 @@ impl Default for OutboundHttp {
             webpki_roots: true,
             pool_idle_timeout: Duration::from_secs(30),
             pool_max_idle_per_host: 8,
+            max_request_headers: 100,
         }
     }
 }
@@ -118,6 +120,13 @@ impl OutboundHttp {
     /// How long an idle pooled connection is kept for reuse (default 30 s).
     pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
         self.pool_idle_timeout = timeout;
+        self
+    }
+
+    /// Most headers a plugin's request may carry (default 100); more fail
+    /// with code `invalid-request` before anything is sent.
+    pub fn max_request_headers(mut self, n: usize) -> Self {
+        self.max_request_headers = n;
         self
     }
 

@@ -125,12 +125,16 @@ fn fetch(
     };
     let invalid = |message: String| refused("invalid-request", format!("plugin '{name}': {message}"));
     let mut target = Target::parse(&request.url).map_err(invalid)?;
+    // The grant first: a plugin without it makes the host do no more work.
+    check_target(name, client, &grant.network, &target)?;
     let mut method = parse_method(&request.method).map_err(invalid)?;
-    let mut headers = request_headers(&request.headers).map_err(invalid)?;
+    let mut headers = request_headers(&request.headers, client.max_request_headers).map_err(invalid)?;
     let mut body = Bytes::from(request.body);
     let mut redirects = 0;
     loop {
-        check_target(name, client, &grant.network, &target)?;
+        if redirects > 0 {
+            check_target(name, client, &grant.network, &target)?;
+        }
         if *used >= grant.max_requests {
             return Err(refused(
                 "budget-exceeded",
@@ -234,9 +238,16 @@ fn parse_method(method: &str) -> Result<Method, String> {
     Ok(parsed)
 }
 
-/// Validates the plugin's headers and drops the ones it cannot set: the
-/// [`DROPPED_HEADERS`] and any named in its `connection` header.
-fn request_headers(list: &[(String, String)]) -> Result<HeaderMap, String> {
+/// Validates the plugin's headers (at most `max` of them) and drops the
+/// ones it cannot set: the [`DROPPED_HEADERS`] and any named in its
+/// `connection` header.
+fn request_headers(list: &[(String, String)], max: usize) -> Result<HeaderMap, String> {
+    if list.len() > max {
+        return Err(format!(
+            "the request has {} headers, more than the {max} this host allows (OutboundHttp::max_request_headers)",
+            list.len()
+        ));
+    }
     let mut named_by_connection = Vec::new();
     let mut parsed = Vec::with_capacity(list.len());
     for (name, value) in list {
@@ -250,11 +261,12 @@ fn request_headers(list: &[(String, String)]) -> Result<HeaderMap, String> {
         }
         parsed.push((name, value));
     }
-    let mut headers = HeaderMap::with_capacity(parsed.len());
+    let too_many = |_| "too many headers".to_owned();
+    let mut headers = HeaderMap::try_with_capacity(parsed.len()).map_err(too_many)?;
     for (name, value) in parsed {
         let n = name.as_str();
         if !DROPPED_HEADERS.contains(&n) && !named_by_connection.iter().any(|c| c == n) {
-            headers.append(name, value);
+            headers.try_append(name, value).map_err(too_many)?;
         }
     }
     Ok(headers)
@@ -281,7 +293,17 @@ mod tests {
 
     fn headers(list: &[(&str, &str)]) -> Result<HeaderMap, String> {
         let list: Vec<(String, String)> = list.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect();
-        request_headers(&list)
+        request_headers(&list, 100)
+    }
+
+    #[test]
+    fn header_count_is_bounded_before_any_map_is_built() {
+        let many = vec![("x-a".to_owned(), String::new()); 30_000];
+        let e = request_headers(&many, 100).unwrap_err();
+        assert!(e.contains("30000 headers, more than the 100"), "{e}");
+        // Past the header map's own limit, a clear error, never a panic.
+        assert_eq!(request_headers(&many, usize::MAX).unwrap_err(), "too many headers");
+        assert_eq!(request_headers(&many[..100], 100).unwrap().len(), 100);
     }
 
     #[test]
@@ -338,6 +360,28 @@ mod tests {
         }
         for s in [200, 300, 304, 305, 306, 400] {
             assert!(!is_redirect(s));
+        }
+    }
+
+    proptest::proptest! {
+        /// A plugin's `fetch` arguments, whatever they are: a typed refusal
+        /// or a request within the header limit, never a panic.
+        #[test]
+        fn fuzz_request_parts(
+            url in warden_fixtures::fuzz::text(),
+            method in warden_fixtures::fuzz::text(),
+            headers in proptest::collection::vec((warden_fixtures::fuzz::text(), warden_fixtures::fuzz::text()), 0..150),
+        ) {
+            let target = Target::parse(&url);
+            let method = parse_method(&method);
+            let headers = request_headers(&headers, 100);
+            if let Ok(h) = &headers {
+                proptest::prop_assert!(h.len() <= 100);
+            }
+            if let (Ok(target), Ok(method), Ok(headers)) = (target, method, headers) {
+                let _ = target.join(&url);
+                let _ = build_request(&method, &target, &headers, Bytes::new());
+            }
         }
     }
 }
