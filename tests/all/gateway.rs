@@ -536,12 +536,65 @@ fn admin_api_needs_the_token_and_manages_plugins() {
         "warden_pipeline_duration_seconds_count{route=\"api\",hook=\"on-request\"} 3",
         "warden_plugin_calls_total{plugin=\"gw\"}",
         "warden_plugin_up{plugin=\"gw\",state=\"running\"} 1",
-        "warden_plugin_latency_seconds{plugin=\"gw\",quantile=\"0.99\"}",
+        "# TYPE warden_plugin_latency_seconds histogram",
+        "warden_plugin_latency_seconds_bucket{plugin=\"gw\",le=\"+Inf\"}",
+        "warden_plugin_latency_seconds_sum{plugin=\"gw\"}",
         "warden_plugin_instances{plugin=\"gw\"}",
         "warden_plugin_timeouts_total{plugin=\"gw\"} 0",
+        // The call refused while the plugin was disabled is counted.
+        "warden_plugin_errors_by_kind_total{plugin=\"gw\",kind=\"unavailable\"} 1",
+        "warden_plugin_reloads_total{plugin=\"gw\"} 2",
+        "warden_plugin_reload_failures_total{plugin=\"gw\"} 0",
+        "warden_connections_open ",
     ] {
         assert!(text.contains(needle), "missing {needle}:\n{text}");
     }
+}
+
+/// Admin requests are logged; those that change something, and refused
+/// ones, are audited with the client's address.
+#[test]
+fn admin_requests_are_audited() {
+    let h = Harness::start(
+        one_plugin,
+        &format!("[server]\nlisten = \"127.0.0.1:0\"\nwatch = false\naudit-log = \"audit.jsonl\"\n{RESPOND}"),
+    );
+    let admin = h.admin.unwrap();
+    assert_eq!(request(admin, "POST", "/plugins/gw/disable", &[], b"").status, 401);
+    assert_eq!(h.admin("GET", "/plugins").status, 200);
+    assert_eq!(h.admin("POST", "/plugins/gw/disable").status, 200);
+    assert_eq!(h.admin("DELETE", "/plugins").status, 405);
+    let log = std::fs::read_to_string(h.dir.path().join("audit.jsonl")).unwrap();
+    let admin: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|l| l["event"] == "admin" || l["event"] == "disabled")
+        .collect();
+    let seen: Vec<(&str, &str, u64, bool)> = admin
+        .iter()
+        .filter(|l| l["event"] == "admin")
+        .map(|l| {
+            let f = |k: &str| l[k].as_str().unwrap_or_default();
+            (f("method"), f("path"), l["status"].as_u64().unwrap(), l["authorized"].as_bool().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("POST", "/plugins/gw/disable", 401, false),
+            ("POST", "/plugins/gw/disable", 200, true),
+            ("DELETE", "/plugins", 405, true)
+        ],
+        "{log}"
+    );
+    assert!(
+        admin
+            .iter()
+            .filter(|l| l["event"] == "admin")
+            .all(|l| l["client"].as_str().is_some_and(|c| c.starts_with("127.0.0.1:")))
+    );
+    assert_eq!(admin[0]["plugin"], "gw", "the plugin an admin request is about");
+    assert!(admin.iter().any(|l| l["event"] == "disabled"));
 }
 
 #[test]

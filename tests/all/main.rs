@@ -3,8 +3,10 @@
 
 mod cache;
 mod cli;
+mod clients;
 mod common;
 mod examples;
+mod fuzz;
 mod gateway;
 mod hooks;
 mod kv;
@@ -15,3 +17,4 @@ mod messaging;
 mod outbound;
 mod reload;
 mod sandbox;
+mod serve;

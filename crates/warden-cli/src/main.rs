@@ -33,9 +33,11 @@ EXIT CODES:
   29  busy              all instances stayed busy
   31  unknown-plugin    no plugin of that name is loaded
   32  unavailable       the plugin is disabled, failed or backing off
+  33  service-unavailable a host-side service (the key-value store) did not answer in time
   30  runtime           engine or instantiation failure
   40  config            the gateway configuration is invalid (warden serve)
   41  startup           the gateway could not open a listener, its data folder or key-value store
+  42  drain             at shutdown, the drain-timeout cut requests still running (warden serve)
 
 On failure, stderr gets one line: error[<kind>]: <message>";
 
@@ -108,6 +110,7 @@ fn exit_code(kind: warden::ErrorKind) -> u8 {
         K::Dependency => 16,
         K::UnknownPlugin => 31,
         K::Unavailable => 32,
+        K::ServiceUnavailable => 33,
         _ => 30,
     }
 }
@@ -119,6 +122,8 @@ fn init_logging(filter: &str, json: bool) {
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     if json {
         builder.json().with_current_span(false).init();
+        // A panic message too is one JSON line, not plain text.
+        std::panic::set_hook(Box::new(|info| tracing::error!(target: "warden", panic = %info, "a thread panicked")));
     } else {
         builder.with_target(false).init();
     }
@@ -143,9 +148,17 @@ fn main() -> ExitCode {
             0 => "warn,warden::plugin=info,warden::access=info,warden::audit=info,warden_gateway=info",
             _ => filter,
         };
-        init_logging(filter, config.server.log_format == warden_gateway::LogFormat::Json);
+        let json = config.server.log_format == warden_gateway::LogFormat::Json;
+        init_logging(filter, json);
         return match commands::serve::run(config) {
-            Ok(()) => ExitCode::SUCCESS,
+            Ok(commands::serve::Stopped::Drained) => ExitCode::SUCCESS,
+            Ok(commands::serve::Stopped::Cut) => ExitCode::from(42),
+            Err(err) if json => {
+                // One JSON line, like every other line in this mode.
+                let (kind, code, message) = describe(&err);
+                tracing::error!(target: "warden", kind, exit_code = code, "{message}");
+                ExitCode::from(code)
+            }
             Err(err) => report(&err),
         };
     }
@@ -167,10 +180,24 @@ fn main() -> ExitCode {
 
 /// Prints `error[<kind>]: <message>` and picks the exit code.
 fn report(err: &anyhow::Error) -> ExitCode {
-    let one_line = |s: String| s.replace('\n', " ");
+    match describe(err) {
+        ("other", code, message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(code)
+        }
+        (kind, code, message) => {
+            eprintln!("error[{kind}]: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// The kind (`"other"` for errors outside the library and the gateway),
+/// exit code and one-line message of an error.
+fn describe(err: &anyhow::Error) -> (&'static str, u8, String) {
+    let one_line = |s: String| s.split_whitespace().collect::<Vec<_>>().join(" ");
     if let Some(e) = err.downcast_ref::<warden::Error>() {
-        eprintln!("error[{}]: {}", e.kind(), one_line(e.to_string()));
-        return ExitCode::from(exit_code(e.kind()));
+        return (e.kind().as_str(), exit_code(e.kind()), one_line(e.to_string()));
     }
     if let Some(e) = err.downcast_ref::<warden_gateway::GatewayError>() {
         use warden_gateway::GatewayError as G;
@@ -183,11 +210,9 @@ fn report(err: &anyhow::Error) -> ExitCode {
             G::Warden(w) => (w.kind().as_str(), exit_code(w.kind())),
             _ => ("startup", 41),
         };
-        eprintln!("error[{kind}]: {}", one_line(e.to_string()));
-        return ExitCode::from(code);
+        return (kind, code, one_line(e.to_string()));
     }
-    eprintln!("error: {}", one_line(format!("{err:#}")));
-    ExitCode::from(1)
+    ("other", 1, one_line(format!("{err:#}")))
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -22,8 +23,10 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
 use warden::{ErrorKind, HealthStatus, PluginInfo, PluginState};
 
+use crate::conn::{self, Cycle, Guarded, Tracked};
 use crate::server::{Body, Gateway, Shared};
 
 /// The JSON form of a plugin's state and stats, as the admin API and
@@ -61,6 +64,8 @@ pub fn plugin_json(p: &PluginInfo) -> Value {
             "reloads": s.reloads,
             "reload-failures": s.reload_failures,
             "messages-dropped": s.messages_dropped,
+            "queued-messages": p.queued_messages,
+            "queued-message-bytes": p.queued_message_bytes,
         },
     })
 }
@@ -78,24 +83,64 @@ pub fn health_name(h: Option<&HealthStatus>) -> &'static str {
 
 impl Gateway {
     /// Serves the admin API on `listener` until `shutdown` completes.
-    /// Requests without `Authorization: Bearer <token>` get 401.
+    /// Requests without `Authorization: Bearer <token>` get 401. Connections
+    /// have the gateway's timeouts and `[admin] max-connections`. Every
+    /// request is logged (target `warden::admin`); requests that change
+    /// something and refused ones are also audited (event `admin`).
     pub async fn serve_admin(&self, listener: TcpListener, token: String, shutdown: impl Future<Output = ()>) {
         let token: Arc<str> = token.into();
+        let limit = Arc::new(Semaphore::new(conn::connection_limit(
+            self.shared.admin_max_connections,
+            "[admin] max-connections",
+        )));
+        let (stop_tx, stop_rx) = watch::channel(false);
         tokio::pin!(shutdown);
-        while let Some((stream, _)) = crate::server::accept(&listener, shutdown.as_mut(), "admin accept failed").await {
+        while let Some((stream, peer, permit)) =
+            conn::accept(&listener, &limit, shutdown.as_mut(), "admin accept failed").await
+        {
             let shared = self.shared.clone();
             let token = token.clone();
+            let stop = stop_rx.clone();
             tokio::spawn(async move {
+                let _permit = permit;
+                let cycle = Cycle::new(shared.timeouts);
+                let io = TokioIo::new(Guarded::new(stream, cycle.clone()));
+                let service_cycle = cycle.clone();
                 let service = hyper::service::service_fn(move |req| {
-                    let shared = shared.clone();
-                    let token = token.clone();
-                    async move { Ok::<_, Infallible>(admin(shared, &token, req).await) }
+                    service_cycle.request_started();
+                    let (shared, token, cycle) = (shared.clone(), token.clone(), service_cycle.clone());
+                    async move {
+                        let response = audited(shared, &token, req, peer).await;
+                        Ok::<_, Infallible>(response.map(|body| Tracked::new(body, cycle)))
+                    }
                 });
-                let _ =
-                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
+                crate::server::watch_connection(conn, &cycle, stop, peer).await;
             });
         }
+        let _ = stop_tx.send(true);
     }
+}
+
+/// Answers one admin request, then logs it, and audits it when it changed
+/// something (POST) or was refused.
+async fn audited(shared: Arc<Shared>, token: &str, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let plugin = match path.split('/').collect::<Vec<_>>()[..] {
+        ["", "plugins", name, ..] if name != "reload" => Some(name.to_owned()),
+        _ => None,
+    };
+    let manager = shared.manager.clone();
+    let response = admin(shared, token, req).await;
+    let status = response.status().as_u16();
+    let authorized = status != StatusCode::UNAUTHORIZED.as_u16();
+    let client = peer.to_string();
+    tracing::info!(target: "warden::admin", %method, %path, status, %client, authorized, "admin request");
+    if method != Method::GET || status >= 400 {
+        let fields = json!({ "method": method.as_str(), "path": path, "status": status, "client": client, "authorized": authorized });
+        tokio::task::spawn_blocking(move || manager.audit("admin", plugin.as_deref(), fields)).await.ok();
+    }
+    response
 }
 
 fn respond(status: StatusCode, body: Value) -> Response<Body> {

@@ -94,6 +94,29 @@ pub struct ServerConfig {
     /// Whether the engine meters fuel (default on). Off makes every plugin
     /// call cheaper; plugins that set `[limits] fuel` then fail to load.
     pub fuel: bool,
+    /// Most client connections open at once; further clients wait in the
+    /// listen backlog until one closes. Lowered at start when the process's
+    /// open-file limit could not hold them.
+    pub max_connections: usize,
+    /// Time allowed for a request head: from the moment the connection
+    /// opens, or from the first byte of a request on a kept-alive one.
+    pub header_read_timeout: Duration,
+    /// How long a kept-alive connection may wait for its next request.
+    pub idle_timeout: Duration,
+    /// Time allowed for a whole request body once its head has arrived.
+    pub body_read_timeout: Duration,
+    /// How long writing to a client may stall (the client not reading)
+    /// before the connection is closed.
+    pub write_timeout: Duration,
+    /// Most header fields in a request, in a request or response a plugin
+    /// returns, and in an upstream response.
+    pub max_headers: usize,
+    /// Messages each subscriber plugin can have waiting.
+    pub message_queue: usize,
+    /// Bytes each subscriber plugin can have waiting.
+    pub message_queue_bytes: u64,
+    /// Largest component file a plugin may have.
+    pub max_component_size: u64,
 }
 
 /// Log line format.
@@ -115,6 +138,8 @@ pub struct AdminConfig {
     pub listen: SocketAddr,
     /// The bearer token every admin request must carry.
     pub token: AdminToken,
+    /// Most admin connections open at once.
+    pub max_connections: usize,
 }
 
 /// Where the admin bearer token comes from.
@@ -284,6 +309,15 @@ struct RawServer {
     max_background: Option<S<u64>>,
     audit_log: Option<String>,
     fuel: Option<bool>,
+    max_connections: Option<S<u64>>,
+    header_read_timeout: Option<S<String>>,
+    idle_timeout: Option<S<String>>,
+    body_read_timeout: Option<S<String>>,
+    write_timeout: Option<S<String>>,
+    max_headers: Option<S<u64>>,
+    message_queue: Option<S<u64>>,
+    message_queue_bytes: Option<S<String>>,
+    max_component_size: Option<S<String>>,
 }
 
 #[derive(Deserialize)]
@@ -293,6 +327,7 @@ struct RawAdmin {
     listen: Option<S<String>>,
     token_env: Option<S<String>>,
     token_file: Option<S<String>>,
+    max_connections: Option<S<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -361,6 +396,20 @@ pub const DEFAULT_MAX_RESPONSE_BODY: u64 = 8 << 20;
 pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default drain time after SIGTERM: 30 s.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default most client connections: 1024.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default most admin API connections: 16.
+pub const DEFAULT_ADMIN_MAX_CONNECTIONS: usize = 16;
+/// Default time for a request head: 10 s.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default keep-alive idle time: 60 s.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default time for a request body: 30 s.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default write stall before a connection is closed: 30 s.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default most header fields: 100.
+pub const DEFAULT_MAX_HEADERS: usize = 100;
 
 impl GatewayConfig {
     /// Reads and checks a configuration file.
@@ -384,7 +433,11 @@ impl GatewayConfig {
         let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
         let server = cx.server(raw.server.map(Spanned::into_inner).unwrap_or_default(), &base)?;
         let admin = match raw.admin {
-            None => Some(AdminConfig { listen: parse_addr(DEFAULT_ADMIN_LISTEN), token: AdminToken::Generated }),
+            None => Some(AdminConfig {
+                listen: parse_addr(DEFAULT_ADMIN_LISTEN),
+                token: AdminToken::Generated,
+                max_connections: DEFAULT_ADMIN_MAX_CONNECTIONS,
+            }),
             Some(admin) => cx.admin(admin.into_inner(), &base)?,
         };
         let mut outbound_allow = Vec::new();
@@ -584,10 +637,12 @@ impl Cx<'_> {
                 s.clone()
             }
         };
-        let max_background = match raw.max_background {
-            None => 1024,
-            Some(v) if *v.get_ref() >= 1 => usize::try_from(*v.get_ref()).unwrap_or(usize::MAX),
-            Some(v) => return Err(self.err(v.span(), "server.max-background", "must be at least 1")),
+        let max_background = self.count(&raw.max_background, "server.max-background", 1, 1024)?;
+        let timeout = |v: &Option<S<String>>, key: &str, default| {
+            v.as_ref().map(|v| self.duration(v, key)).transpose().map(|d| d.unwrap_or(default))
+        };
+        let size = |v: &Option<S<String>>, key: &str, default| {
+            v.as_ref().map(|v| self.size(v, key)).transpose().map(|d| d.unwrap_or(default))
         };
         Ok(ServerConfig {
             listen,
@@ -604,7 +659,37 @@ impl Cx<'_> {
             max_background,
             audit_log: raw.audit_log.map(|p| base.join(p)),
             fuel: raw.fuel.unwrap_or(true),
+            max_connections: self.count(&raw.max_connections, "server.max-connections", 1, DEFAULT_MAX_CONNECTIONS)?,
+            header_read_timeout: timeout(
+                &raw.header_read_timeout,
+                "server.header-read-timeout",
+                DEFAULT_HEADER_READ_TIMEOUT,
+            )?,
+            idle_timeout: timeout(&raw.idle_timeout, "server.idle-timeout", DEFAULT_IDLE_TIMEOUT)?,
+            body_read_timeout: timeout(&raw.body_read_timeout, "server.body-read-timeout", DEFAULT_BODY_READ_TIMEOUT)?,
+            write_timeout: timeout(&raw.write_timeout, "server.write-timeout", DEFAULT_WRITE_TIMEOUT)?,
+            max_headers: self.count(&raw.max_headers, "server.max-headers", 1, DEFAULT_MAX_HEADERS)?,
+            message_queue: self.count(&raw.message_queue, "server.message-queue", 1, warden::DEFAULT_MESSAGE_QUEUE)?,
+            message_queue_bytes: size(
+                &raw.message_queue_bytes,
+                "server.message-queue-bytes",
+                warden::DEFAULT_MESSAGE_QUEUE_BYTES,
+            )?,
+            max_component_size: size(
+                &raw.max_component_size,
+                "server.max-component-size",
+                warden::DEFAULT_MAX_COMPONENT_BYTES,
+            )?,
         })
+    }
+
+    /// A count of at least `min`, or `default` when the key is absent.
+    fn count(&self, v: &Option<S<u64>>, key: &str, min: u64, default: usize) -> Result<usize, ConfigError> {
+        match v {
+            None => Ok(default),
+            Some(v) if *v.get_ref() >= min => Ok(usize::try_from(*v.get_ref()).unwrap_or(usize::MAX)),
+            Some(v) => Err(self.err(v.span(), key, format!("must be at least {min}"))),
+        }
     }
 
     fn admin(&self, raw: RawAdmin, base: &Path) -> Result<Option<AdminConfig>, ConfigError> {
@@ -624,7 +709,9 @@ impl Cx<'_> {
             (None, Some(file)) => AdminToken::File(base.join(file.into_inner())),
             (None, None) => AdminToken::Generated,
         };
-        Ok(Some(AdminConfig { listen, token }))
+        let max_connections =
+            self.count(&raw.max_connections, "admin.max-connections", 1, DEFAULT_ADMIN_MAX_CONNECTIONS)?;
+        Ok(Some(AdminConfig { listen, token, max_connections }))
     }
 
     fn stages(&self, raw: Vec<S<RawStage>>, key: &str) -> Result<Vec<Stage>, ConfigError> {
@@ -892,5 +979,19 @@ plugins = ["alerts"]
         assert_eq!(locate(text, "route[1].on-request[0]"), Some(5));
         assert_eq!(locate(text, "route[0].on-request[0]"), None);
         assert_eq!(locate("[server]\non-connect = [\"p\"]\n", "server.on-connect[0]"), Some(2));
+    }
+
+    proptest::proptest! {
+        /// Mutated configurations: a configuration or an error pointing
+        /// into the text, never a panic.
+        #[test]
+        fn fuzz_gateway_config(text in warden_fixtures::fuzz::mutated("gateway")) {
+            if let Err(e) = parse(&text) {
+                proptest::prop_assert!(!e.message.is_empty());
+                if let Some(line) = e.line {
+                    proptest::prop_assert!(line >= 1 && line <= text.lines().count() + 1, "line {} of {}", line, text);
+                }
+            }
+        }
     }
 }

@@ -51,15 +51,19 @@ pub(crate) fn headers_to_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Plugin header pairs as a header map; framing fields (`content-length`,
-/// `transfer-encoding`) and hop-by-hop fields are dropped because the
-/// gateway sets framing itself.
-pub(crate) fn pairs_to_headers(pairs: &[(String, String)]) -> Result<HeaderMap, String> {
-    let mut map = HeaderMap::with_capacity(pairs.len());
+/// Plugin header pairs (at most `max`) as a header map; framing fields
+/// (`content-length`, `transfer-encoding`) and hop-by-hop fields are
+/// dropped because the gateway sets framing itself.
+pub(crate) fn pairs_to_headers(pairs: &[(String, String)], max: usize) -> Result<HeaderMap, String> {
+    if pairs.len() > max {
+        return Err(format!("{} headers, over the limit of {max} ([server] max-headers)", pairs.len()));
+    }
+    let too_many = |_| format!("{} headers, more than a header map holds", pairs.len());
+    let mut map = HeaderMap::try_with_capacity(pairs.len()).map_err(too_many)?;
     for (k, v) in pairs {
         let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("invalid header name {k:?}"))?;
         let value = HeaderValue::from_str(v).map_err(|_| format!("invalid value for header {k:?}"))?;
-        map.append(name, value);
+        map.try_append(name, value).map_err(too_many)?;
     }
     strip_hop_by_hop(&mut map);
     map.remove(CONTENT_LENGTH);
@@ -77,24 +81,38 @@ pub(crate) fn to_plugin_request(method: &Method, uri: &Uri, headers: &HeaderMap,
     }
 }
 
-/// Method, target and headers of a request a plugin replaced.
-pub(crate) fn from_plugin_request(request: &HttpRequest) -> Result<(Method, Uri, HeaderMap), String> {
+/// Method, target and headers (at most `max_headers`) of a request a
+/// plugin replaced. The target must be a path in normal form (see
+/// [`crate::path`]), as a client's must.
+pub(crate) fn from_plugin_request(
+    request: &HttpRequest,
+    max_headers: usize,
+) -> Result<(Method, Uri, HeaderMap), String> {
     let method =
         Method::from_bytes(request.method.as_bytes()).map_err(|_| format!("invalid method {:?}", request.method))?;
     let uri: Uri = request.uri.parse().map_err(|_| format!("invalid request target {:?}", request.uri))?;
     if uri.scheme().is_some() || !request.uri.starts_with('/') {
         return Err(format!("request target {:?} must be a path starting with '/'", request.uri));
     }
-    Ok((method, uri, pairs_to_headers(&request.headers)?))
+    match crate::path::normalize(uri.path()) {
+        Ok(normal) if normal == uri.path() => {}
+        Ok(normal) => return Err(format!("request target {:?} is not in normal form (write {normal:?})", request.uri)),
+        Err(e) => return Err(format!("request target {:?}: {e}", request.uri)),
+    }
+    Ok((method, uri, pairs_to_headers(&request.headers, max_headers)?))
 }
 
-/// A plugin's response as status and headers (the body is taken as is).
-pub(crate) fn from_plugin_response(response: &HttpResponse) -> Result<(StatusCode, HeaderMap), String> {
+/// A plugin's response as status and headers (at most `max_headers`; the
+/// body is taken as is).
+pub(crate) fn from_plugin_response(
+    response: &HttpResponse,
+    max_headers: usize,
+) -> Result<(StatusCode, HeaderMap), String> {
     let status = StatusCode::from_u16(response.status)
         .ok()
         .filter(|s| (200..=599).contains(&s.as_u16()))
         .ok_or_else(|| format!("invalid response status {}", response.status))?;
-    Ok((status, pairs_to_headers(&response.headers)?))
+    Ok((status, pairs_to_headers(&response.headers, max_headers)?))
 }
 
 /// The upstream URI for a request: upstream base path + request path
@@ -160,15 +178,67 @@ mod tests {
         let mut r = HttpRequest::new("GET", "/x");
         r.headers.push(("content-length".into(), "999".into()));
         r.headers.push(("x-a".into(), "1".into()));
-        let (m, u, h) = from_plugin_request(&r).unwrap();
+        let (m, u, h) = from_plugin_request(&r, 100).unwrap();
         assert_eq!((m, u.path()), (Method::GET, "/x"));
         assert!(!h.contains_key("content-length"), "framing is the gateway's job");
-        assert!(from_plugin_request(&HttpRequest::new("G E T", "/")).is_err());
-        assert!(from_plugin_request(&HttpRequest::new("GET", "http://evil/")).is_err());
+        assert!(from_plugin_request(&HttpRequest::new("G E T", "/"), 100).is_err());
+        assert!(from_plugin_request(&HttpRequest::new("GET", "http://evil/"), 100).is_err());
         let mut bad = HttpRequest::new("GET", "/");
         bad.headers.push(("x".into(), "a\nb".into()));
-        assert!(from_plugin_request(&bad).is_err());
-        assert!(from_plugin_response(&HttpResponse::new(99, "")).is_err());
-        assert!(from_plugin_response(&HttpResponse::new(204, "")).is_ok());
+        assert!(from_plugin_request(&bad, 100).is_err());
+        assert!(from_plugin_response(&HttpResponse::new(99, ""), 100).is_err());
+        assert!(from_plugin_response(&HttpResponse::new(204, ""), 100).is_ok());
+        // The path rule holds for targets plugins write too.
+        let e = from_plugin_request(&HttpRequest::new("GET", "/a/../admin"), 100).unwrap_err();
+        assert!(e.contains("'.' or '..' segment"), "{e}");
+        let e = from_plugin_request(&HttpRequest::new("GET", "/%61dmin"), 100).unwrap_err();
+        assert!(e.contains("write \"/admin\""), "{e}");
+    }
+
+    #[test]
+    fn header_counts_are_bounded_without_panicking() {
+        // 30,000 headers overflowed HeaderMap::with_capacity (a host panic).
+        let mut r = HttpResponse::new(200, "");
+        r.headers = vec![("x-a".to_owned(), String::new()); 30_000];
+        let e = from_plugin_response(&r, 100).unwrap_err();
+        assert!(e.contains("30000 headers, over the limit of 100 ([server] max-headers)"), "{e}");
+        assert!(from_plugin_response(&r, usize::MAX).unwrap_err().contains("more than a header map holds"));
+        r.headers.truncate(100);
+        assert_eq!(from_plugin_response(&r, 100).unwrap().1.len(), 100);
+    }
+
+    proptest::proptest! {
+        /// Whatever a plugin returns: a typed error or a message within the
+        /// header limit, never a panic.
+        #[test]
+        fn fuzz_plugin_messages(
+            method in warden_fixtures::fuzz::text(),
+            uri in warden_fixtures::fuzz::text(),
+            status in proptest::prelude::any::<u16>(),
+            headers in proptest::collection::vec((warden_fixtures::fuzz::text(), warden_fixtures::fuzz::text()), 0..150),
+            max in 0usize..200,
+        ) {
+            let mut request = HttpRequest::new(method, uri);
+            request.headers = headers.clone();
+            if let Ok((_, uri, h)) = from_plugin_request(&request, max) {
+                proptest::prop_assert!(h.len() <= max && uri.path().starts_with('/'));
+            }
+            let mut response = HttpResponse::new(status, "");
+            response.headers = headers;
+            if let Ok((status, h)) = from_plugin_response(&response, max) {
+                proptest::prop_assert!(h.len() <= max && (200..=599).contains(&status.as_u16()));
+            }
+        }
+
+        #[test]
+        fn fuzz_upstream_uris(
+            base in warden_fixtures::fuzz::text(),
+            target in warden_fixtures::fuzz::text(),
+            strip in proptest::option::of(warden_fixtures::fuzz::text()),
+        ) {
+            if let (Ok(base), Ok(target)) = (base.parse::<Uri>(), target.parse::<Uri>()) {
+                let _ = upstream_uri(&base, &target, strip.as_deref());
+            }
+        }
     }
 }

@@ -24,9 +24,11 @@
 
 mod admin;
 mod config;
+mod conn;
 mod convert;
 mod error;
 mod metrics;
+mod path;
 mod pipeline;
 mod route;
 mod server;
@@ -39,6 +41,7 @@ pub use config::{
     AdminConfig, AdminToken, ConfigError, GatewayConfig, LogFormat, Mode, OnError, RouteConfig, RuleConfig,
     ServerConfig, Stage,
 };
+pub use conn::raise_open_file_limit;
 pub use error::GatewayError;
 pub use pipeline::{ConnectOutcome, Failure, Pipeline, RequestOutcome, ResponseOutcome};
 pub use route::{HostRule, Pattern};

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use warden::{PluginInfo, PluginState};
 
-/// Histogram bucket upper bounds, in seconds.
-const BUCKETS: [f64; 16] =
-    [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+/// Histogram bucket upper bounds: the plugin latency histograms' bounds,
+/// so every duration metric has the same buckets.
+const BUCKETS: [Duration; 16] = warden::LATENCY_BUCKETS;
 
 /// A Prometheus histogram of durations.
 struct Histogram {
@@ -28,8 +28,7 @@ impl Histogram {
     }
 
     fn record(&self, d: Duration) {
-        let secs = d.as_secs_f64();
-        if let Some(i) = BUCKETS.iter().position(|&b| secs <= b) {
+        if let Some(i) = BUCKETS.iter().position(|&b| d <= b) {
             self.buckets[i].fetch_add(1, Relaxed);
         }
         self.count.fetch_add(1, Relaxed);
@@ -37,17 +36,26 @@ impl Histogram {
     }
 
     fn render(&self, out: &mut String, name: &str, labels: &str) {
-        let mut cumulative = 0;
-        for (bound, n) in BUCKETS.iter().zip(&self.buckets) {
-            cumulative += n.load(Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
+        let mut cumulative = [0; BUCKETS.len()];
+        let mut seen = 0;
+        for (slot, n) in cumulative.iter_mut().zip(&self.buckets) {
+            seen += n.load(Relaxed);
+            *slot = seen;
         }
-        let count = self.count.load(Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
-        let sum = self.sum_nanos.load(Relaxed) as f64 / 1e9;
-        let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
-        let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
+        let sum = Duration::from_nanos(self.sum_nanos.load(Relaxed));
+        render_histogram(out, name, labels, &cumulative, self.count.load(Relaxed), sum);
     }
+}
+
+/// The sample lines of one histogram: cumulative bucket counts at
+/// [`BUCKETS`], then `+Inf`, `_sum` and `_count`.
+fn render_histogram(out: &mut String, name: &str, labels: &str, cumulative: &[u64], count: u64, sum: Duration) {
+    for (bound, n) in BUCKETS.iter().zip(cumulative) {
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{}\"}} {n}", bound.as_secs_f64());
+    }
+    let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
+    let _ = writeln!(out, "{name}_sum{{{labels}}} {}", sum.as_secs_f64());
+    let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
 }
 
 /// Counters of one route.
@@ -75,6 +83,10 @@ pub(crate) struct Metrics {
     connections: AtomicU64,
     connections_denied: AtomicU64,
     background_dropped: AtomicU64,
+    /// Client connections open now.
+    open_connections: AtomicU64,
+    /// Requests that ended without a response.
+    cut: AtomicU64,
 }
 
 impl Metrics {
@@ -94,10 +106,24 @@ impl Metrics {
             connections: AtomicU64::new(0),
             connections_denied: AtomicU64::new(0),
             background_dropped: AtomicU64::new(0),
+            open_connections: AtomicU64::new(0),
+            cut: AtomicU64::new(0),
         }
     }
 
-    /// Records a finished request of route `route` (`None`: no route matched).
+    /// Counts a client connection as open while the guard lives.
+    pub(crate) fn open_connection(&self) -> OpenConnection<'_> {
+        self.open_connections.fetch_add(1, Relaxed);
+        OpenConnection(&self.open_connections)
+    }
+
+    /// A request ended without a response (client gone, or cut at shutdown).
+    pub(crate) fn cut(&self) {
+        self.cut.fetch_add(1, Relaxed);
+    }
+
+    /// Records a finished request of route `route` (`None`: no route
+    /// matched, or the request was refused before routing).
     pub(crate) fn request(&self, route: Option<usize>, status: u16, took: Duration) {
         match route.and_then(|i| self.routes.get(i)) {
             Some(r) => {
@@ -143,7 +169,12 @@ impl Metrics {
                 }
             }
         }
-        header(o, "warden_unrouted_requests_total", "counter", "Requests that matched no route (answered 404).");
+        header(
+            o,
+            "warden_unrouted_requests_total",
+            "counter",
+            "Requests that took no route: none matched (404), or the path was refused (400).",
+        );
         let _ = writeln!(o, "warden_unrouted_requests_total {}", self.unrouted.load(Relaxed));
         header(o, "warden_request_duration_seconds", "histogram", "Time from request received to response ready.");
         for r in &self.routes {
@@ -169,6 +200,15 @@ impl Metrics {
         let _ = writeln!(o, "warden_connections_total {}", self.connections.load(Relaxed));
         header(o, "warden_connections_denied_total", "counter", "Connections closed by on-connect plugins.");
         let _ = writeln!(o, "warden_connections_denied_total {}", self.connections_denied.load(Relaxed));
+        header(o, "warden_connections_open", "gauge", "Client connections open now (bounded by max-connections).");
+        let _ = writeln!(o, "warden_connections_open {}", self.open_connections.load(Relaxed));
+        header(
+            o,
+            "warden_requests_cut_total",
+            "counter",
+            "Requests that ended without a response: the client went away, or the drain timeout cut them.",
+        );
+        let _ = writeln!(o, "warden_requests_cut_total {}", self.cut.load(Relaxed));
         header(
             o,
             "warden_background_dropped_total",
@@ -181,7 +221,7 @@ impl Metrics {
     }
 }
 
-/// A per-plugin counter: metric name, help text, and how to read it.
+/// A per-plugin counter or gauge: metric name, help text, and how to read it.
 type Counter = (&'static str, &'static str, fn(&PluginInfo) -> u64);
 
 fn render_plugins(o: &mut String, plugins: &[PluginInfo]) {
@@ -190,11 +230,22 @@ fn render_plugins(o: &mut String, plugins: &[PluginInfo]) {
         let up = u8::from(p.state == PluginState::Running);
         let _ = writeln!(o, "warden_plugin_up{{plugin=\"{}\",state=\"{}\"}} {up}", esc(&p.name), p.state.as_str());
     }
-    let counters: [Counter; 4] = [
+    let counters: [Counter; 7] = [
         ("warden_plugin_calls_total", "Hook calls made.", |p| p.stats.calls),
-        ("warden_plugin_errors_total", "Failed calls, loads and reloads.", |p| p.stats.errors_total),
+        ("warden_plugin_errors_total", "Failed calls (refused ones included), loads and reloads.", |p| {
+            p.stats.errors_total
+        }),
         ("warden_plugin_traps_total", "Calls stopped by a trap or a limit.", |p| p.stats.traps),
         ("warden_plugin_timeouts_total", "Calls stopped at their deadline.", |p| p.stats.timeouts),
+        ("warden_plugin_reloads_total", "New versions that went live.", |p| p.stats.reloads),
+        ("warden_plugin_reload_failures_total", "Reloads refused; the previous version kept serving.", |p| {
+            p.stats.reload_failures
+        }),
+        (
+            "warden_plugin_messages_dropped_total",
+            "Messages for the plugin dropped: its mailbox was full, or it did not take calls.",
+            |p| p.stats.messages_dropped,
+        ),
     ];
     for (name, help, value) in counters {
         header(o, name, "counter", help);
@@ -209,22 +260,36 @@ fn render_plugins(o: &mut String, plugins: &[PluginInfo]) {
                 writeln!(o, "warden_plugin_errors_by_kind_total{{plugin=\"{}\",kind=\"{kind}\"}} {n}", esc(&p.name));
         }
     }
-    header(o, "warden_plugin_latency_seconds", "summary", "Hook call latency quantiles (about 12% resolution).");
+    header(o, "warden_plugin_latency_seconds", "histogram", "Hook call latency.");
     for p in plugins {
         let l = &p.stats.latency;
-        for (q, d) in [("0.5", l.p50), ("0.9", l.p90), ("0.99", l.p99), ("1", l.max)] {
-            let _ = writeln!(
-                o,
-                "warden_plugin_latency_seconds{{plugin=\"{}\",quantile=\"{q}\"}} {}",
-                esc(&p.name),
-                d.as_secs_f64()
-            );
+        let labels = format!("plugin=\"{}\"", esc(&p.name));
+        render_histogram(o, "warden_plugin_latency_seconds", &labels, &l.buckets, p.stats.calls, l.sum);
+    }
+    let gauges: [Counter; 2] = [
+        ("warden_plugin_queued_messages", "Messages waiting in the plugin's mailbox.", |p| p.queued_messages as u64),
+        ("warden_plugin_queued_message_bytes", "Bytes of the messages waiting in the plugin's mailbox.", |p| {
+            p.queued_message_bytes
+        }),
+    ];
+    for (name, help, value) in gauges {
+        header(o, name, "gauge", help);
+        for p in plugins {
+            let _ = writeln!(o, "{name}{{plugin=\"{}\"}} {}", esc(&p.name), value(p));
         }
-        let _ = writeln!(o, "warden_plugin_latency_seconds_count{{plugin=\"{}\"}} {}", esc(&p.name), p.stats.calls);
     }
     header(o, "warden_plugin_instances", "gauge", "Plugin instances alive (idle or in a call).");
     for p in plugins {
         let _ = writeln!(o, "warden_plugin_instances{{plugin=\"{}\"}} {}", esc(&p.name), p.stats.instances);
+    }
+}
+
+/// Counts one open connection; dropped when the connection closes.
+pub(crate) struct OpenConnection<'a>(&'a AtomicU64);
+
+impl Drop for OpenConnection<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
     }
 }
 

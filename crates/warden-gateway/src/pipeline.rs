@@ -115,10 +115,13 @@ pub struct Failure {
 
 impl Failure {
     /// The status a client gets: 503 when the plugin is busy, unavailable
-    /// or not loaded (worth retrying later), else 500.
+    /// or not loaded, or a host-side service it needs did not answer (worth
+    /// retrying later), else 500.
     pub fn status(&self) -> u16 {
         match self.kind {
-            Some(ErrorKind::Busy | ErrorKind::Unavailable | ErrorKind::UnknownPlugin) => 503,
+            Some(
+                ErrorKind::Busy | ErrorKind::Unavailable | ErrorKind::UnknownPlugin | ErrorKind::ServiceUnavailable,
+            ) => 503,
             _ => 500,
         }
     }

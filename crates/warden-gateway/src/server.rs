@@ -9,27 +9,29 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderValue};
+use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderValue};
 use http::request::Parts;
-use http::{HeaderMap, Request, Response, StatusCode};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
 use warden::{CallContext, ConnectionInfo, Exchange, HttpRequest, HttpResponse, PluginManager, RuleEvent, TraceScope};
 
 use crate::config::{GatewayConfig, Mode, RouteConfig, RuleConfig, Stage};
+use crate::conn::{self, Cycle, Deadline, Guarded, Timeouts, Tracked};
 use crate::convert;
 use crate::metrics::{Metrics, Phase};
+use crate::path;
 use crate::pipeline::{ConnectOutcome, Pipeline, RequestOutcome, ResponseOutcome};
 use crate::tee::Tee;
 use crate::trace::{self, TraceContext};
@@ -63,6 +65,12 @@ pub(crate) struct Shared {
     max_body: u64,
     max_response_body: u64,
     access_log: bool,
+    /// Set when the gateway stops: every response then closes its connection.
+    stopping: AtomicBool,
+    pub(crate) timeouts: Timeouts,
+    max_connections: usize,
+    pub(crate) admin_max_connections: usize,
+    pub(crate) max_headers: usize,
 }
 
 struct Route {
@@ -94,6 +102,60 @@ struct Req {
     route: usize,
     client_ip: String,
     start: Instant,
+    /// For log lines about this request.
+    trace_id: String,
+}
+
+/// The access-log line of one request, written when it is answered, or,
+/// if the request is dropped before (the client went away, or the drain
+/// timeout cut it at shutdown), with status 0 and why.
+struct AccessLog<'a> {
+    shared: &'a Shared,
+    method: Method,
+    path: String,
+    request_id: String,
+    trace_id: String,
+    route: Option<usize>,
+    start: Instant,
+    done: bool,
+}
+
+impl AccessLog<'_> {
+    fn write(&self, status: u16, cut: Option<&str>) {
+        let shared = self.shared;
+        let took = self.start.elapsed();
+        match cut {
+            None => shared.metrics.request(self.route, status, took),
+            Some(_) => shared.metrics.cut(),
+        }
+        if !shared.access_log {
+            return;
+        }
+        let route = self.route.map_or("-", |i| shared.routes[i].config.name.as_str());
+        let (method, path, request_id, trace_id) = (&self.method, &self.path, &self.request_id, &self.trace_id);
+        let duration_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        match cut {
+            None => tracing::info!(
+                target: "warden::access",
+                %method, %path, status, route, duration_us, %request_id, %trace_id,
+                "request"
+            ),
+            Some(cut) => tracing::warn!(
+                target: "warden::access",
+                %method, %path, status, route, duration_us, %request_id, %trace_id, cut,
+                "request cut before its response was sent"
+            ),
+        }
+    }
+}
+
+impl Drop for AccessLog<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let stopping = self.shared.stopping.load(Ordering::Relaxed);
+            self.write(0, Some(if stopping { "shutdown" } else { "client-closed" }));
+        }
+    }
 }
 
 impl Gateway {
@@ -136,7 +198,10 @@ impl Gateway {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
-        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(60)).build(connector);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .http1_max_headers(config.server.max_headers)
+            .build(connector);
         let shared = Shared {
             metrics: Metrics::new(routes.iter().map(|r| r.config.name.clone())),
             on_connect: Pipeline::new(manager.clone(), config.server.on_connect.clone()),
@@ -150,6 +215,16 @@ impl Gateway {
             max_body: config.server.max_body,
             max_response_body: config.server.max_response_body,
             access_log: config.server.access_log,
+            stopping: AtomicBool::new(false),
+            timeouts: Timeouts {
+                header_read: config.server.header_read_timeout,
+                idle: config.server.idle_timeout,
+                body_read: config.server.body_read_timeout,
+                write: config.server.write_timeout,
+            },
+            max_connections: config.server.max_connections,
+            admin_max_connections: config.admin.as_ref().map_or(1, |a| a.max_connections),
+            max_headers: config.server.max_headers,
         };
         Ok(Gateway { shared: Arc::new(shared) })
     }
@@ -165,21 +240,29 @@ impl Gateway {
     }
 
     /// Accepts connections on `listener` until `shutdown` completes, then
-    /// stops accepting, lets in-flight requests finish (up to `drain`), and
-    /// returns. Returns `false` if requests were still running at the end of
-    /// `drain`.
+    /// stops accepting and lets in-flight requests finish (up to `drain`):
+    /// from then on every response closes its connection, and connections
+    /// waiting for a request close after a short linger (a request their
+    /// client already sent is still answered). Requests still running at
+    /// the end of `drain` are cut (their access-log line says so). Returns
+    /// `false` if any request was cut.
     pub async fn serve(&self, listener: TcpListener, shutdown: impl Future<Output = ()>, drain: Duration) -> bool {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
+        let limit =
+            Arc::new(Semaphore::new(conn::connection_limit(self.shared.max_connections, "[server] max-connections")));
+        let mut tasks = JoinSet::new();
         tokio::pin!(shutdown);
-        while let Some((stream, peer)) = accept(&listener, shutdown.as_mut(), "accept failed").await {
+        while let Some((stream, peer, permit)) =
+            conn::accept(&listener, &limit, shutdown.as_mut(), "accept failed").await
+        {
+            while tasks.try_join_next().is_some() {}
             let _ = stream.set_nodelay(true);
             let local = stream.local_addr().unwrap_or(peer);
             let shared = self.shared.clone();
-            let mut stop = stop_rx.clone();
-            let alive = alive_tx.clone();
-            tokio::spawn(async move {
-                let _alive = alive;
+            let stop = stop_rx.clone();
+            tasks.spawn(async move {
+                let _permit = permit;
+                let _open = shared.metrics.open_connection();
                 let info = ConnectionInfo {
                     client_addr: peer.to_string(),
                     server_addr: local.to_string(),
@@ -190,35 +273,67 @@ impl Gateway {
                     return;
                 }
                 let info = Arc::new(info);
+                let cycle = Cycle::new(shared.timeouts);
+                let io = TokioIo::new(Guarded::new(stream, cycle.clone()));
+                let max_headers = shared.max_headers;
+                let (service_cycle, service_shared) = (cycle.clone(), shared.clone());
                 let service = hyper::service::service_fn(move |req| {
-                    let shared = shared.clone();
-                    let info = info.clone();
-                    async move { Ok::<_, Infallible>(shared.handle(req, info, peer).await) }
+                    service_cycle.request_started();
+                    let (shared, info, cycle) = (service_shared.clone(), info.clone(), service_cycle.clone());
+                    async move {
+                        let response = shared.handle(req, info, peer).await;
+                        Ok::<_, Infallible>(response.map(|body| Tracked::new(body, cycle)))
+                    }
                 });
                 let conn = hyper::server::conn::http1::Builder::new()
                     .keep_alive(true)
-                    .serve_connection(TokioIo::new(stream), service);
-                tokio::pin!(conn);
-                tokio::select! {
-                    result = conn.as_mut() => {
-                        if let Err(e) = result { tracing::debug!(error = %e, client = %peer, "connection ended with an error") }
-                        return;
-                    }
-                    _ = stop.changed() => conn.as_mut().graceful_shutdown(),
-                }
-                if let Err(e) = conn.await {
-                    tracing::debug!(error = %e, client = %peer, "connection ended with an error while draining");
-                }
+                    .max_headers(max_headers)
+                    .serve_connection(io, service);
+                watch_connection(conn, &cycle, stop, peer).await;
             });
         }
         drop(listener);
+        self.shared.stopping.store(true, Ordering::Relaxed);
         let _ = stop_tx.send(true);
-        drop(alive_tx);
-        let drained = tokio::time::timeout(drain, alive_rx.recv()).await.is_ok();
+        let all_closed = async { while tasks.join_next().await.is_some() {} };
+        let mut drained = tokio::time::timeout(drain, all_closed).await.is_ok();
+        if !drained {
+            let cut = self.shared.in_flight.load(Ordering::Relaxed);
+            tracing::warn!(cut, ?drain, "drain-timeout passed: cutting the requests still running");
+            drained = cut == 0;
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+        }
         // Give waiting background deliveries the drain time too.
         let all = self.shared.background.acquire_many(self.shared.background_capacity);
         let _ = tokio::time::timeout(drain, all).await;
         drained
+    }
+}
+
+/// Drives one connection until it closes; when the listener stops, tells
+/// the connection's cycle, so that it closes once it has answered what its
+/// client sent.
+pub(crate) async fn watch_connection<F, E>(conn: F, cycle: &Cycle, mut stop: watch::Receiver<bool>, peer: SocketAddr)
+where
+    F: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    tokio::pin!(conn);
+    let mut stopped = false;
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, client = %peer, "connection ended with an error");
+                }
+                return;
+            }
+            _ = stop.wait_for(|s| *s), if !stopped => {
+                stopped = true;
+                cycle.stop();
+            }
+        }
     }
 }
 
@@ -276,45 +391,54 @@ impl Shared {
     ) -> Response<Body> {
         let start = Instant::now();
         let _in_flight = InFlight::enter(&self.in_flight);
-        let (parts, body) = req.into_parts();
-        let (request_id, trace, route) = {
-            let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-            let host = header(HOST.as_str()).or(parts.uri.host());
-            (
-                trace::request_id(header("x-request-id")),
-                TraceContext::from_header(header("traceparent")),
-                self.routes.iter().position(|r| r.config.matches(&parts.method, host, parts.uri.path())),
-            )
+        let (mut parts, body) = req.into_parts();
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let request_id = trace::request_id(header("x-request-id"));
+        let trace = TraceContext::from_header(header("traceparent"));
+        let mut log = AccessLog {
+            shared: &self,
+            method: parts.method.clone(),
+            path: parts.uri.path().to_owned(),
+            request_id,
+            trace_id: trace.trace_id().to_string(),
+            route: None,
+            start,
+            done: false,
         };
-        let (method, path) = (parts.method.clone(), parts.uri.path().to_owned());
-        let mut response = match route {
-            None => plain(404, "no route matches this request"),
-            Some(i) => {
-                let ctx = CallContext {
-                    request_id: request_id.clone(),
-                    traceparent: Some(trace.traceparent()),
-                    route: Some(self.routes[i].config.name.clone()),
-                    connection: Some((*conn).clone()),
-                };
-                let req = Req { ctx, route: i, client_ip: peer.ip().to_string(), start };
-                self.route(req, parts, body).await
+        let mut response = match normal_target(&parts.uri) {
+            Err(e) => {
+                tracing::debug!(request_id = %log.request_id, path = %log.path, "refused: {e}");
+                plain(400, &format!("bad request: {e}"))
+            }
+            Ok(uri) => {
+                parts.uri = uri;
+                log.path = parts.uri.path().to_owned();
+                let host = parts.headers.get(HOST).and_then(|v| v.to_str().ok()).or(parts.uri.host());
+                log.route = self.routes.iter().position(|r| r.config.matches(&parts.method, host, parts.uri.path()));
+                match log.route {
+                    None => plain(404, "no route matches this request"),
+                    Some(i) => {
+                        let ctx = CallContext {
+                            request_id: log.request_id.clone(),
+                            traceparent: Some(trace.traceparent()),
+                            route: Some(self.routes[i].config.name.clone()),
+                            connection: Some((*conn).clone()),
+                        };
+                        let trace_id = log.trace_id.clone();
+                        let req = Req { ctx, route: i, client_ip: peer.ip().to_string(), start, trace_id };
+                        self.route(req, parts, body).await
+                    }
+                }
             }
         };
-        if let Ok(v) = HeaderValue::from_str(&request_id) {
+        if let Ok(v) = HeaderValue::from_str(&log.request_id) {
             response.headers_mut().insert("x-request-id", v);
         }
-        let took = start.elapsed();
-        let status = response.status().as_u16();
-        self.metrics.request(route, status, took);
-        if self.access_log {
-            let route = route.map_or("-", |i| self.routes[i].config.name.as_str());
-            tracing::info!(
-                target: "warden::access",
-                %method, %path, status, route, duration_us = took.as_micros() as u64,
-                request_id = %request_id, trace_id = %trace.trace_id(),
-                "request"
-            );
+        if self.stopping.load(Ordering::Relaxed) {
+            response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
         }
+        log.done = true;
+        log.write(response.status().as_u16(), None);
         response
     }
 
@@ -330,15 +454,19 @@ impl Shared {
         let needs_body =
             !route.on_request.is_empty() || respond_mode || !matched.is_empty() || !route.on_capture.is_empty();
 
-        // The body: read whole (capped) when a plugin needs it, else streamed.
+        // The body: read whole (capped) when a plugin needs it, else
+        // streamed; either way within the body-read timeout.
+        let max_body = usize::try_from(self.max_body).unwrap_or(usize::MAX);
+        let body = Deadline::new(body, self.timeouts.body_read);
         let (mut outgoing, mut streamed) = if needs_body {
-            match read_capped(body, usize::try_from(self.max_body).unwrap_or(usize::MAX)).await {
+            match read_capped(body, max_body).await {
                 Ok(bytes) => (convert::to_plugin_request(&parts.method, &parts.uri, &parts.headers, bytes), None),
                 Err(ReadError::TooLarge) => return plain(413, "request body too large"),
+                Err(ReadError::TimedOut) => return plain(408, "request body not received in time"),
                 Err(ReadError::Failed(_)) => return plain(400, "could not read the request body"),
             }
         } else {
-            let limited = Limited::new(body, usize::try_from(self.max_body).unwrap_or(usize::MAX)).boxed();
+            let limited = Limited::new(body, max_body).boxed();
             (HttpRequest::new(parts.method.as_str(), parts.uri.to_string()), Some(limited))
         };
         for (rule, details) in matched {
@@ -362,10 +490,10 @@ impl Shared {
                 match outcome {
                     Ok(RequestOutcome::Continue { request, modified }) => {
                         if modified {
-                            match convert::from_plugin_request(&request) {
+                            match convert::from_plugin_request(&request, self.max_headers) {
                                 Ok((m, t, h)) => (method, target, headers) = (m, t, h),
                                 Err(e) => {
-                                    tracing::warn!(request_id = %req.ctx.request_id, route = %route.config.name, "a plugin returned an invalid request: {e}");
+                                    tracing::warn!(request_id = %req.ctx.request_id, trace_id = %req.trace_id, route = %route.config.name, "a plugin returned an invalid request: {e}");
                                     break 'answer internal(500);
                                 }
                             }
@@ -375,7 +503,7 @@ impl Shared {
                     Ok(RequestOutcome::Respond(r)) => break 'answer self.plugin_response(&req, r),
                     Ok(RequestOutcome::Reject(r)) => break 'answer plain(r.status, &r.reason),
                     Ok(RequestOutcome::Failed(f)) => {
-                        tracing::warn!(request_id = %req.ctx.request_id, route = %route.config.name, "{f}");
+                        tracing::warn!(request_id = %req.ctx.request_id, trace_id = %req.trace_id, route = %route.config.name, "{f}");
                         break 'answer internal(f.status());
                     }
                     Err(_) => break 'answer internal(500),
@@ -432,7 +560,7 @@ impl Shared {
 
     /// A plugin's own response (from `respond`), checked.
     fn plugin_response(&self, req: &Req, r: HttpResponse) -> Response<Body> {
-        match convert::from_plugin_response(&r) {
+        match convert::from_plugin_response(&r, self.max_headers) {
             Ok((status, headers)) => {
                 let mut response = Response::new(full_body(r.body));
                 *response.status_mut() = status;
@@ -440,7 +568,7 @@ impl Shared {
                 response
             }
             Err(e) => {
-                tracing::warn!(request_id = %req.ctx.request_id, "a plugin returned an invalid response: {e}");
+                tracing::warn!(request_id = %req.ctx.request_id, trace_id = %req.trace_id, "a plugin returned an invalid response: {e}");
                 internal(500)
             }
         }
@@ -451,16 +579,16 @@ impl Shared {
     async fn forward(
         &self,
         req: &Req,
-        method: http::Method,
-        target: &http::Uri,
+        method: Method,
+        target: &Uri,
         mut headers: HeaderMap,
         body: Body,
-        upstream: &http::Uri,
+        upstream: &Uri,
         timeout: Duration,
         strip: Option<&str>,
     ) -> Result<Response<Body>, Response<Body>> {
         let uri = convert::upstream_uri(upstream, target, strip).map_err(|e| {
-            tracing::warn!(request_id = %req.ctx.request_id, "{e}");
+            tracing::warn!(request_id = %req.ctx.request_id, trace_id = %req.trace_id, "{e}");
             plain(400, "bad request target")
         })?;
         convert::strip_hop_by_hop(&mut headers);
@@ -499,11 +627,14 @@ impl Shared {
                 if too_large {
                     return Err(plain(413, "request body too large"));
                 }
-                tracing::warn!(request_id = %req.ctx.request_id, error = %e, "upstream request failed");
+                if conn::is_body_timeout(&e) {
+                    return Err(plain(408, "request body not received in time"));
+                }
+                tracing::warn!(request_id = %req.ctx.request_id, trace_id = %req.trace_id, error = %e, "upstream request failed");
                 Err(plain(502, "upstream unavailable"))
             }
             Err(_) => {
-                tracing::warn!(request_id = %req.ctx.request_id, ?timeout, "upstream timed out");
+                tracing::warn!(request_id = %req.ctx.request_id, trace_id = %req.trace_id, ?timeout, "upstream timed out");
                 Err(plain(504, "upstream timed out"))
             }
         }
@@ -517,7 +648,7 @@ impl Shared {
         let bytes = match read_capped(body, cap).await {
             Ok(b) => b,
             Err(e) => {
-                tracing::warn!(request_id = %req.ctx.request_id, error = %e, "upstream response unreadable or over max-response-body");
+                tracing::warn!(request_id = %req.ctx.request_id, trace_id = %req.trace_id, error = %e, "upstream response unreadable or over max-response-body");
                 return plain(502, "bad upstream response");
             }
         };
@@ -542,7 +673,7 @@ impl Shared {
             }
             Ok(ResponseOutcome::Reject(r)) => plain(r.status, &r.reason),
             Ok(ResponseOutcome::Failed(f)) => {
-                tracing::warn!(request_id = %req.ctx.request_id, route = %route.config.name, "{f}");
+                tracing::warn!(request_id = %req.ctx.request_id, trace_id = %req.trace_id, route = %route.config.name, "{f}");
                 internal(f.status())
             }
             Err(_) => internal(500),
@@ -626,26 +757,19 @@ impl Shared {
     }
 }
 
-/// The next connection on `listener`, or `None` once `shutdown` completes.
-/// Accept errors (out of file descriptors and the like) are logged as
-/// `message` and retried after a short pause: the listener keeps serving.
-pub(crate) async fn accept<F: Future<Output = ()>>(
-    listener: &TcpListener,
-    mut shutdown: Pin<&mut F>,
-    message: &'static str,
-) -> Option<(TcpStream, SocketAddr)> {
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => return None,
-            accepted = listener.accept() => match accepted {
-                Ok(a) => return Some(a),
-                Err(e) => {
-                    tracing::warn!(error = %e, "{message}");
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            },
-        }
+/// The request target with its path in normal form (see [`path`]).
+fn normal_target(uri: &Uri) -> Result<Uri, path::PathError> {
+    let normal = path::normalize(uri.path())?;
+    if normal == uri.path() {
+        return Ok(uri.clone());
     }
+    let pq = match uri.query() {
+        Some(q) => format!("{normal}?{q}"),
+        None => normal.into_owned(),
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(pq.parse().map_err(|_| path::PathError::BadEncoding)?);
+    Uri::from_parts(parts).map_err(|_| path::PathError::BadEncoding)
 }
 
 /// Why a body could not be read whole.
@@ -653,6 +777,8 @@ pub(crate) async fn accept<F: Future<Output = ()>>(
 enum ReadError {
     /// Longer than the cap.
     TooLarge,
+    /// Not received within the body-read timeout.
+    TimedOut,
     /// The stream failed.
     Failed(String),
 }
@@ -661,6 +787,7 @@ impl std::fmt::Display for ReadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ReadError::TooLarge => f.write_str("body over the size limit"),
+            ReadError::TimedOut => f.write_str("body not received in time"),
             ReadError::Failed(e) => f.write_str(e),
         }
     }
@@ -670,11 +797,14 @@ impl std::fmt::Display for ReadError {
 async fn read_capped<B>(mut body: B, cap: usize) -> Result<Bytes, ReadError>
 where
     B: http_body::Body<Data = Bytes> + Unpin,
-    B::Error: std::fmt::Display,
+    B::Error: Into<BoxError>,
 {
     let mut buf = bytes::BytesMut::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| ReadError::Failed(e.to_string()))?;
+        let frame = frame.map_err(|e| {
+            let e: BoxError = e.into();
+            if conn::is_body_timeout(&*e) { ReadError::TimedOut } else { ReadError::Failed(e.to_string()) }
+        })?;
         if let Ok(data) = frame.into_data() {
             if buf.len() + data.len() > cap {
                 return Err(ReadError::TooLarge);

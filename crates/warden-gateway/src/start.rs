@@ -52,12 +52,17 @@ pub async fn start(config: GatewayConfig) -> Result<Running, GatewayError> {
         .cache_dir(data.join("cache"))
         .key_value(kv)
         .outbound_http(outbound)
+        .max_component_size(config.server.max_component_size)
         .build()?;
     let audit = match &config.server.audit_log {
         Some(path) => AuditSink::File(path.clone()),
         None => AuditSink::Tracing,
     };
-    let manager = PluginManager::builder(runtime).audit(audit).build()?;
+    let manager = PluginManager::builder(runtime)
+        .audit(audit)
+        .message_queue(config.server.message_queue)
+        .message_queue_bytes(config.server.message_queue_bytes)
+        .build()?;
     let plugins = config.server.plugins.clone();
     let loader = manager.clone();
     // Loading compiles and runs `init`: blocking work, off the async threads.

@@ -33,20 +33,40 @@ pub fn load(args: &Args) -> Result<GatewayConfig, warden_gateway::ConfigError> {
     Ok(config)
 }
 
-pub fn run(config: GatewayConfig) -> Result<()> {
+/// How `warden serve` ended without an error.
+pub enum Stopped {
+    /// Every request in flight at the stop was answered.
+    Drained,
+    /// The drain timeout cut requests that were still running.
+    Cut,
+}
+
+pub fn run(config: GatewayConfig) -> Result<Stopped> {
+    if let Some(files) = warden_gateway::raise_open_file_limit() {
+        tracing::debug!(files, "open-file limit");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start tokio")?;
-    runtime.block_on(async move {
+    let stopped = runtime.block_on(async move {
         let data_dir = config.server.data_dir.clone();
         let banner = banner_lines(&config);
         let running = warden_gateway::start(config).await?;
         print_banner(&running, &banner, &data_dir);
-        wait_for_signal().await;
-        eprintln!("warden: stopping; draining in-flight requests");
-        if !running.shutdown().await {
-            eprintln!("warden: drain-timeout passed with requests still running");
+        wait_for_stop(&running).await;
+        tracing::info!(target: "warden_gateway", "stopping; draining in-flight requests");
+        if running.shutdown().await {
+            Ok(Stopped::Drained)
+        } else {
+            tracing::error!(target: "warden_gateway", "drain-timeout passed with requests still running; they were cut");
+            Ok(Stopped::Cut)
         }
-        Ok::<_, anyhow::Error>(())
-    })
+    });
+    if let Ok(Stopped::Cut) = stopped {
+        // Plugin calls of cut requests end at their own deadline: the
+        // process exits without waiting for them (dropping the runtime
+        // would, and shutting it down under them would fail their waits).
+        std::mem::forget(runtime);
+    }
+    stopped
 }
 
 /// One line per route, and the curl to try for the first with `example-body`
@@ -92,24 +112,36 @@ fn print_banner(running: &Running, routes: &[String], data_dir: &std::path::Path
     println!("stop with Ctrl-C (SIGINT) or SIGTERM");
 }
 
-async fn wait_for_signal() {
+/// Waits for SIGTERM or SIGINT (Ctrl-C). SIGHUP reloads every plugin from
+/// its folder, as `POST /plugins/reload` does, and serving goes on.
+async fn wait_for_stop(running: &Running) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+        let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = term.recv() => return,
+                _ = tokio::signal::ctrl_c() => return,
+                _ = hup.recv() => reload_all(running).await,
             }
         }
     }
     #[cfg(not(unix))]
     {
+        let _ = running;
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// SIGHUP: reload every plugin; a failed one keeps its previous version.
+async fn reload_all(running: &Running) {
+    tracing::info!(target: "warden_gateway", "SIGHUP: reloading every plugin from its folder");
+    let manager = running.gateway().manager().clone();
+    let results = tokio::task::spawn_blocking(move || manager.reload_all()).await.unwrap_or_default();
+    let failed = results.iter().filter(|(_, r)| r.is_err()).count();
+    tracing::info!(target: "warden_gateway", reloaded = results.len() - failed, failed, "SIGHUP reload done");
 }
