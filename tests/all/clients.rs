@@ -197,6 +197,8 @@ fn confusing_paths_are_refused_and_routing_sees_the_normal_form() {
         "//admin",
         "/slow//admin",
         "/slow/./admin",
+        "/admin;x",
+        "/slow/..;/admin",
         "/slow/%00",
         "/slow/%zz",
     ] {

@@ -17,9 +17,11 @@ use warden_fixtures::{ECHO, FETCHER};
 use crate::common;
 use crate::gateway::{GW, Harness, gw_plugin, send_raw};
 
+/// 48 cases, or `PROPTEST_CASES`. Failures are not saved to a file: a case
+/// can carry megabytes of headers; proptest prints the shrunk case.
 fn config() -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(48);
-    ProptestConfig { cases, ..ProptestConfig::default() }
+    ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
 }
 
 /// Header lists: arbitrary ones, and floods of one header (tens of
@@ -48,7 +50,8 @@ fn fuzz_plugin_output_through_the_gateway() {
     let h = Harness::start(
         |p| gw_plugin(p, "gw", GW),
         &format!(
-            "[[route]]\nname = \"api\"\npath = \"/\"\nupstream = \"http://{}/echo\"\non-request = [\"gw\"]\n",
+            "[server]\nlisten = \"127.0.0.1:0\"\nwatch = false\naccess-log = false\nmax-body = \"16 MiB\"\n\
+             [[route]]\nname = \"api\"\npath = \"/\"\nupstream = \"http://{}/echo\"\non-request = [\"gw\"]\n",
             up.addr()
         ),
     );

@@ -652,16 +652,20 @@ fn a_redis_stall_is_not_blamed_on_the_plugin() {
         assert!(text.contains(&format!("the key-value store (redis {})", server.url())), "{text}");
         assert!(text.contains("did not answer within the call's 100 ms"), "{text}");
     }
+    // A plugin that spent most of its own time first is timed out as usual:
+    // the store had too little of the call to be blamed.
+    let err = m.handle("patient", "kv-get-after", b"70 k").unwrap_err();
+    assert_eq!(err.kind(), warden::ErrorKind::Timeout, "{err}");
     assert!(paused.elapsed() < Duration::from_millis(1500), "the calls ended during the stall");
     while !pong(server.port) {
         std::thread::sleep(Duration::from_millis(20));
     }
-    // Four failures against a threshold of two, yet no back-off.
+    // Four stalls and a timeout against a threshold of two, yet no back-off.
     assert_eq!(m.handle("patient", "kv-get", b"k").unwrap(), b"v");
     let info = m.info("patient").unwrap();
     assert_eq!(info.state, warden::PluginState::Running);
-    assert_eq!((info.stats.traps, info.stats.timeouts), (0, 0), "not counted as the plugin's timeouts");
-    assert_eq!(info.stats.errors, [(warden::ErrorKind::ServiceUnavailable, 4)]);
+    assert_eq!((info.stats.traps, info.stats.timeouts), (1, 1), "only the plugin's own timeout counts");
+    assert_eq!(info.stats.errors, [(warden::ErrorKind::Timeout, 1), (warden::ErrorKind::ServiceUnavailable, 4)]);
 }
 
 #[test]

@@ -185,19 +185,27 @@ fn sigterm_answers_requests_already_sent_on_kept_alive_connections() {
     assert_eq!(served.wait(), Some(0), "{}", served.stderr());
 }
 
-/// A request still running when the drain timeout ends is cut: its
-/// access-log line says so, and the exit code is 42, not 0.
+/// Requests still running when the drain timeout ends are cut, whether a
+/// plugin is still working on one or its response is still being sent:
+/// their access-log lines say so, and the exit code is 42, not 0.
 #[test]
 fn the_drain_timeout_cuts_what_is_left_and_says_so() {
+    let up = warden_fixtures::http::TestServer::start();
     let limits = "[permissions]\nmodify-request = true\n[limits]\ntimeout = \"10s\"\n";
     let mut served = Served::start(
         |p| gw_plugin(p, "gw", limits),
         &format!(
             "{SERVER}log-format = \"json\"\ndrain-timeout = \"300ms\"\n\
-             [[route]]\nname = \"api\"\npath = \"/api\"\non-request = [\"gw\"]\n"
+             [[route]]\nname = \"api\"\npath = \"/api\"\non-request = [\"gw\"]\n\
+             [[route]]\nname = \"download\"\npath = \"/big\"\nupstream = \"http://{}\"\n",
+            up.addr()
         ),
         None,
     );
+    // A download its client does not read: the response is still being sent.
+    let mut download = TcpStream::connect(served.addr).unwrap();
+    write!(download, "GET /big/{} HTTP/1.1\r\nhost: x\r\n\r\n", 32 << 20).unwrap();
+    download.read_exact(&mut [0; 1024]).unwrap();
     let addr = served.addr;
     // A failing plugin first: its warning carries the request's trace.
     let tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
@@ -219,13 +227,22 @@ fn the_drain_timeout_cuts_what_is_left_and_says_so() {
         .find(|l| l["fields"]["message"].as_str().is_some_and(|m| m.starts_with("plugin 'gw' failed")))
         .unwrap_or_else(|| panic!("no failure warning:\n{}", served.stderr()));
     assert_eq!(failed["fields"]["trace_id"], "0af7651916cd43dd8448eb211c80319c");
-    let cut = lines
-        .iter()
-        .find(|l| l["target"] == "warden::access" && l["fields"]["cut"].is_string())
-        .unwrap_or_else(|| panic!("no access line:\n{}", served.stderr()));
-    assert_eq!((&cut["fields"]["cut"], &cut["fields"]["status"]), (&"shutdown".into(), &0.into()));
-    assert_eq!(cut["fields"]["route"], "api");
-    assert!(cut["fields"]["trace_id"].as_str().is_some_and(|t| t.len() == 32));
+    let cut: Vec<&Value> =
+        lines.iter().filter(|l| l["target"] == "warden::access" && l["fields"]["cut"].is_string()).collect();
+    let line = |route: &str| {
+        *cut.iter().find(|l| l["fields"]["route"] == route).unwrap_or_else(|| panic!("no cut {route}:\n{cut:?}"))
+    };
+    // No response head yet for the plugin's request: status 0.
+    let api = line("api");
+    assert_eq!((&api["fields"]["cut"], &api["fields"]["status"]), (&"shutdown".into(), &0.into()));
+    assert!(api["fields"]["trace_id"].as_str().is_some_and(|t| t.len() == 32));
+    // The download had its head sent: its status, and cut all the same.
+    let download_line = line("download");
+    assert_eq!(
+        (&download_line["fields"]["cut"], &download_line["fields"]["status"]),
+        (&"shutdown".into(), &200.into())
+    );
+    drop(download);
     assert!(lines.iter().any(|l| l["fields"]["message"].as_str().is_some_and(|m| m.contains("they were cut"))));
 }
 
@@ -291,7 +308,7 @@ fn slow_clients_cannot_exhaust_file_descriptors() {
         assert_eq!(t.join().unwrap(), (200, true));
     }
     let log = served.stderr();
-    assert!(log.contains("[server] max-connections lowered from 1024 to 128"), "{log}");
+    assert!(log.contains("[server] max-connections lowered from 1024 to 64"), "{log}");
     assert!(!log.contains("Too many open files"), "{log}");
     drop(slow);
 }

@@ -111,7 +111,7 @@ impl Gateway {
                     let (shared, token, cycle) = (shared.clone(), token.clone(), service_cycle.clone());
                     async move {
                         let response = audited(shared, &token, req, peer).await;
-                        Ok::<_, Infallible>(response.map(|body| Tracked::new(body, cycle)))
+                        Ok::<_, Infallible>(response.map(|body| Tracked::new(body, cycle, None)))
                     }
                 });
                 let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
@@ -122,21 +122,37 @@ impl Gateway {
     }
 }
 
+/// Refused admin requests audited per second at most: anyone who reaches
+/// the admin port can send refused requests, and must not fill the audit
+/// log with them (every request is still logged).
+const AUDITED_REFUSALS_PER_SECOND: u32 = 10;
+
+/// Whether one more refused request may be audited this second.
+fn may_audit_refusal(shared: &Shared) -> bool {
+    let mut window = shared.admin_refusals.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if window.0.elapsed() >= std::time::Duration::from_secs(1) {
+        *window = (std::time::Instant::now(), 0);
+    }
+    window.1 += 1;
+    window.1 <= AUDITED_REFUSALS_PER_SECOND
+}
+
 /// Answers one admin request, then logs it, and audits it when it changed
-/// something (POST) or was refused.
+/// something (POST) or was refused (at most ten refusals a second).
 async fn audited(shared: Arc<Shared>, token: &str, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let plugin = match path.split('/').collect::<Vec<_>>()[..] {
         ["", "plugins", name, ..] if name != "reload" => Some(name.to_owned()),
         _ => None,
     };
-    let manager = shared.manager.clone();
+    let (manager, gateway) = (shared.manager.clone(), shared.clone());
     let response = admin(shared, token, req).await;
     let status = response.status().as_u16();
     let authorized = status != StatusCode::UNAUTHORIZED.as_u16();
     let client = peer.to_string();
     tracing::info!(target: "warden::admin", %method, %path, status, %client, authorized, "admin request");
-    if method != Method::GET || status >= 400 {
+    let refused = status >= 400;
+    if (method != Method::GET || refused) && (!refused || may_audit_refusal(&gateway)) {
         let fields = json!({ "method": method.as_str(), "path": path, "status": status, "client": client, "authorized": authorized });
         tokio::task::spawn_blocking(move || manager.audit("admin", plugin.as_deref(), fields)).await.ok();
     }

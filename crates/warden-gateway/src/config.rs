@@ -410,6 +410,8 @@ pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default most header fields: 100.
 pub const DEFAULT_MAX_HEADERS: usize = 100;
+/// The longest duration any key takes: 24 hours.
+const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 
 impl GatewayConfig {
     /// Reads and checks a configuration file.
@@ -589,10 +591,18 @@ impl Cx<'_> {
     }
 
     fn duration(&self, v: &S<String>, key: &str) -> Result<Duration, ConfigError> {
-        warden::parse_duration(v.get_ref()).filter(|d| !d.is_zero()).ok_or_else(|| {
+        let d = warden::parse_duration(v.get_ref()).filter(|d| !d.is_zero()).ok_or_else(|| {
             let msg = format!("{:?} is not a duration; write e.g. \"250ms\", \"10s\" or \"1m\"", v.get_ref());
             self.err(v.span(), key, msg)
-        })
+        })?;
+        if d > MAX_DURATION {
+            return Err(self.err(
+                v.span(),
+                key,
+                format!("{:?} is longer than the most allowed, 24 hours", v.get_ref()),
+            ));
+        }
+        Ok(d)
     }
 
     fn addr(&self, v: &S<String>, key: &str) -> Result<SocketAddr, ConfigError> {
@@ -637,7 +647,7 @@ impl Cx<'_> {
                 s.clone()
             }
         };
-        let max_background = self.count(&raw.max_background, "server.max-background", 1, 1024)?;
+        let max_background = self.count(&raw.max_background, "server.max-background", 1..=1 << 20, 1024)?;
         let timeout = |v: &Option<S<String>>, key: &str, default| {
             v.as_ref().map(|v| self.duration(v, key)).transpose().map(|d| d.unwrap_or(default))
         };
@@ -659,7 +669,12 @@ impl Cx<'_> {
             max_background,
             audit_log: raw.audit_log.map(|p| base.join(p)),
             fuel: raw.fuel.unwrap_or(true),
-            max_connections: self.count(&raw.max_connections, "server.max-connections", 1, DEFAULT_MAX_CONNECTIONS)?,
+            max_connections: self.count(
+                &raw.max_connections,
+                "server.max-connections",
+                1..=1_000_000,
+                DEFAULT_MAX_CONNECTIONS,
+            )?,
             header_read_timeout: timeout(
                 &raw.header_read_timeout,
                 "server.header-read-timeout",
@@ -668,8 +683,13 @@ impl Cx<'_> {
             idle_timeout: timeout(&raw.idle_timeout, "server.idle-timeout", DEFAULT_IDLE_TIMEOUT)?,
             body_read_timeout: timeout(&raw.body_read_timeout, "server.body-read-timeout", DEFAULT_BODY_READ_TIMEOUT)?,
             write_timeout: timeout(&raw.write_timeout, "server.write-timeout", DEFAULT_WRITE_TIMEOUT)?,
-            max_headers: self.count(&raw.max_headers, "server.max-headers", 1, DEFAULT_MAX_HEADERS)?,
-            message_queue: self.count(&raw.message_queue, "server.message-queue", 1, warden::DEFAULT_MESSAGE_QUEUE)?,
+            max_headers: self.count(&raw.max_headers, "server.max-headers", 1..=1000, DEFAULT_MAX_HEADERS)?,
+            message_queue: self.count(
+                &raw.message_queue,
+                "server.message-queue",
+                1..=1 << 20,
+                warden::DEFAULT_MESSAGE_QUEUE,
+            )?,
             message_queue_bytes: size(
                 &raw.message_queue_bytes,
                 "server.message-queue-bytes",
@@ -683,12 +703,21 @@ impl Cx<'_> {
         })
     }
 
-    /// A count of at least `min`, or `default` when the key is absent.
-    fn count(&self, v: &Option<S<u64>>, key: &str, min: u64, default: usize) -> Result<usize, ConfigError> {
+    /// A count from `range`, or `default` when the key is absent.
+    fn count(
+        &self,
+        v: &Option<S<u64>>,
+        key: &str,
+        range: std::ops::RangeInclusive<u64>,
+        default: usize,
+    ) -> Result<usize, ConfigError> {
         match v {
             None => Ok(default),
-            Some(v) if *v.get_ref() >= min => Ok(usize::try_from(*v.get_ref()).unwrap_or(usize::MAX)),
-            Some(v) => Err(self.err(v.span(), key, format!("must be at least {min}"))),
+            Some(v) if range.contains(v.get_ref()) => Ok(usize::try_from(*v.get_ref()).unwrap_or(usize::MAX)),
+            Some(v) => {
+                let msg = format!("{} is out of range; use {} to {}", v.get_ref(), range.start(), range.end());
+                Err(self.err(v.span(), key, msg))
+            }
         }
     }
 
@@ -710,7 +739,7 @@ impl Cx<'_> {
             (None, None) => AdminToken::Generated,
         };
         let max_connections =
-            self.count(&raw.max_connections, "admin.max-connections", 1, DEFAULT_ADMIN_MAX_CONNECTIONS)?;
+            self.count(&raw.max_connections, "admin.max-connections", 1..=1000, DEFAULT_ADMIN_MAX_CONNECTIONS)?;
         Ok(Some(AdminConfig { listen, token, max_connections }))
     }
 
@@ -764,6 +793,18 @@ impl Cx<'_> {
             }
         };
         let path = if path.is_empty() { "/".to_owned() } else { path };
+        // Requests are matched in normal form, so a route must be written in it.
+        match crate::path::normalize(&path) {
+            Ok(normal) if normal == path => {}
+            Ok(normal) => {
+                let msg = format!("{path:?} is matched against normalized request paths; write {normal:?}");
+                return Err(self.err(raw.path.as_ref().map_or(span.clone(), Spanned::span), &k("path"), msg));
+            }
+            Err(e) => {
+                let msg = format!("{path:?} can never match: {e}");
+                return Err(self.err(raw.path.as_ref().map_or(span.clone(), Spanned::span), &k("path"), msg));
+            }
+        }
         let host = match &raw.host {
             None => None,
             Some(h) => Some(HostRule::parse(h.get_ref()).map_err(|m| self.err(h.span(), &k("host"), m))?),
@@ -959,6 +1000,14 @@ plugins = ["alerts"]
         assert!(e.message.contains("twice"), "{e}");
         let e = err("[[route]]\npath = \"api\"\n");
         assert_eq!(e.key.as_deref(), Some("route[0].path"));
+        let e = err("[[route]]\npath = \"/%7euser\"\n");
+        assert!(e.message.contains("write \"/~user\""), "{e}");
+        let e = err("[[route]]\npath = \"/a/../b\"\n");
+        assert!(e.message.contains("can never match"), "{e}");
+        let e = err("[server]\nmax-headers = 100000\n");
+        assert!(e.message.contains("out of range; use 1 to 1000"), "{e}");
+        let e = err("[server]\nidle-timeout = \"48h\"\n");
+        assert!(e.message.contains("longer than the most allowed"), "{e}");
         let e = err("[[route]]\nmethods = [\"GE T\"]\n");
         assert_eq!(e.key.as_deref(), Some("route[0].methods[0]"));
         let e = err("[[rule]]\nname = \"r\"\nplugins = [\"p\"]\n");

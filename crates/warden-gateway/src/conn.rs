@@ -240,16 +240,28 @@ impl AsyncWrite for Guarded {
     }
 }
 
-/// A response body that tells its connection's [`Cycle`] when it is done
-/// (sent whole, or dropped).
-pub(crate) struct Tracked<B> {
+/// What to do once a response body is done: called with `true` when it
+/// was sent whole, `false` when it was dropped before.
+pub(crate) type OnDone = Box<dyn FnOnce(bool) + Send>;
+
+/// A response body that tells its connection's [`Cycle`], and `on_done`,
+/// when it is done (sent whole, or dropped).
+pub(crate) struct Tracked<B: HttpBody> {
     body: B,
     cycle: Arc<Cycle>,
+    on_done: Option<OnDone>,
 }
 
-impl<B> Tracked<B> {
-    pub(crate) fn new(body: B, cycle: Arc<Cycle>) -> Tracked<B> {
-        Tracked { body, cycle }
+impl<B: HttpBody> Tracked<B> {
+    pub(crate) fn new(body: B, cycle: Arc<Cycle>, on_done: Option<OnDone>) -> Tracked<B> {
+        Tracked { body, cycle, on_done }
+    }
+
+    fn done(&mut self, whole: bool) {
+        self.cycle.response_done();
+        if let Some(on_done) = self.on_done.take() {
+            on_done(whole);
+        }
     }
 }
 
@@ -261,7 +273,7 @@ impl<B: HttpBody + Unpin> HttpBody for Tracked<B> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.body).poll_frame(cx);
         if let Poll::Ready(None) = polled {
-            this.cycle.response_done();
+            this.done(true);
         }
         polled
     }
@@ -275,9 +287,12 @@ impl<B: HttpBody + Unpin> HttpBody for Tracked<B> {
     }
 }
 
-impl<B> Drop for Tracked<B> {
+impl<B: HttpBody> Drop for Tracked<B> {
     fn drop(&mut self) {
-        self.cycle.response_done();
+        // hyper stops polling a body that says it has ended, so one dropped
+        // at its end was sent whole.
+        let whole = self.body.is_end_stream();
+        self.done(whole);
     }
 }
 
@@ -381,12 +396,14 @@ pub(crate) async fn accept<F: Future<Output = ()>>(
 }
 
 /// Most connections a listener may hold given the process's open-file
-/// limit: `wanted`, or the limit less a reserve for everything else the
-/// gateway opens (plugins, stores, caches), with a warning when lowered.
+/// limit: `wanted`, or, when that is more, half of the limit less a
+/// reserve for everything else the gateway opens (plugins, stores, caches,
+/// idle upstream connections), with a warning. Half: a proxied request
+/// holds an upstream connection besides its client's.
 pub(crate) fn connection_limit(wanted: usize, key: &str) -> usize {
     const RESERVE: u64 = 128;
     let Some(files) = open_file_limit() else { return wanted };
-    let room = usize::try_from(files.saturating_sub(RESERVE).max(16)).unwrap_or(usize::MAX);
+    let room = usize::try_from((files.saturating_sub(RESERVE) / 2).max(16)).unwrap_or(usize::MAX);
     if wanted <= room {
         return wanted;
     }

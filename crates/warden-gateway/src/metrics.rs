@@ -176,7 +176,7 @@ impl Metrics {
             "Requests that took no route: none matched (404), or the path was refused (400).",
         );
         let _ = writeln!(o, "warden_unrouted_requests_total {}", self.unrouted.load(Relaxed));
-        header(o, "warden_request_duration_seconds", "histogram", "Time from request received to response ready.");
+        header(o, "warden_request_duration_seconds", "histogram", "Time from request received to response sent.");
         for r in &self.routes {
             r.duration.render(o, "warden_request_duration_seconds", &format!("route=\"{}\"", esc(&r.name)));
         }

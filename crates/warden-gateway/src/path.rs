@@ -12,6 +12,9 @@
 //! - an empty segment (`/a//b`): many servers merge the slashes;
 //! - an encoded slash or backslash (`%2F`, `%5C`) or a raw backslash:
 //!   servers that decode them see other segments;
+//! - a `;` (path parameters): Java servers (Tomcat, Jetty, Spring) drop
+//!   `;...` from each segment, so `/admin;x` and `/public/..;/admin` would
+//!   be `/admin` to them but not to the route matcher (`%3B` is allowed);
 //! - an encoded NUL (`%00`), or a broken percent-encoding (`%zz`, `%4`).
 //!
 //! Everything after (route and rule matching, plugins, the upstream
@@ -31,6 +34,8 @@ pub(crate) enum PathError {
     EmptySegment,
     /// `%2F`, `%5C` or `\`.
     EncodedSeparator,
+    /// A raw `;` (path parameters).
+    Parameter,
     /// `%00`.
     EncodedNul,
     /// `%` not followed by two hex digits.
@@ -44,6 +49,7 @@ impl std::fmt::Display for PathError {
             PathError::DotSegment => "the request path has a '.' or '..' segment",
             PathError::EmptySegment => "the request path has an empty segment ('//')",
             PathError::EncodedSeparator => "the request path has an encoded or backslash separator (%2F, %5C or '\\')",
+            PathError::Parameter => "the request path has a ';' (path parameters; write it as %3B if it is data)",
             PathError::EncodedNul => "the request path has an encoded NUL (%00)",
             PathError::BadEncoding => "the request path has a malformed percent-encoding",
         })
@@ -112,6 +118,9 @@ fn check_segments(path: &str) -> Result<(), PathError> {
     if path.contains('\\') {
         return Err(PathError::EncodedSeparator);
     }
+    if path.contains(';') {
+        return Err(PathError::Parameter);
+    }
     let mut segments = path[1..].split('/').peekable();
     while let Some(segment) = segments.next() {
         match segment {
@@ -143,6 +152,7 @@ mod tests {
         assert_eq!(normalize("/a%2Db%7e").unwrap(), "/a-b~");
         assert_eq!(normalize("/caf%c3%a9").unwrap(), "/caf%C3%A9");
         assert_eq!(normalize("/x%3a%3F").unwrap(), "/x%3A%3F");
+        assert_eq!(normalize("/a%3bb").unwrap(), "/a%3Bb");
     }
 
     #[test]
@@ -160,6 +170,8 @@ mod tests {
             ("/slow\\..\\admin", PathError::EncodedSeparator),
             ("//admin", PathError::EmptySegment),
             ("/slow//admin", PathError::EmptySegment),
+            ("/admin;x", PathError::Parameter),
+            ("/public/..;/admin", PathError::Parameter),
             ("/a%00b", PathError::EncodedNul),
             ("/a%zz", PathError::BadEncoding),
             ("/a%4", PathError::BadEncoding),
@@ -176,13 +188,13 @@ mod tests {
         /// normal form (normalizing again changes nothing) with none of the
         /// refused shapes left.
         #[test]
-        fn fuzz_normalize(path in "/?([a-zA-Z0-9./~\\\\-]|%[0-9a-fA-F]{2}|%2[eEfF]|%5[cC]|%){0,24}") {
+        fn fuzz_normalize(path in "/?([a-zA-Z0-9./~;\\\\-]|%[0-9a-fA-F]{2}|%2[eEfF]|%5[cC]|%){0,24}") {
             if let Ok(normal) = normalize(&path) {
                 let again = normalize(&normal);
                 proptest::prop_assert_eq!(again.as_deref(), Ok(&*normal));
                 proptest::prop_assert!(normal.starts_with('/'));
                 proptest::prop_assert!(!normal[1..].split('/').any(|s| s == "." || s == ".."));
-                proptest::prop_assert!(!normal.contains("//") && !normal.contains('\\'));
+                proptest::prop_assert!(!normal.contains("//") && !normal.contains('\\') && !normal.contains(';'));
                 let upper = normal.to_ascii_uppercase();
                 for refused in ["%2F", "%5C", "%00", "%2E"] {
                     proptest::prop_assert!(!upper.contains(refused), "{} in {}", refused, normal);

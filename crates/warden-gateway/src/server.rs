@@ -36,6 +36,10 @@ use crate::pipeline::{ConnectOutcome, Pipeline, RequestOutcome, ResponseOutcome}
 use crate::tee::Tee;
 use crate::trace::{self, TraceContext};
 
+/// Idle connections kept per upstream (more are closed after use), so
+/// that idle upstream sockets stay within the open-file reserve.
+const MAX_IDLE_UPSTREAM: usize = 32;
+
 /// Boxed error of a body.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The body type of every response the gateway sends.
@@ -71,6 +75,8 @@ pub(crate) struct Shared {
     max_connections: usize,
     pub(crate) admin_max_connections: usize,
     pub(crate) max_headers: usize,
+    /// Refused admin requests audited in the current one-second window.
+    pub(crate) admin_refusals: std::sync::Mutex<(Instant, u32)>,
 }
 
 struct Route {
@@ -78,22 +84,6 @@ struct Route {
     on_request: Pipeline,
     on_response: Pipeline,
     on_capture: Vec<Stage>,
-}
-
-/// Counts a request as in flight while alive.
-struct InFlight<'a>(&'a AtomicUsize);
-
-impl<'a> InFlight<'a> {
-    fn enter(n: &'a AtomicUsize) -> InFlight<'a> {
-        n.fetch_add(1, Ordering::Relaxed);
-        InFlight(n)
-    }
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 /// What one request carries through the flow.
@@ -106,26 +96,60 @@ struct Req {
     trace_id: String,
 }
 
-/// The access-log line of one request, written when it is answered, or,
-/// if the request is dropped before (the client went away, or the drain
-/// timeout cut it at shutdown), with status 0 and why.
-struct AccessLog<'a> {
-    shared: &'a Shared,
+/// One request from its head until its response is sent: counted in
+/// flight meanwhile, then written to the access log and the metrics. A
+/// request that ends before its response is sent whole (the connection
+/// was lost, or the drain timeout cut it at shutdown) gets its line too,
+/// with `cut` saying why, and status 0 if no response head was made.
+struct AccessLog {
+    shared: Arc<Shared>,
     method: Method,
     path: String,
     request_id: String,
     trace_id: String,
     route: Option<usize>,
     start: Instant,
-    done: bool,
+    status: u16,
+    sent: bool,
 }
 
-impl AccessLog<'_> {
-    fn write(&self, status: u16, cut: Option<&str>) {
-        let shared = self.shared;
+impl AccessLog {
+    fn new(shared: Arc<Shared>, method: Method, path: String, request_id: String, trace_id: String) -> AccessLog {
+        shared.in_flight.fetch_add(1, Ordering::Relaxed);
+        AccessLog {
+            shared,
+            method,
+            path,
+            request_id,
+            trace_id,
+            route: None,
+            start: Instant::now(),
+            status: 0,
+            sent: false,
+        }
+    }
+
+    /// The response body is done: `whole` if it was sent to the end. A
+    /// response that carries no body (to `HEAD`, 1xx, 204, 304) is sent
+    /// with its head, whatever happens to the body hyper never reads.
+    fn done(mut self, whole: bool) {
+        let no_body = self.method == Method::HEAD || matches!(self.status, 100..=199 | 204 | 304);
+        self.sent = whole || no_body;
+    }
+}
+
+impl Drop for AccessLog {
+    fn drop(&mut self) {
+        let shared = &self.shared;
+        shared.in_flight.fetch_sub(1, Ordering::Relaxed);
         let took = self.start.elapsed();
+        let cut = match self.sent {
+            true => None,
+            false if shared.stopping.load(Ordering::Relaxed) => Some("shutdown"),
+            false => Some("connection-lost"),
+        };
         match cut {
-            None => shared.metrics.request(self.route, status, took),
+            None => shared.metrics.request(self.route, self.status, took),
             Some(_) => shared.metrics.cut(),
         }
         if !shared.access_log {
@@ -133,7 +157,7 @@ impl AccessLog<'_> {
         }
         let route = self.route.map_or("-", |i| shared.routes[i].config.name.as_str());
         let (method, path, request_id, trace_id) = (&self.method, &self.path, &self.request_id, &self.trace_id);
-        let duration_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let (status, duration_us) = (self.status, u64::try_from(took.as_micros()).unwrap_or(u64::MAX));
         match cut {
             None => tracing::info!(
                 target: "warden::access",
@@ -145,15 +169,6 @@ impl AccessLog<'_> {
                 %method, %path, status, route, duration_us, %request_id, %trace_id, cut,
                 "request cut before its response was sent"
             ),
-        }
-    }
-}
-
-impl Drop for AccessLog<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            let stopping = self.shared.stopping.load(Ordering::Relaxed);
-            self.write(0, Some(if stopping { "shutdown" } else { "client-closed" }));
         }
     }
 }
@@ -200,6 +215,7 @@ impl Gateway {
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(MAX_IDLE_UPSTREAM)
             .http1_max_headers(config.server.max_headers)
             .build(connector);
         let shared = Shared {
@@ -225,6 +241,7 @@ impl Gateway {
             max_connections: config.server.max_connections,
             admin_max_connections: config.admin.as_ref().map_or(1, |a| a.max_connections),
             max_headers: config.server.max_headers,
+            admin_refusals: std::sync::Mutex::new((Instant::now(), 0)),
         };
         Ok(Gateway { shared: Arc::new(shared) })
     }
@@ -247,6 +264,7 @@ impl Gateway {
     /// the end of `drain` are cut (their access-log line says so). Returns
     /// `false` if any request was cut.
     pub async fn serve(&self, listener: TcpListener, shutdown: impl Future<Output = ()>, drain: Duration) -> bool {
+        self.shared.stopping.store(false, Ordering::Relaxed);
         let (stop_tx, stop_rx) = watch::channel(false);
         let limit =
             Arc::new(Semaphore::new(conn::connection_limit(self.shared.max_connections, "[server] max-connections")));
@@ -263,6 +281,8 @@ impl Gateway {
             tasks.spawn(async move {
                 let _permit = permit;
                 let _open = shared.metrics.open_connection();
+                // The head-read clock starts at accept, on-connect plugins included.
+                let cycle = Cycle::new(shared.timeouts);
                 let info = ConnectionInfo {
                     client_addr: peer.to_string(),
                     server_addr: local.to_string(),
@@ -273,7 +293,6 @@ impl Gateway {
                     return;
                 }
                 let info = Arc::new(info);
-                let cycle = Cycle::new(shared.timeouts);
                 let io = TokioIo::new(Guarded::new(stream, cycle.clone()));
                 let max_headers = shared.max_headers;
                 let (service_cycle, service_shared) = (cycle.clone(), shared.clone());
@@ -281,8 +300,9 @@ impl Gateway {
                     service_cycle.request_started();
                     let (shared, info, cycle) = (service_shared.clone(), info.clone(), service_cycle.clone());
                     async move {
-                        let response = shared.handle(req, info, peer).await;
-                        Ok::<_, Infallible>(response.map(|body| Tracked::new(body, cycle)))
+                        let (response, log) = shared.handle(req, info, peer).await;
+                        let done = Box::new(move |whole| log.done(whole));
+                        Ok::<_, Infallible>(response.map(|body| Tracked::new(body, cycle, Some(done))))
                     }
                 });
                 let conn = hyper::server::conn::http1::Builder::new()
@@ -383,28 +403,21 @@ impl Shared {
         allowed
     }
 
+    /// Answers one request; the access log entry goes on with the response
+    /// body, to be written once it is sent.
     async fn handle(
         self: Arc<Self>,
         req: Request<Incoming>,
         conn: Arc<ConnectionInfo>,
         peer: SocketAddr,
-    ) -> Response<Body> {
-        let start = Instant::now();
-        let _in_flight = InFlight::enter(&self.in_flight);
+    ) -> (Response<Body>, AccessLog) {
         let (mut parts, body) = req.into_parts();
         let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
         let request_id = trace::request_id(header("x-request-id"));
         let trace = TraceContext::from_header(header("traceparent"));
-        let mut log = AccessLog {
-            shared: &self,
-            method: parts.method.clone(),
-            path: parts.uri.path().to_owned(),
-            request_id,
-            trace_id: trace.trace_id().to_string(),
-            route: None,
-            start,
-            done: false,
-        };
+        let trace_id = trace.trace_id().to_string();
+        let path = parts.uri.path().to_owned();
+        let mut log = AccessLog::new(self.clone(), parts.method.clone(), path, request_id, trace_id);
         let mut response = match normal_target(&parts.uri) {
             Err(e) => {
                 tracing::debug!(request_id = %log.request_id, path = %log.path, "refused: {e}");
@@ -424,8 +437,8 @@ impl Shared {
                             route: Some(self.routes[i].config.name.clone()),
                             connection: Some((*conn).clone()),
                         };
-                        let trace_id = log.trace_id.clone();
-                        let req = Req { ctx, route: i, client_ip: peer.ip().to_string(), start, trace_id };
+                        let (client_ip, start, trace_id) = (peer.ip().to_string(), log.start, log.trace_id.clone());
+                        let req = Req { ctx, route: i, client_ip, start, trace_id };
                         self.route(req, parts, body).await
                     }
                 }
@@ -437,9 +450,8 @@ impl Shared {
         if self.stopping.load(Ordering::Relaxed) {
             response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
         }
-        log.done = true;
-        log.write(response.status().as_u16(), None);
-        response
+        log.status = response.status().as_u16();
+        (response, log)
     }
 
     async fn route(self: &Arc<Self>, req: Req, parts: Parts, body: Incoming) -> Response<Body> {

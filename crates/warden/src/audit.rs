@@ -129,8 +129,8 @@ impl Audit {
             Sink::File(path, open) => {
                 let mut open = open.lock().unwrap_or_else(PoisonError::into_inner);
                 if let Err(e) = open.follow(path) {
-                    tracing::error!(error = %e, event = %text, "cannot reopen the audit log after rotation");
-                    return;
+                    // Keep writing to the file still open; the next event tries again.
+                    tracing::error!(error = %e, "cannot reopen the audit log after rotation");
                 }
                 if let Err(e) = writeln!(open.file, "{text}").and_then(|()| open.file.flush()) {
                     tracing::error!(path = %path.display(), error = %e, event = %text, "cannot write the audit log");

@@ -56,7 +56,7 @@ pub(crate) fn read(manifest: &Manifest, max: u64) -> Result<ComponentFile> {
     bytes.extend_from_slice(&header[..got]);
     // The file may have grown since `metadata`: read one byte past the cap
     // at most, to tell.
-    let mut rest = file.take(max + 1 - got as u64);
+    let mut rest = file.take(max.saturating_add(1).saturating_sub(got as u64));
     let mut chunk = vec![0u8; 64 << 10];
     loop {
         let n = match rest.read(&mut chunk) {

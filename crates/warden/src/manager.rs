@@ -661,36 +661,44 @@ impl PluginManager {
     /// first; if that fails, the old one keeps serving, as after any failed
     /// reload. Returns the new name.
     fn rename(&self, entry: &Arc<Entry>, manifest: Manifest, text: String) -> Result<String> {
-        let _change = entry.change.lock().unwrap_or_else(PoisonError::into_inner);
         let new_name = manifest.name.clone();
-        let taken = self.inner.plugins.load().get(&new_name).map(|e| e.dir.clone());
+        let refused = |e: Error| {
+            self.reload_failed(entry, &e, json!({ "renamed-to": new_name }));
+            Err(e)
+        };
+        // Built with no lock held: its `init` may call other plugins.
         let stats = Arc::new(Stats::default());
-        let built = match taken {
-            Some(dir) => Err(duplicate_name(&manifest, &dir)),
+        let built = match self.inner.plugins.load().get(&new_name) {
+            Some(other) => Err(duplicate_name(&manifest, &other.dir)),
             None => self.build(manifest, &stats),
         };
         let plugin = match built {
             Ok(plugin) => plugin,
-            Err(e) => {
-                self.reload_failed(entry, &e, json!({ "renamed-to": new_name }));
-                return Err(e);
-            }
+            Err(e) => return refused(e),
         };
-        {
+        let replaced = {
             let _table = self.inner.table_lock.lock().unwrap_or_else(PoisonError::into_inner);
             let mut table = HashMap::clone(&self.inner.plugins.load());
             if let Some(other) = table.get(&new_name) {
                 let e = duplicate_name(plugin.manifest(), &other.dir);
-                self.reload_failed(entry, &e, json!({ "renamed-to": new_name }));
-                return Err(e);
+                self.retire(plugin);
+                return refused(e);
             }
-            table.remove(&entry.name);
+            // Unless it was unloaded meanwhile (then whoever did retired it).
+            let replaced = table.get(&entry.name).is_some_and(|e| Arc::ptr_eq(e, entry));
+            if replaced {
+                table.remove(&entry.name);
+            }
             self.audit_loaded("loaded", &plugin, None);
             let slot = Slot { plugin: Some(plugin), state: State::Running, manifest_text: Some(text.into()) };
             table.insert(new_name.clone(), new_entry(new_name.clone(), entry.dir.clone(), stats, slot));
             self.inner.plugins.store(Arc::new(table));
+            replaced
+        };
+        if replaced {
+            let _change = entry.change.lock().unwrap_or_else(PoisonError::into_inner);
+            self.retire_entry(entry);
         }
-        self.retire_entry(entry);
         tracing::info!(plugin = %entry.name, renamed_to = %new_name, "the folder now holds another plugin; the old one is unloaded");
         Ok(new_name)
     }

@@ -113,20 +113,24 @@ fn print_banner(running: &Running, routes: &[String], data_dir: &std::path::Path
 }
 
 /// Waits for SIGTERM or SIGINT (Ctrl-C). SIGHUP reloads every plugin from
-/// its folder, as `POST /plugins/reload` does, and serving goes on.
+/// its folder, as `POST /plugins/reload` does, in the background: a stop
+/// signal during a reload is not delayed by it.
 async fn wait_for_stop(running: &Running) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
+        let signals = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()));
+        let (Ok(mut term), Ok(mut int), Ok(mut hup)) = signals else {
             let _ = tokio::signal::ctrl_c().await;
             return;
         };
         loop {
             tokio::select! {
                 _ = term.recv() => return,
-                _ = tokio::signal::ctrl_c() => return,
-                _ = hup.recv() => reload_all(running).await,
+                _ = int.recv() => return,
+                _ = hup.recv() => {
+                    tokio::spawn(reload_all(running.gateway().manager().clone()));
+                }
             }
         }
     }
@@ -138,9 +142,8 @@ async fn wait_for_stop(running: &Running) {
 }
 
 /// SIGHUP: reload every plugin; a failed one keeps its previous version.
-async fn reload_all(running: &Running) {
+async fn reload_all(manager: warden::PluginManager) {
     tracing::info!(target: "warden_gateway", "SIGHUP: reloading every plugin from its folder");
-    let manager = running.gateway().manager().clone();
     let results = tokio::task::spawn_blocking(move || manager.reload_all()).await.unwrap_or_default();
     let failed = results.iter().filter(|(_, r)| r.is_err()).count();
     tracing::info!(target: "warden_gateway", reloaded = results.len() - failed, failed, "SIGHUP reload done");

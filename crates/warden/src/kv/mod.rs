@@ -20,6 +20,7 @@ mod redis;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::bindings::{keyvalue, types};
 use crate::host::HostState;
@@ -379,13 +380,15 @@ impl HostState {
     /// namespace and quota, and makes its answer: refusals (no permission,
     /// quota) are audited by [`HostState::refused`], and a wait for Redis
     /// that the call's deadline cut short fails the call naming the store
-    /// (`stalled_on`): a stalled store is not the plugin's fault.
+    /// (`stalled_on`) when the store had at least half of the call's time:
+    /// a stalled store is not the plugin's fault.
     fn key_value<T>(
         &mut self,
         import: &str,
         op: impl FnOnce(&KeyValueStore, &str, u64) -> Result<T, KeyValueError>,
     ) -> wasmtime::Result<Result<T, types::PluginError>> {
         let name = &self.shared.name;
+        let started = Instant::now();
         let result = match &self.shared.key_value {
             Grant::Granted { store, quota } => op(store, name, *quota).map_err(to_plugin),
             Grant::Denied => Err(types::PluginError {
@@ -402,10 +405,15 @@ impl HostState {
             }),
         };
         let answer = self.or_deadline(result);
+        let deadline = self.deadline;
+        // The wait outlasted the call, and the plugin had left the store at
+        // least half of its time: the store's fault. (A plugin that spent
+        // its time itself and calls the store at the last moment is timed
+        // out as usual.)
         if answer.is_err()
+            && deadline.at.saturating_duration_since(started) >= deadline.timeout / 2
             && let Grant::Granted { store, .. } = &self.shared.key_value
         {
-            // The wait for the store outlasted the call: the store's fault.
             self.stalled_on = Some(format!("the key-value store ({})", store.backend.describe()));
         }
         Ok(answer?.map_err(|e| self.refused(import, e)))
