@@ -14,7 +14,7 @@ CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 
 cargo build -q --release -p warden-cli
-./target/release/warden build plugins/validator plugins/enricher plugins/transformer >/dev/null
+./target/release/warden build plugins/* >/dev/null # the gateway loads every plugin folder
 ./target/release/warden serve --config benches/gateway/gateway.toml >/dev/null 2>target/warden-bench.log &
 GATEWAY=$!
 trap 'kill $GATEWAY 2>/dev/null || true' EXIT

@@ -176,13 +176,23 @@ impl Guarded {
     }
 }
 
-/// Arms `timer` for `at` and polls it.
+/// Whether `at` has passed; if not, `timer` will wake the task by then.
+/// The deadline moves later with every request on a kept-alive
+/// connection; re-arming the timer each time costs a trip to the timer
+/// wheel per request, so a timer armed earlier is kept, and moved only when
+/// it fires before `at` (at most once per idle period) or `at` comes sooner.
 fn expired(timer: &mut Option<Pin<Box<Sleep>>>, at: Instant, cx: &mut Context<'_>) -> bool {
     let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
-    if timer.deadline() != at {
+    if timer.deadline() > at {
         timer.as_mut().reset(at);
     }
-    timer.as_mut().poll(cx).is_ready()
+    while timer.as_mut().poll(cx).is_ready() {
+        if Instant::now() >= at {
+            return true;
+        }
+        timer.as_mut().reset(at);
+    }
+    false
 }
 
 impl AsyncRead for Guarded {
@@ -300,13 +310,16 @@ impl<B: HttpBody> Drop for Tracked<B> {
 /// read fails with [`BodyTimeout`].
 pub(crate) struct Deadline<B> {
     body: B,
-    timer: Pin<Box<Sleep>>,
+    at: Instant,
+    /// Armed the first time the body has to be waited for.
+    timer: Option<Pin<Box<Sleep>>>,
     limit: Duration,
 }
 
 impl<B> Deadline<B> {
-    pub(crate) fn new(body: B, limit: Duration) -> Deadline<B> {
-        Deadline { body, timer: Box::pin(tokio::time::sleep(limit)), limit }
+    /// `body`, to arrive whole within `limit` from `start` (its head's arrival).
+    pub(crate) fn new(body: B, start: std::time::Instant, limit: Duration) -> Deadline<B> {
+        Deadline { body, at: Instant::from_std(start + limit), timer: None, limit }
     }
 }
 
@@ -334,7 +347,7 @@ where
         let this = self.get_mut();
         match Pin::new(&mut this.body).poll_frame(cx) {
             Poll::Ready(frame) => Poll::Ready(frame.map(|f| f.map_err(Into::into))),
-            Poll::Pending if this.timer.as_mut().poll(cx).is_ready() => {
+            Poll::Pending if expired(&mut this.timer, this.at, cx) => {
                 Poll::Ready(Some(Err(Box::new(BodyTimeout(this.limit)))))
             }
             Poll::Pending => Poll::Pending,

@@ -469,7 +469,7 @@ impl Shared {
         // The body: read whole (capped) when a plugin needs it, else
         // streamed; either way within the body-read timeout.
         let max_body = usize::try_from(self.max_body).unwrap_or(usize::MAX);
-        let body = Deadline::new(body, self.timeouts.body_read);
+        let body = Deadline::new(body, req.start, self.timeouts.body_read);
         let (mut outgoing, mut streamed) = if needs_body {
             match read_capped(body, max_body).await {
                 Ok(bytes) => (convert::to_plugin_request(&parts.method, &parts.uri, &parts.headers, bytes), None),
