@@ -97,10 +97,10 @@ fn fuzz_outbound_fetch_arguments() {
     });
 }
 
-/// Arbitrary keys, values and topics through the key-value and messaging
-/// imports.
+/// Arbitrary keys, values, topics, log lines and plugin calls through the
+/// key-value, messaging, log and plugin-call imports.
 #[test]
-fn fuzz_key_value_and_publish_arguments() {
+fn fuzz_key_value_messaging_log_and_call_arguments() {
     let dir = tempfile::TempDir::new().unwrap();
     let store = warden::KeyValueStore::open(dir.path().join("kv.redb")).unwrap();
     let runtime = Runtime::builder().cache_dir(dir.path().join("cache")).key_value(store).build().unwrap();
@@ -110,9 +110,10 @@ fn fuzz_key_value_and_publish_arguments() {
         let folder = plugins.join(name);
         std::fs::create_dir_all(&folder).unwrap();
         std::fs::copy(ECHO, folder.join("plugin.wasm")).unwrap();
+        let depends = if name == "writer" { "[dependencies]\nreader = \"*\"\n" } else { "" };
         let manifest = format!(
             "[plugin]\nname = \"{name}\"\nversion = \"1.0.0\"\ncomponent = \"plugin.wasm\"\n\
-             [permissions]\nkey-value = true\npublish = [\"*\"]\nsubscribe = [\"*\"]\n[limits]\nkey-value-quota = \"64 KiB\"\n"
+             [permissions]\nkey-value = true\npublish = [\"*\"]\nsubscribe = [\"*\"]\n[limits]\nkey-value-quota = \"64 KiB\"\n{depends}"
         );
         std::fs::write(folder.join("plugin.toml"), manifest).unwrap();
     }
@@ -124,6 +125,9 @@ fn fuzz_key_value_and_publish_arguments() {
             ("kv-list", format!("{key} {limit}")),
             ("kv-delete", key.clone()),
             ("publish", format!("{topic} {value}")),
+            ("log", value.clone()),
+            ("call", format!("reader {key} {value}")),
+            ("call", format!("{topic} {key} {value}")),
         ] {
             no_host_failure(&manager.handle("writer", action, payload.as_bytes()))?;
         }
