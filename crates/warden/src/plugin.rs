@@ -382,18 +382,10 @@ impl Plugin {
     /// it. A panic in a host import is contained and logged like a failure.
     fn shut_down(&self, mut inst: Instance) {
         let _deadline = inst.begin(&self.inner.budget).enter();
-        if let Some(guest) = inst.guests.lifecycle.as_ref() {
-            let result = contain(|| guest.call_shutdown(&mut inst.store));
-            let err = match result {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => {
-                    Some(instance::classify(self.name(), Hook::Shutdown, self.limits(), e, inst.store.data()))
-                }
-                Err(panic) => Some(self.host_panic(Hook::Shutdown, &*panic)),
-            };
-            if let Some(err) = err {
-                tracing::warn!(plugin = %self.name(), error = %err, "shutdown failed");
-            }
+        if let Some(guest) = inst.guests.lifecycle.clone()
+            && let Err(err) = self.run(Hook::Shutdown, &mut inst, |inst| guest.call_shutdown(&mut inst.store))
+        {
+            tracing::warn!(plugin = %self.name(), error = %err, "shutdown failed");
         }
         drop(inst);
         self.release();
@@ -481,11 +473,11 @@ impl Plugin {
         let deadline = inst.begin(&self.inner.budget);
         let outcome = {
             let _deadline = deadline.enter();
-            contain(|| f(inst))
+            self.run(hook, inst, f)
         };
         *fuel = inst.fuel_used(&self.inner.budget);
         match outcome {
-            Ok(Ok(result)) => {
+            Ok(result) => {
                 log_stderr(self.name(), inst);
                 lease.give_back();
                 let value = result.map_err(|e| {
@@ -499,33 +491,42 @@ impl Plugin {
                 }
                 Ok(value)
             }
-            Ok(Err(e)) => {
-                let err = instance::classify(self.name(), hook, self.limits(), e, inst.store.data());
+            Err(err) => {
                 // A trap poisons the store: the lease drops the instance.
                 tracing::debug!(plugin = %self.name(), %hook, error = %err, "call failed; instance discarded");
-                Err(err)
-            }
-            Err(panic) => {
-                let err = self.host_panic(hook, &*panic);
-                tracing::error!(plugin = %self.name(), %hook, "{err}");
                 Err(err)
             }
         }
     }
 
-    /// The error for a panic that unwound out of a call: a host import
-    /// panicked (a bug in the host, never in the plugin). The instance is
-    /// discarded with its store; the next call starts fresh.
-    fn host_panic(&self, hook: Hook, panic: &(dyn std::any::Any + Send)) -> Error {
-        let message = panic
-            .downcast_ref::<&str>()
-            .copied()
-            .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-            .unwrap_or("(no message)");
-        Error::Runtime(format!(
-            "a host function panicked while plugin '{}' ran {hook}: {message}; the call failed and its instance was discarded (this is a bug in the host, not the plugin: please report it)",
-            self.name()
-        ))
+    /// Runs `f`, a call into `inst`, and types its failure: a trap or a
+    /// limit as [`instance::classify`] says, and a panic that unwound out of
+    /// a host import (wasmtime resumes it once the wasm frames are gone) as
+    /// `Error::Runtime`, a bug in the host, never in the plugin. After a
+    /// failure the instance must not be reused.
+    fn run<T>(
+        &self,
+        hook: Hook,
+        inst: &mut Instance,
+        f: impl FnOnce(&mut Instance) -> wasmtime::Result<T>,
+    ) -> Result<T> {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(inst))) {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(instance::classify(self.name(), hook, self.limits(), e, inst.store.data())),
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .copied()
+                    .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                    .unwrap_or("(no message)");
+                let err = Error::Runtime(format!(
+                    "a host function panicked while plugin '{}' ran {hook}: {message}; the call failed and its instance was discarded (this is a bug in the host, not the plugin: please report it)",
+                    self.name()
+                ));
+                tracing::error!(plugin = %self.name(), %hook, "{err}");
+                Err(err)
+            }
+        }
     }
 
     fn pool(&self) -> MutexGuard<'_, Pool> {
@@ -608,17 +609,11 @@ impl Plugin {
         let inner = &self.inner;
         let mut inst =
             Instance::new(&inner.pre, &inner.indices, &inner.shared, &inner.sandbox, self.limits(), &inner.budget)?;
-        if let Some(guest) = inst.guests.lifecycle.as_ref() {
+        if let Some(guest) = inst.guests.lifecycle.clone() {
             let _deadline = inst.store.data().deadline.enter();
-            match contain(|| guest.call_init(&mut inst.store, &inner.shared.config)) {
-                Ok(Ok(Ok(()))) => {}
-                Ok(Ok(Err(e))) => {
-                    return Err(Error::InitFailed { plugin: self.name().to_owned(), code: e.code, message: e.message });
-                }
-                Ok(Err(e)) => {
-                    return Err(instance::classify(self.name(), Hook::Init, self.limits(), e, inst.store.data()));
-                }
-                Err(panic) => return Err(self.host_panic(Hook::Init, &*panic)),
+            let init = |inst: &mut Instance| guest.call_init(&mut inst.store, &inner.shared.config);
+            if let Err(e) = self.run(Hook::Init, &mut inst, init)? {
+                return Err(Error::InitFailed { plugin: self.name().to_owned(), code: e.code, message: e.message });
             }
         }
         // Calls start with an empty stderr: what instantiation wrote is logged here.
@@ -672,13 +667,6 @@ impl Drop for Lease<'_> {
         drop(self.inst.take());
         self.plugin.release();
     }
-}
-
-/// Runs `f`, catching a panic that unwinds out of it (from a host import
-/// called by the plugin: wasmtime resumes such panics once the wasm frames
-/// are gone), so that it fails the call instead of the host's thread.
-fn contain<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
 }
 
 /// Enters the trace of `ctx` for a hook call, unless it has none (then the

@@ -125,16 +125,14 @@ fn fetch(
     };
     let invalid = |message: String| refused("invalid-request", format!("plugin '{name}': {message}"));
     let mut target = Target::parse(&request.url).map_err(invalid)?;
-    // The grant first: a plugin without it makes the host do no more work.
+    // The grant first (and for every redirect's target below): a plugin
+    // without it makes the host do no more work.
     check_target(name, client, &grant.network, &target)?;
     let mut method = parse_method(&request.method).map_err(invalid)?;
     let mut headers = request_headers(&request.headers, client.max_request_headers).map_err(invalid)?;
     let mut body = Bytes::from(request.body);
     let mut redirects = 0;
     loop {
-        if redirects > 0 {
-            check_target(name, client, &grant.network, &target)?;
-        }
         if *used >= grant.max_requests {
             return Err(refused(
                 "budget-exceeded",
@@ -177,6 +175,7 @@ fn fetch(
         let next = target.join(&location).map_err(|e| {
             refused("protocol-error", format!("plugin '{name}': {} redirected to a bad location: {e}", target.origin()))
         })?;
+        check_target(name, client, &grant.network, &next)?;
         if matches!(exchange.status, 301..=303) && method != Method::HEAD {
             method = Method::GET;
             body = Bytes::new();
