@@ -18,6 +18,8 @@ use crate::gateway::{GW, gw_plugin, request};
 struct Served {
     child: Child,
     addr: SocketAddr,
+    /// What `warden serve` printed on stdout before serving.
+    banner: String,
     stderr: Arc<Mutex<String>>,
     dir: TempDir,
 }
@@ -73,7 +75,7 @@ impl Served {
             .and_then(|s| s.split_whitespace().next())
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("no address in: {banner}"));
-        Served { child, addr, stderr, dir }
+        Served { child, addr, banner, stderr, dir }
     }
 
     fn dir(&self) -> &Path {
@@ -355,4 +357,57 @@ fn serve_once(dir: &Path, log_format: &str) -> (Option<i32>, String) {
     std::fs::write(&file, format!("{SERVER}log-format = \"{log_format}\"\n[admin]\nenabled = false\n")).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_warden")).arg("serve").arg("--config").arg(&file).output().unwrap();
     (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// The banner names the address and a `curl` for the example body; JSON
+/// logs carry the trace; SIGTERM lets the request in flight finish and
+/// the process exits 0.
+#[test]
+fn warden_serve_prints_a_curl_logs_json_and_drains_on_sigterm() {
+    let up = warden_fixtures::http::TestServer::start();
+    let mut served = Served::start(
+        |p| gw_plugin(p, "gw", GW),
+        &format!(
+            "{SERVER}log-format = \"json\"\n\
+             [[route]]\nname = \"api\"\npath = \"/api\"\nmethods = [\"POST\"]\non-request = [\"gw\"]\nexample-body = '{{\"a\":1}}'\n\
+             [[route]]\nname = \"slow\"\npath = \"/slow\"\nupstream = \"http://{}\"\n",
+            up.addr()
+        ),
+        None,
+    );
+    let addr = served.addr;
+    let curl = format!("curl -i -X POST http://{addr}/api -H 'content-type: application/json' -d '{{\"a\":1}}'");
+    assert!(served.banner.contains(&curl), "{}", served.banner);
+
+    let tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    assert_eq!(request(addr, "POST", "/api", &[("traceparent", tp)], b"{}").status, 200);
+    let slow = std::thread::spawn(move || request(addr, "GET", "/slow/1500", &[], b""));
+    while up.requests() == 0 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    served.signal("TERM");
+    let r = slow.join().unwrap();
+    assert_eq!((r.status, r.text().as_str()), (200, "slow"), "SIGTERM let the in-flight request finish");
+    assert_eq!(served.wait(), Some(0), "{}", served.stderr());
+
+    let lines = served.json_lines();
+    let trace = "0af7651916cd43dd8448eb211c80319c";
+    let plugin_log = lines.iter().find(|l| l["fields"]["plugin"] == "gw").unwrap_or_else(|| panic!("{lines:?}"));
+    assert_eq!(plugin_log["fields"]["trace_id"], trace, "plugin log lines carry the trace");
+    let access = lines.iter().find(|l| l["target"] == "warden::access").unwrap_or_else(|| panic!("{lines:?}"));
+    assert_eq!(access["fields"]["trace_id"], trace);
+    assert_eq!(access["fields"]["status"], 200);
+}
+
+/// A configuration mistake: `error[config]`, exit code 40, file, line and key.
+#[test]
+fn warden_serve_reports_config_errors_with_file_key_and_line() {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("gateway.toml");
+    std::fs::write(&file, "[server]\nlisten = \"127.0.0.1:0\"\n\n[[route]]\nmax-body = 3\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_warden")).arg("serve").arg("--config").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(40));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("error[config]: "), "{err}");
+    assert!(err.contains("gateway.toml:5:1: route.max-body: unknown field `max-body`"), "{err}");
 }

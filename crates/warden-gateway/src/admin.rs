@@ -11,7 +11,6 @@
 //! | `GET /health` | plugin health; 200 if every plugin is running and healthy, else 503 |
 //! | `GET /metrics` | Prometheus text format |
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,13 +19,12 @@ use std::sync::atomic::Ordering;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use warden::{ErrorKind, HealthStatus, PluginInfo, PluginState};
 
-use crate::conn::{self, Cycle, Guarded, Tracked};
+use crate::conn::{self, Cycle};
 use crate::server::{Body, Gateway, Shared};
 
 /// The JSON form of a plugin's state and stats, as the admin API and
@@ -103,19 +101,12 @@ impl Gateway {
             let stop = stop_rx.clone();
             tokio::spawn(async move {
                 let _permit = permit;
-                let cycle = Cycle::new(shared.timeouts);
-                let io = TokioIo::new(Guarded::new(stream, cycle.clone()));
-                let service_cycle = cycle.clone();
-                let service = hyper::service::service_fn(move |req| {
-                    service_cycle.request_started();
-                    let (shared, token, cycle) = (shared.clone(), token.clone(), service_cycle.clone());
-                    async move {
-                        let response = audited(shared, &token, req, peer).await;
-                        Ok::<_, Infallible>(response.map(|body| Tracked::new(body, cycle, None)))
-                    }
-                });
-                let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
-                crate::server::watch_connection(conn, &cycle, stop, peer).await;
+                let (cycle, max_headers) = (Cycle::new(shared.timeouts), shared.max_headers);
+                let handle = move |req| {
+                    let (shared, token) = (shared.clone(), token.clone());
+                    async move { (audited(shared, &token, req, peer).await, None) }
+                };
+                conn::serve(stream, peer, cycle, max_headers, stop, handle).await;
             });
         }
         let _ = stop_tx.send(true);
@@ -145,15 +136,15 @@ async fn audited(shared: Arc<Shared>, token: &str, req: Request<Incoming>, peer:
         ["", "plugins", name, ..] if name != "reload" => Some(name.to_owned()),
         _ => None,
     };
-    let (manager, gateway) = (shared.manager.clone(), shared.clone());
-    let response = admin(shared, token, req).await;
+    let response = admin(shared.clone(), token, req).await;
     let status = response.status().as_u16();
     let authorized = status != StatusCode::UNAUTHORIZED.as_u16();
     let client = peer.to_string();
     tracing::info!(target: "warden::admin", %method, %path, status, %client, authorized, "admin request");
     let refused = status >= 400;
-    if (method != Method::GET || refused) && (!refused || may_audit_refusal(&gateway)) {
+    if (method != Method::GET || refused) && (!refused || may_audit_refusal(&shared)) {
         let fields = json!({ "method": method.as_str(), "path": path, "status": status, "client": client, "authorized": authorized });
+        let manager = shared.manager.clone();
         tokio::task::spawn_blocking(move || manager.audit("admin", plugin.as_deref(), fields)).await.ok();
     }
     response

@@ -10,21 +10,26 @@
 //! and by the request service, which marks where a request starts and
 //! ends. Closing a connection frees its slot in the connection limit.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::{Request, Response};
 use http_body::{Body as HttpBody, Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::{Instant, Sleep};
 
-use crate::server::BoxError;
+use crate::server::{Body, BoxError};
 
 /// The time limits of every connection of a listener.
 #[derive(Debug, Clone, Copy)]
@@ -93,13 +98,13 @@ impl Cycle {
     }
 
     /// A request head arrived whole and is being served.
-    pub(crate) fn request_started(&self) {
+    fn request_started(&self) {
         self.state().phase = Phase::Busy;
     }
 
     /// The response was sent (or dropped): the connection waits for the
     /// next request.
-    pub(crate) fn response_done(&self) {
+    fn response_done(&self) {
         let mut state = self.state();
         if let Phase::Busy = state.phase {
             state.phase = Phase::Waiting { since: Instant::now(), fresh: false };
@@ -108,7 +113,7 @@ impl Cycle {
 
     /// The listener stopped: a connection waiting for a request closes
     /// after a short linger instead of its idle time.
-    pub(crate) fn stop(&self) {
+    fn stop(&self) {
         self.state().stopped.get_or_insert_with(Instant::now);
     }
 
@@ -141,7 +146,7 @@ impl Cycle {
 /// A client socket under its connection's [`Cycle`]: a read that waits
 /// past the head or idle deadline ends the connection, and so does a write
 /// that stalls for the write timeout.
-pub(crate) struct Guarded {
+struct Guarded {
     io: TcpStream,
     cycle: Arc<Cycle>,
     read_timer: Option<Pin<Box<Sleep>>>,
@@ -149,7 +154,7 @@ pub(crate) struct Guarded {
 }
 
 impl Guarded {
-    pub(crate) fn new(io: TcpStream, cycle: Arc<Cycle>) -> Guarded {
+    fn new(io: TcpStream, cycle: Arc<Cycle>) -> Guarded {
         Guarded { io, cycle, read_timer: None, write_timer: None }
     }
 
@@ -256,14 +261,14 @@ pub(crate) type OnDone = Box<dyn FnOnce(bool) + Send>;
 
 /// A response body that tells its connection's [`Cycle`], and `on_done`,
 /// when it is done (sent whole, or dropped).
-pub(crate) struct Tracked<B: HttpBody> {
+struct Tracked<B: HttpBody> {
     body: B,
     cycle: Arc<Cycle>,
     on_done: Option<OnDone>,
 }
 
 impl<B: HttpBody> Tracked<B> {
-    pub(crate) fn new(body: B, cycle: Arc<Cycle>, on_done: Option<OnDone>) -> Tracked<B> {
+    fn new(body: B, cycle: Arc<Cycle>, on_done: Option<OnDone>) -> Tracked<B> {
         Tracked { body, cycle, on_done }
     }
 
@@ -375,6 +380,51 @@ pub(crate) fn is_body_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// Serves HTTP/1.1 on one accepted connection under `cycle`'s bounds until
+/// it closes. `handle` answers each request, and may give what to call
+/// once its response is sent (`true`) or dropped (`false`). When `stop`
+/// turns true (or its sender goes), the cycle is told, so that the
+/// connection closes once it has answered what its client sent.
+pub(crate) async fn serve<H, F>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    cycle: Arc<Cycle>,
+    max_headers: usize,
+    mut stop: watch::Receiver<bool>,
+    handle: H,
+) where
+    H: Fn(Request<Incoming>) -> F + Send + 'static,
+    F: Future<Output = (Response<Body>, Option<OnDone>)> + Send + 'static,
+{
+    let io = TokioIo::new(Guarded::new(stream, cycle.clone()));
+    let service_cycle = cycle.clone();
+    let service = hyper::service::service_fn(move |req| {
+        service_cycle.request_started();
+        let (answer, cycle) = (handle(req), service_cycle.clone());
+        async move {
+            let (response, on_done) = answer.await;
+            Ok::<_, Infallible>(response.map(|body| Tracked::new(body, cycle, on_done)))
+        }
+    });
+    let conn = hyper::server::conn::http1::Builder::new().max_headers(max_headers).serve_connection(io, service);
+    tokio::pin!(conn);
+    let mut stopped = false;
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, client = %peer, "connection ended with an error");
+                }
+                return;
+            }
+            _ = stop.wait_for(|s| *s), if !stopped => {
+                stopped = true;
+                cycle.stop();
+            }
+        }
+    }
+}
+
 /// The next connection on `listener` with a slot under `limit`, or `None`
 /// once `shutdown` completes. While every slot is taken, nothing is
 /// accepted: new clients wait in the listen backlog. Accept errors (out of
@@ -385,7 +435,7 @@ pub(crate) async fn accept<F: Future<Output = ()>>(
     limit: &Arc<Semaphore>,
     mut shutdown: Pin<&mut F>,
     message: &'static str,
-) -> Option<(TcpStream, std::net::SocketAddr, OwnedSemaphorePermit)> {
+) -> Option<(TcpStream, SocketAddr, OwnedSemaphorePermit)> {
     let mut logged: Option<Instant> = None;
     loop {
         let permit = tokio::select! {

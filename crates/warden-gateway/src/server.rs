@@ -6,7 +6,6 @@
 //! answer (respond) -> `on-response` pipeline -> response sent ->
 //! `on-capture` (in the background, plugins in parallel).
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,14 +20,14 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use warden::{CallContext, ConnectionInfo, Exchange, HttpRequest, HttpResponse, PluginManager, RuleEvent, TraceScope};
 
 use crate::config::{GatewayConfig, Mode, RouteConfig, RuleConfig, Stage};
-use crate::conn::{self, Cycle, Deadline, Guarded, Timeouts, Tracked};
+use crate::conn::{self, Cycle, Deadline, OnDone, Timeouts};
 use crate::convert;
 use crate::metrics::{Metrics, Phase};
 use crate::path;
@@ -293,23 +292,16 @@ impl Gateway {
                     return;
                 }
                 let info = Arc::new(info);
-                let io = TokioIo::new(Guarded::new(stream, cycle.clone()));
-                let max_headers = shared.max_headers;
-                let (service_cycle, service_shared) = (cycle.clone(), shared.clone());
-                let service = hyper::service::service_fn(move |req| {
-                    service_cycle.request_started();
-                    let (shared, info, cycle) = (service_shared.clone(), info.clone(), service_cycle.clone());
+                let (max_headers, gateway) = (shared.max_headers, shared.clone());
+                let handle = move |req| {
+                    let (shared, info) = (gateway.clone(), info.clone());
                     async move {
                         let (response, log) = shared.handle(req, info, peer).await;
-                        let done = Box::new(move |whole| log.done(whole));
-                        Ok::<_, Infallible>(response.map(|body| Tracked::new(body, cycle, Some(done))))
+                        let done: OnDone = Box::new(move |whole| log.done(whole));
+                        (response, Some(done))
                     }
-                });
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .keep_alive(true)
-                    .max_headers(max_headers)
-                    .serve_connection(io, service);
-                watch_connection(conn, &cycle, stop, peer).await;
+                };
+                conn::serve(stream, peer, cycle, max_headers, stop, handle).await;
             });
         }
         drop(listener);
@@ -328,32 +320,6 @@ impl Gateway {
         let all = self.shared.background.acquire_many(self.shared.background_capacity);
         let _ = tokio::time::timeout(drain, all).await;
         drained
-    }
-}
-
-/// Drives one connection until it closes; when the listener stops, tells
-/// the connection's cycle, so that it closes once it has answered what its
-/// client sent.
-pub(crate) async fn watch_connection<F, E>(conn: F, cycle: &Cycle, mut stop: watch::Receiver<bool>, peer: SocketAddr)
-where
-    F: Future<Output = Result<(), E>>,
-    E: std::fmt::Display,
-{
-    tokio::pin!(conn);
-    let mut stopped = false;
-    loop {
-        tokio::select! {
-            result = conn.as_mut() => {
-                if let Err(e) = result {
-                    tracing::debug!(error = %e, client = %peer, "connection ended with an error");
-                }
-                return;
-            }
-            _ = stop.wait_for(|s| *s), if !stopped => {
-                stopped = true;
-                cycle.stop();
-            }
-        }
     }
 }
 
