@@ -621,10 +621,15 @@ impl Cx<'_> {
             None => parse_addr(DEFAULT_LISTEN),
         };
         let path = |v: &Option<S<String>>, default: &str| base.join(v.as_ref().map_or(default, |v| v.get_ref()));
-        let max_body = raw.max_body.as_ref().map(|v| self.size(v, "server.max-body")).transpose()?;
-        let max_response_body =
-            raw.max_response_body.as_ref().map(|v| self.size(v, "server.max-response-body")).transpose()?;
-        let drain_timeout = raw.drain_timeout.as_ref().map(|v| self.duration(v, "server.drain-timeout")).transpose()?;
+        let timeout = |v: &Option<S<String>>, key: &str, default| {
+            v.as_ref().map(|v| self.duration(v, key)).transpose().map(|d| d.unwrap_or(default))
+        };
+        let size = |v: &Option<S<String>>, key: &str, default| {
+            v.as_ref().map(|v| self.size(v, key)).transpose().map(|d| d.unwrap_or(default))
+        };
+        let max_body = size(&raw.max_body, "server.max-body", DEFAULT_MAX_BODY)?;
+        let max_response_body = size(&raw.max_response_body, "server.max-response-body", DEFAULT_MAX_RESPONSE_BODY)?;
+        let drain_timeout = timeout(&raw.drain_timeout, "server.drain-timeout", DEFAULT_DRAIN_TIMEOUT)?;
         let log_format = match raw.log_format.as_ref() {
             None => LogFormat::Text,
             Some(v) => match v.get_ref().as_str() {
@@ -648,22 +653,16 @@ impl Cx<'_> {
             }
         };
         let max_background = self.count(&raw.max_background, "server.max-background", 1..=1 << 20, 1024)?;
-        let timeout = |v: &Option<S<String>>, key: &str, default| {
-            v.as_ref().map(|v| self.duration(v, key)).transpose().map(|d| d.unwrap_or(default))
-        };
-        let size = |v: &Option<S<String>>, key: &str, default| {
-            v.as_ref().map(|v| self.size(v, key)).transpose().map(|d| d.unwrap_or(default))
-        };
         Ok(ServerConfig {
             listen,
             plugins: path(&raw.plugins, "plugins"),
             data_dir: path(&raw.data_dir, ".warden"),
-            max_body: max_body.unwrap_or(DEFAULT_MAX_BODY),
-            max_response_body: max_response_body.unwrap_or(DEFAULT_MAX_RESPONSE_BODY),
+            max_body,
+            max_response_body,
             watch: raw.watch.unwrap_or(true),
             access_log: raw.access_log.unwrap_or(true),
             log_format,
-            drain_timeout: drain_timeout.unwrap_or(DEFAULT_DRAIN_TIMEOUT),
+            drain_timeout,
             on_connect: self.stages(raw.on_connect, "server.on-connect")?,
             kv,
             max_background,
@@ -794,16 +793,13 @@ impl Cx<'_> {
         };
         let path = if path.is_empty() { "/".to_owned() } else { path };
         // Requests are matched in normal form, so a route must be written in it.
-        match crate::path::normalize(&path) {
-            Ok(normal) if normal == path => {}
-            Ok(normal) => {
-                let msg = format!("{path:?} is matched against normalized request paths; write {normal:?}");
-                return Err(self.err(raw.path.as_ref().map_or(span.clone(), Spanned::span), &k("path"), msg));
-            }
-            Err(e) => {
-                let msg = format!("{path:?} can never match: {e}");
-                return Err(self.err(raw.path.as_ref().map_or(span.clone(), Spanned::span), &k("path"), msg));
-            }
+        let abnormal = match crate::path::normalize(&path) {
+            Ok(normal) if normal == path => None,
+            Ok(normal) => Some(format!("{path:?} is matched against normalized request paths; write {normal:?}")),
+            Err(e) => Some(format!("{path:?} can never match: {e}")),
+        };
+        if let Some(msg) = abnormal {
+            return Err(self.err(raw.path.as_ref().map_or(span.clone(), Spanned::span), &k("path"), msg));
         }
         let host = match &raw.host {
             None => None,
