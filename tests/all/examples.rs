@@ -1,13 +1,35 @@
 //! The example plugins in `plugins/`, loaded with their own manifests.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use warden::{CallContext, Error, Hook, HttpRequest, HttpResponse, Plugin, RequestAction, ResponseAction};
+use warden::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use warden::{Body, CallContext, Error, Hook, Plugin, Request, RequestAction, Response, ResponseAction};
 use warden_fixtures::{ENRICHER, HEADER_MODIFIER, LOGGER, PLUGINS_DIR, TRANSFORMER, VALIDATOR};
 
 use crate::common::runtime;
+
+/// A request with `headers` (appended in order) and `body`.
+fn request(method: &str, uri: &str, headers: &[(&str, &str)], body: impl Into<Body>) -> Request {
+    let mut req = Request::new(Method::from_bytes(method.as_bytes()).unwrap(), uri.parse().unwrap());
+    for &(name, value) in headers {
+        req.headers.append(HeaderName::from_bytes(name.as_bytes()).unwrap(), HeaderValue::from_str(value).unwrap());
+    }
+    req.body = body.into();
+    req
+}
+
+/// The body of `req`, which must be in memory.
+fn body(req: &Request) -> &[u8] {
+    req.body.bytes().expect("the body is in memory")
+}
+
+/// Everything a plugin can change in a request, to compare before and after a call.
+fn snapshot(req: &Request) -> (Method, Uri, HeaderMap, Vec<u8>) {
+    (req.method.clone(), req.uri.clone(), req.headers.clone(), body(req).to_vec())
+}
 
 /// Copies `plugins/<name>/plugin.toml` next to the built component.
 fn load_example(name: &str, wasm: &str, config: &str) -> (TempDir, Plugin) {
@@ -23,37 +45,43 @@ fn load_example(name: &str, wasm: &str, config: &str) -> (TempDir, Plugin) {
 #[test]
 fn logger_continues_unchanged() {
     let (_d, logger) = load_example("logger", LOGGER, "");
-    let req = HttpRequest::new("GET", "/hello");
-    assert!(matches!(logger.on_request(&CallContext::new("1"), &req).unwrap(), RequestAction::Continue(None)));
-    let resp = HttpResponse::new(404, "");
-    assert!(matches!(
-        logger.on_response(&CallContext::new("1"), &req.head(), &resp).unwrap(),
-        ResponseAction::Continue(None)
-    ));
+    assert_unchanged(&logger, request("GET", "/hello", &[("accept", "*/*")], "hi"), "GET /hello");
+    let req = Arc::new(request("GET", "/hello", &[], ""));
+    let mut resp = Response::new(StatusCode::NOT_FOUND, "not here");
+    resp.headers.insert("content-type", HeaderValue::from_static("text/plain"));
+    let headers = resp.headers.clone();
+    let action = logger.on_response(&CallContext::new("1"), &req, &mut resp).unwrap();
+    assert!(matches!(action, ResponseAction::Continue), "{action:?}");
+    assert_eq!((resp.status, &resp.headers), (StatusCode::NOT_FOUND, &headers), "the response is unchanged");
+    assert_eq!(resp.body.bytes().map(|b| b.as_ref()), Some(&b"not here"[..]));
 }
 
 #[test]
 fn header_modifier_applies_its_config() {
     let (_d, plugin) = load_example("header-modifier", HEADER_MODIFIER, "");
     let manifest = plugin.manifest();
-    let mut req = HttpRequest::new("GET", "/");
-    req.headers.push(("x-remove-me".into(), "1".into()));
-    req.headers.push(("user-agent".into(), "curl".into()));
-    match plugin.on_request(&CallContext::new("1"), &req).unwrap() {
-        RequestAction::Continue(Some(changed)) => {
-            for (key, value) in &manifest.config {
-                if let Some(name) = key.strip_prefix("request.add.").or_else(|| key.strip_prefix("request.set.")) {
-                    assert_eq!(changed.header(name), Some(value.as_str()), "{key}");
-                }
-            }
-            if let Some(removed) = manifest.config.get("request.remove") {
-                for name in removed.split(',') {
-                    assert_eq!(changed.header(name.trim()), None, "{name} not removed");
-                }
-            }
+    let mut req = request("GET", "/", &[("x-remove-me", "1"), ("user-agent", "curl")], "");
+    // The headers the shipped config removes, if it names any.
+    if let Some(removed) = manifest.config.get("request.remove") {
+        for name in removed.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            req.headers.append(HeaderName::from_bytes(name.as_bytes()).unwrap(), HeaderValue::from_static("1"));
         }
-        other => panic!("expected a modified request, got {other:?}"),
     }
+    let before = snapshot(&req);
+    let action = on_request(&plugin, &mut req);
+    assert!(matches!(action, RequestAction::Continue), "{action:?}");
+    assert_ne!(snapshot(&req), before, "expected the plugin to change the request");
+    for (key, value) in &manifest.config {
+        if let Some(name) = key.strip_prefix("request.add.").or_else(|| key.strip_prefix("request.set.")) {
+            assert_eq!(req.header(name), Some(value.as_str()), "{key}");
+        }
+    }
+    if let Some(removed) = manifest.config.get("request.remove") {
+        for name in removed.split(',') {
+            assert_eq!(req.header(name.trim()), None, "{name} not removed");
+        }
+    }
+    assert_eq!(req.header("user-agent"), Some("curl"), "other headers are kept");
 }
 
 // validator, enricher and transformer: the gateway demo's on-request pipeline.
@@ -99,26 +127,25 @@ fn assert_bad_config(name: &str, wasm: &str, config: &str, key: &str) {
     assert!(err.to_string().contains(&format!("plugin '{name}'")), "{err}");
 }
 
-fn json_request(method: &str, body: &str) -> HttpRequest {
-    let mut req = HttpRequest::new(method, "/orders");
-    req.headers.push(("content-type".into(), "application/json".into()));
-    req.body = body.into();
-    req
+fn json_request(method: &str, body: &str) -> Request {
+    request(method, "/orders", &[("content-type", "application/json")], body.to_owned())
 }
 
-fn on_request(plugin: &Plugin, req: &HttpRequest) -> RequestAction {
+/// Runs `plugin`'s on-request hook on `req`, which it may change in place.
+fn on_request(plugin: &Plugin, req: &mut Request) -> RequestAction {
     plugin.on_request(&CallContext::new("1"), req).unwrap_or_else(|e| panic!("on_request failed: {e}"))
 }
 
-/// The body of a modified request, parsed.
-fn modified_json(action: RequestAction) -> (HttpRequest, Value) {
-    match action {
-        RequestAction::Continue(Some(req)) => {
-            let body = serde_json::from_slice(&req.body).expect("the new body is JSON");
-            (req, body)
-        }
-        other => panic!("expected a modified request, got {other:?}"),
-    }
+/// Runs on-request on `req`, expecting the plugin to continue with a changed
+/// request; returns the request as the plugin left it, and its body parsed.
+#[track_caller]
+fn modified_json(plugin: &Plugin, mut req: Request) -> (Request, Value) {
+    let before = snapshot(&req);
+    let action = on_request(plugin, &mut req);
+    assert!(matches!(action, RequestAction::Continue), "expected the request to continue, got {action:?}");
+    assert_ne!(snapshot(&req), before, "expected the plugin to change the request");
+    let value = serde_json::from_slice(body(&req)).expect("the new body is JSON");
+    (req, value)
 }
 
 fn rejection(action: RequestAction) -> (u16, String) {
@@ -128,41 +155,47 @@ fn rejection(action: RequestAction) -> (u16, String) {
     }
 }
 
-fn is_unchanged(action: &RequestAction) -> bool {
-    matches!(action, RequestAction::Continue(None))
+/// Runs on-request on `req`, expecting the plugin to continue and leave the
+/// request as it was (method, target, headers and body).
+#[track_caller]
+fn assert_unchanged(plugin: &Plugin, mut req: Request, what: &str) {
+    let before = snapshot(&req);
+    let action = on_request(plugin, &mut req);
+    assert!(matches!(action, RequestAction::Continue), "{what}: expected the request to continue, got {action:?}");
+    assert_eq!(snapshot(&req), before, "{what}: expected the request unchanged");
 }
 
 /// `plugins/<name>/request.json`, read the way `warden run` reads on-request input.
-fn sample_request(name: &str) -> HttpRequest {
+fn sample_request(name: &str) -> Request {
     let text = std::fs::read_to_string(Path::new(PLUGINS_DIR).join(name).join("request.json")).unwrap();
     let Value::Object(sample) = serde_json::from_str::<Value>(&text).unwrap() else { panic!("not an object") };
     for key in sample.keys() {
         assert!(["method", "uri", "headers", "body"].contains(&key.as_str()), "{name}: unknown key {key}");
     }
-    let mut req = HttpRequest::new(sample["method"].as_str().unwrap(), sample["uri"].as_str().unwrap());
-    for pair in sample["headers"].as_array().unwrap() {
-        req.headers.push((pair[0].as_str().unwrap().into(), pair[1].as_str().unwrap().into()));
-    }
-    req.body = sample["body"].as_str().unwrap().into();
-    req
+    let headers: Vec<(&str, &str)> = sample["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p[0].as_str().unwrap(), p[1].as_str().unwrap()))
+        .collect();
+    let body = sample["body"].as_str().unwrap().to_owned();
+    request(sample["method"].as_str().unwrap(), sample["uri"].as_str().unwrap(), &headers, body)
 }
 
 #[test]
 fn validator_accepts_valid_bodies_unchanged() {
     let (_d, validator) = load_shipped("validator", VALIDATOR);
     for body in [r#"{"user_id":42,"action":"buy"}"#, r#"{"action":"x","user_id":"u","deep":{"a":[1,{"b":2}]}}"#] {
-        assert!(is_unchanged(&on_request(&validator, &json_request("POST", body))), "{body}");
+        assert_unchanged(&validator, json_request("POST", body), body);
     }
     // Methods that are not checked pass whatever they carry.
-    let mut get = HttpRequest::new("GET", "/orders");
-    get.body = b"not json".to_vec();
-    assert!(is_unchanged(&on_request(&validator, &get)));
+    assert_unchanged(&validator, request("GET", "/orders", &[], "not json"), "GET");
 }
 
 #[test]
 fn validator_rejects_with_status_and_reason() {
     let (_d, validator) = load_shipped("validator", VALIDATOR);
-    let check = |method: &str, body: &str| rejection(on_request(&validator, &json_request(method, body)));
+    let check = |method: &str, body: &str| rejection(on_request(&validator, &mut json_request(method, body)));
     assert_eq!(check("POST", r#"{"action":"buy"}"#), (422, "missing required field: user_id".into()));
     assert_eq!(check("PUT", r#"{"user_id":null,"action":"buy"}"#), (422, "missing required field: user_id".into()));
     assert_eq!(check("PUT", r#"{"user_id":0}"#), (422, "missing required field: action".into()));
@@ -178,18 +211,17 @@ fn validator_rejects_with_status_and_reason() {
     let big = format!(r#"{{"user_id":1,"action":"{}"}}"#, "a".repeat(65536));
     assert_eq!(check("POST", &big), (413, "request body larger than 65536 bytes".into()));
 
-    let mut form = HttpRequest::new("POST", "/orders");
-    form.headers.push(("content-type".into(), "application/x-www-form-urlencoded".into()));
-    form.body = b"user_id=1&action=buy".to_vec();
-    assert_eq!(rejection(on_request(&validator, &form)), (415, "content-type must be application/json".into()));
+    let mut form =
+        request("POST", "/orders", &[("content-type", "application/x-www-form-urlencoded")], "user_id=1&action=buy");
+    assert_eq!(rejection(on_request(&validator, &mut form)), (415, "content-type must be application/json".into()));
 }
 
 #[test]
 fn validator_checks_only_configured_methods() {
     let (_d, validator) = load_config("validator", VALIDATOR, "required = \"id\"\nmethods = \"put\"");
-    assert!(is_unchanged(&on_request(&validator, &json_request("POST", "{"))));
+    assert_unchanged(&validator, json_request("POST", "{"), "POST is not checked");
     assert_eq!(
-        rejection(on_request(&validator, &json_request("PUT", "{}"))),
+        rejection(on_request(&validator, &mut json_request("PUT", "{}"))),
         (422, "missing required field: id".into())
     );
 }
@@ -204,19 +236,19 @@ fn validator_bad_config_fails_load() {
 fn enricher_adds_config_fields() {
     let config = "\"add.source\" = \"warden-gateway\"\n\"add-json.version\" = \"2\"";
     let (_d, enricher) = load_config("enricher", ENRICHER, config);
-    let mut req = json_request("POST", r#"{"user_id":42,"version":1,"items":[{"sku":"a","qty":1.50}]}"#);
-    req.headers.push(("content-length".into(), req.body.len().to_string()));
-    let (out, body) = modified_json(on_request(&enricher, &req));
-    assert_eq!(body, json!({"user_id":42,"version":2,"items":[{"sku":"a","qty":1.5}],"source":"warden-gateway"}));
-    assert_eq!(out.header("content-length"), Some(out.body.len().to_string().as_str()), "content-length in step");
+    let sent = r#"{"user_id":42,"version":1,"items":[{"sku":"a","qty":1.50}]}"#;
+    let length = sent.len().to_string();
+    let req =
+        request("POST", "/orders", &[("content-type", "application/json"), ("content-length", length.as_str())], sent);
+    let (out, json) = modified_json(&enricher, req);
+    assert_eq!(json, json!({"user_id":42,"version":2,"items":[{"sku":"a","qty":1.5}],"source":"warden-gateway"}));
+    assert_eq!(out.header("content-length"), Some(body(&out).len().to_string().as_str()), "content-length in step");
     assert_eq!(out.header("content-type"), Some("application/json"));
     // Already enriched, not JSON, or no body: unchanged.
     let done = json_request("POST", r#"{"version":2,"source":"warden-gateway"}"#);
-    assert!(is_unchanged(&on_request(&enricher, &done)));
-    let mut text = HttpRequest::new("POST", "/orders");
-    text.body = br#"{"version":1}"#.to_vec();
-    assert!(is_unchanged(&on_request(&enricher, &text)), "no JSON content type");
-    assert!(is_unchanged(&on_request(&enricher, &json_request("POST", "[1]"))));
+    assert_unchanged(&enricher, done, "already enriched");
+    assert_unchanged(&enricher, request("POST", "/orders", &[], r#"{"version":1}"#), "no JSON content type");
+    assert_unchanged(&enricher, json_request("POST", "[1]"), "not an object");
 }
 
 #[test]
@@ -225,7 +257,7 @@ fn enricher_shipped_config_enriches_bodies_without_a_lookup_field() {
     // `unavailable` until the capability lands); with no `user_id` there is
     // no lookup, so no key-value call and no error.
     let (_d, enricher) = load_shipped("enricher", ENRICHER);
-    let (_, body) = modified_json(on_request(&enricher, &json_request("POST", r#"{"action":"buy"}"#)));
+    let (_, body) = modified_json(&enricher, json_request("POST", r#"{"action":"buy"}"#));
     assert_eq!(body, json!({"action":"buy","source":"warden-gateway"}));
 }
 
@@ -235,7 +267,10 @@ fn enricher_lookup_returns_key_value_errors() {
     // come back from on_request (for the gateway's failure policy), not be
     // dropped or panic. Once the store lands, `user:42` holds the seed.
     let (_d, enricher) = load_shipped("enricher", ENRICHER);
-    let err = enricher.on_request(&CallContext::new("1"), &json_request("POST", r#"{"user_id":42}"#)).unwrap_err();
+    let mut req = json_request("POST", r#"{"user_id":42}"#);
+    let before = snapshot(&req);
+    let err = enricher.on_request(&CallContext::new("1"), &mut req).unwrap_err();
+    assert_eq!(snapshot(&req), before, "a failed call leaves the request as it was");
     match &err {
         Error::Plugin { plugin, hook, code, .. } => {
             assert_eq!((plugin.as_str(), *hook, code.as_str()), ("enricher", Hook::OnRequest, "unavailable"), "{err}")
@@ -243,10 +278,7 @@ fn enricher_lookup_returns_key_value_errors() {
         other => panic!("expected the plugin's key-value error, got {other:?}"),
     }
     // The instance keeps serving.
-    assert!(is_unchanged(&on_request(
-        &enricher,
-        &json_request("POST", r#"{"action":"buy","source":"warden-gateway"}"#)
-    )));
+    assert_unchanged(&enricher, json_request("POST", r#"{"action":"buy","source":"warden-gateway"}"#), "enriched");
 }
 
 #[test]
@@ -262,19 +294,17 @@ fn transformer_renames_and_removes_fields() {
         "POST",
         r#"{"user_id":42,"action":"buy","password":"hunter2","debug":true,"meta":{"password":"kept","user_id":1}}"#,
     );
-    let (_, body) = modified_json(on_request(&transformer, &req));
+    let (_, body) = modified_json(&transformer, req);
     assert_eq!(body, json!({"userId":42,"action":"buy","meta":{"password":"kept","user_id":1}}));
 }
 
 #[test]
 fn transformer_leaves_other_requests_unchanged() {
     let (_d, transformer) = load_shipped("transformer", TRANSFORMER);
-    assert!(is_unchanged(&on_request(&transformer, &json_request("POST", r#"{"userId":42,"action":"buy"}"#))));
-    assert!(is_unchanged(&on_request(&transformer, &json_request("POST", r#"{"user_id":"#))));
-    let mut text = HttpRequest::new("POST", "/orders");
-    text.body = br#"{"user_id":42}"#.to_vec();
-    assert!(is_unchanged(&on_request(&transformer, &text)), "no JSON content type");
-    assert!(is_unchanged(&on_request(&transformer, &HttpRequest::new("GET", "/"))));
+    assert_unchanged(&transformer, json_request("POST", r#"{"userId":42,"action":"buy"}"#), "no listed field");
+    assert_unchanged(&transformer, json_request("POST", r#"{"user_id":"#), "not JSON");
+    assert_unchanged(&transformer, request("POST", "/orders", &[], r#"{"user_id":42}"#), "no JSON content type");
+    assert_unchanged(&transformer, request("GET", "/", &[], ""), "no body");
 }
 
 #[test]
@@ -289,33 +319,35 @@ fn pipeline_validates_enriches_and_transforms() {
     let (_v, validator) = load_shipped("validator", VALIDATOR);
     let (_e, enricher) = load_config("enricher", ENRICHER, "\"add.source\" = \"warden-gateway\"");
     let (_t, transformer) = load_shipped("transformer", TRANSFORMER);
-    let run = |mut req: HttpRequest| -> RequestAction {
+    // Each plugin gets the request as the previous one left it.
+    let run = |mut req: Request| -> (RequestAction, Request) {
         for plugin in [&validator, &enricher, &transformer] {
-            match on_request(plugin, &req) {
-                RequestAction::Continue(None) => {}
-                RequestAction::Continue(Some(next)) => req = next,
-                stop => return stop,
+            match on_request(plugin, &mut req) {
+                RequestAction::Continue => {}
+                stop => return (stop, req),
             }
         }
-        RequestAction::Continue(Some(req))
+        (RequestAction::Continue, req)
     };
-    let (_, body) = modified_json(run(json_request("POST", r#"{"user_id":7,"action":"buy","password":"pw"}"#)));
-    assert_eq!(body, json!({"userId":7,"action":"buy","source":"warden-gateway"}));
-    assert_eq!(rejection(run(json_request("POST", r#"{"action":"buy"}"#))).0, 422);
+    let (action, req) = run(json_request("POST", r#"{"user_id":7,"action":"buy","password":"pw"}"#));
+    assert!(matches!(action, RequestAction::Continue), "{action:?}");
+    let json: Value = serde_json::from_slice(body(&req)).expect("the new body is JSON");
+    assert_eq!(json, json!({"userId":7,"action":"buy","source":"warden-gateway"}));
+    assert_eq!(rejection(run(json_request("POST", r#"{"action":"buy"}"#)).0).0, 422);
 }
 
 #[test]
 fn sample_requests_do_what_the_docs_say() {
     let (_v, validator) = load_shipped("validator", VALIDATOR);
-    let (status, reason) = rejection(on_request(&validator, &sample_request("validator")));
+    let (status, reason) = rejection(on_request(&validator, &mut sample_request("validator")));
     assert_eq!((status, reason.as_str()), (422, "missing required field: user_id"));
 
     let (_t, transformer) = load_shipped("transformer", TRANSFORMER);
-    let (_, body) = modified_json(on_request(&transformer, &sample_request("transformer")));
-    assert_eq!(body, json!({"userId":42,"action":"buy"}));
+    let (_, json) = modified_json(&transformer, sample_request("transformer"));
+    assert_eq!(json, json!({"userId":42,"action":"buy"}));
 
     // The enricher's sample looks up `user:42` (seeded by its config).
     let sample = sample_request("enricher");
-    let body: Value = serde_json::from_slice(&sample.body).unwrap();
-    assert_eq!(body["user_id"], 42);
+    let json: Value = serde_json::from_slice(body(&sample)).unwrap();
+    assert_eq!(json["user_id"], 42);
 }

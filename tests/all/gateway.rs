@@ -179,7 +179,7 @@ pub fn send_raw(addr: SocketAddr, raw: &[u8]) -> std::io::Result<Reply> {
     read_response(&mut reader)
 }
 
-fn read_response(reader: &mut impl BufRead) -> std::io::Result<Reply> {
+pub fn read_response(reader: &mut impl BufRead) -> std::io::Result<Reply> {
     let mut line = String::new();
     if reader.read_line(&mut line)? == 0 {
         return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed without a response"));
@@ -411,8 +411,90 @@ fn proxy_streams_bodies_and_reports_upstream_failures() {
     assert_eq!((r.status, r.text().as_str()), (504, "upstream timed out\n"));
     let r = h.request("GET", "/dead", &[], b"");
     assert_eq!((r.status, r.text().as_str()), (502, "upstream unavailable\n"));
-    let r = h.request("PUT", "/up/x", &[], &vec![b'z'; 600 * 1024]);
-    assert_eq!(r.status, 413);
+    // max-body bounds only bodies read into memory; nothing reads this one.
+    let r = h.request("PUT", "/up/echo", &[], &vec![b'z'; 600 * 1024]);
+    assert_eq!(r.json()["body"].as_str().map(str::len), Some(600 * 1024));
+}
+
+/// Plugins that only look at headers let a body of any size stream to the
+/// upstream; once one reads the body, `max-body` bounds it (413), and a
+/// body read once is what the next plugins and the upstream get.
+#[test]
+fn max_body_bounds_only_bodies_a_plugin_reads() {
+    let up = TestServer::start();
+    let h = Harness::start(
+        |p| ["a", "b"].into_iter().for_each(|name| gw_plugin(p, name, GW)),
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nwatch = false\nmax-body = \"1 KiB\"\n\
+             [[route]]\nname = \"up\"\npath = \"/echo\"\nupstream = \"http://{}\"\non-request = [\"a\", \"b\"]\n",
+            up.addr()
+        ),
+    );
+    let big = vec![b'q'; 64 * 1024];
+    let r = h.request("POST", "/echo", &[("x-test", "pass")], &big);
+    assert_eq!((r.status, r.json()["body"].as_str().map(str::len)), (200, Some(64 * 1024)), "streamed past max-body");
+    let r = h.request("POST", "/echo", &[("x-test", "read-body")], &big);
+    assert_eq!((r.status, r.text().as_str()), (413, "request body too large\n"));
+    let r = h.request("POST", "/echo", &[("x-test", "read-body")], b"small");
+    assert_eq!(r.json()["body"], "small", "read by both plugins, then forwarded");
+    // Without a length up front, the limit holds while reading.
+    let mut raw = b"POST /echo HTTP/1.1\r\nhost: x\r\nconnection: close\r\nx-test: read-body\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..4 {
+        raw.extend_from_slice(format!("{:x}\r\n", 600).as_bytes());
+        raw.extend_from_slice(&[b'b'; 600]);
+        raw.extend_from_slice(b"\r\n");
+    }
+    raw.extend_from_slice(b"0\r\n\r\n");
+    assert_eq!(send_raw(h.addr, &raw).unwrap().status, 413);
+    // A plugin that asks only for the length gets the declared one, unread.
+    let r = h.request("POST", "/echo", &[("x-test", "body-length")], &big);
+    assert_eq!(r.text(), "65536");
+}
+
+/// Sends a 10 KB body in two halves 400 ms apart to a route whose plugin
+/// (timeout 200 ms) reads it.
+fn slow_upload(addr: SocketAddr) -> Reply {
+    let mut conn = TcpStream::connect(addr).unwrap();
+    let body = vec![b's'; 10_000];
+    write!(
+        conn,
+        "POST /echo HTTP/1.1\r\nhost: x\r\nconnection: close\r\nx-test: read-body\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    conn.write_all(&body[..5_000]).unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    conn.write_all(&body[5_000..]).unwrap();
+    read_response(&mut BufReader::new(conn)).unwrap()
+}
+
+/// Small bodies are read before the plugins run, so a slow client holds
+/// no plugin instance and is not held to a plugin's timeout; with
+/// `body-prefetch = 0` the plugin's wait counts against its timeout, and
+/// the client (not the plugin) is blamed: 408.
+#[test]
+fn small_bodies_are_read_before_plugins_so_slow_clients_hold_no_instance() {
+    let up = TestServer::start();
+    let config = |prefetch: &str| {
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nwatch = false\nbody-prefetch = \"{prefetch}\"\n\
+             [[route]]\nname = \"up\"\npath = \"/echo\"\nupstream = \"http://{}\"\non-request = [\"gw\"]\n",
+            up.addr()
+        )
+    };
+    let h = Harness::start(one_plugin, &config("64 KiB"));
+    let r = slow_upload(h.addr);
+    assert_eq!((r.status, r.json()["body"].as_str().map(str::len)), (200, Some(10_000)));
+
+    let h = Harness::start(one_plugin, &config("0"));
+    let r = slow_upload(h.addr);
+    assert_eq!((r.status, r.text().as_str()), (408, "request body not received in time\n"));
+    let stats = h.manager().info("gw").unwrap().stats;
+    assert_eq!(
+        stats.last_error.map(|e| e.kind),
+        Some(warden::ErrorKind::ServiceUnavailable),
+        "not the plugin's timeout"
+    );
 }
 
 #[test]

@@ -1,12 +1,19 @@
 //! Hook calls, results, permissions, instance policy, lifecycle.
 
-use warden::{CallContext, Error, Hook, HttpRequest, HttpResponse, Interface, RequestAction, ResponseAction};
+use std::sync::Arc;
+
+use warden::http::{HeaderValue, Method, StatusCode};
+use warden::{CallContext, Error, Hook, Interface, Request, RequestAction, Response, ResponseAction};
 use warden_fixtures::{ECHO, MALICIOUS};
 
 use crate::common::{assert_still_serves, load, plugin_dir, runtime};
 
 fn ctx() -> CallContext {
     CallContext::new("test-1")
+}
+
+fn get(uri: &str) -> Request {
+    Request::new(Method::GET, uri.parse().unwrap())
 }
 
 #[test]
@@ -29,7 +36,7 @@ fn exports_are_discovered() {
 #[test]
 fn calling_an_unexported_hook_is_a_clear_error() {
     let (_d, plugin) = load(MALICIOUS, "");
-    let err = plugin.on_request(&ctx(), &HttpRequest::new("GET", "/")).unwrap_err();
+    let err = plugin.on_request(&ctx(), &mut get("/")).unwrap_err();
     assert!(matches!(err, Error::HookNotExported { hook: Hook::OnRequest, .. }), "{err:?}");
     assert!(
         err.to_string().contains("does not export on-request; it exports: init, shutdown, health, handle"),
@@ -48,9 +55,8 @@ fn calling_an_unexported_hook_is_a_clear_error() {
 #[test]
 fn request_actions_continue_respond_reject() {
     let (_d, echo) = load(ECHO, "");
-    let req = |uri: &str| HttpRequest::new("GET", uri);
-    assert!(matches!(echo.on_request(&ctx(), &req("/anything")).unwrap(), RequestAction::Continue(None)));
-    match echo.on_request(&ctx(), &req("/respond")).unwrap() {
+    assert!(matches!(echo.on_request(&ctx(), &mut get("/anything")).unwrap(), RequestAction::Continue));
+    match echo.on_request(&ctx(), &mut get("/respond")).unwrap() {
         RequestAction::Respond(resp) => {
             assert_eq!(resp.status, 200);
             assert_eq!(resp.body, b"hi");
@@ -58,11 +64,11 @@ fn request_actions_continue_respond_reject() {
         }
         other => panic!("{other:?}"),
     }
-    match echo.on_request(&ctx(), &req("/reject")).unwrap() {
+    match echo.on_request(&ctx(), &mut get("/reject")).unwrap() {
         RequestAction::Reject(r) => assert_eq!((r.status, r.reason.as_str()), (403, "nope")),
         other => panic!("{other:?}"),
     }
-    let err = echo.on_request(&ctx(), &req("/error")).unwrap_err();
+    let err = echo.on_request(&ctx(), &mut get("/error")).unwrap_err();
     assert!(
         matches!(&err, Error::Plugin { code, message, .. } if code == "boom" && message == "on-request failed"),
         "{err:?}"
@@ -70,33 +76,164 @@ fn request_actions_continue_respond_reject() {
 }
 
 #[test]
-fn modifying_without_permission_is_denied() {
+fn modifying_without_permission_is_denied_at_the_change() {
     let (_d, echo) = load(ECHO, "");
-    let original = HttpRequest::new("GET", "/modify");
-    let err = echo.on_request(&ctx(), &original).unwrap_err();
+    let mut request = get("/modify");
+    let err = echo.on_request(&ctx(), &mut request).unwrap_err();
     assert!(
-        matches!(&err, Error::CapabilityDenied { permission, .. } if permission.contains("modify-request")),
+        matches!(&err, Error::CapabilityDenied { permission, action, .. }
+            if permission == "modify-request = true" && action.contains("append-header")),
         "{err:?}"
     );
-    // The caller still holds the original, untouched.
-    assert!(original.headers.is_empty());
-    let resp = HttpResponse::new(200, "ok");
-    let err = echo.on_response(&ctx(), &original.head(), &resp).unwrap_err();
-    assert!(matches!(err, Error::CapabilityDenied { .. }), "{err:?}");
+    assert!(request.headers.is_empty(), "the request is untouched");
+    let mut resp = Response::new(StatusCode::OK, "ok");
+    let err = echo.on_response(&ctx(), &Arc::new(get("/modify")), &mut resp).unwrap_err();
+    assert!(matches!(&err, Error::CapabilityDenied { permission, .. } if permission == "modify-response = true"));
+    assert!(resp.headers.is_empty());
+
+    // A plugin may also handle the refusal itself: it learns the code.
+    let (_d, gw) = load(warden_fixtures::GATEWAY_GUEST, "");
+    let mut request = get("/");
+    request.headers.insert("x-test", HeaderValue::from_static("try-modify"));
+    match gw.on_request(&ctx(), &mut request).unwrap() {
+        RequestAction::Respond(r) => assert_eq!(r.body, b"capability-denied"),
+        other => panic!("{other:?}"),
+    }
+    assert!(!request.headers.contains_key("x-tried"));
 }
 
 #[test]
-fn modifying_with_permission_is_allowed() {
+fn modifying_with_permission_changes_the_message_in_place() {
     let (_d, echo) = load(ECHO, "[permissions]\nmodify-request = true\nmodify-response = true");
-    match echo.on_request(&ctx(), &HttpRequest::new("GET", "/modify")).unwrap() {
-        RequestAction::Continue(Some(req)) => assert_eq!(req.header("x-modified"), Some("1")),
+    let mut request = get("/modify");
+    assert!(matches!(echo.on_request(&ctx(), &mut request).unwrap(), RequestAction::Continue));
+    assert_eq!(request.header("x-modified"), Some("1"));
+    let mut resp = Response::new(StatusCode::OK, "ok");
+    assert!(matches!(
+        echo.on_response(&ctx(), &Arc::new(get("/modify")), &mut resp).unwrap(),
+        ResponseAction::Continue
+    ));
+    assert_eq!(resp.header("x-modified"), Some("1"));
+}
+
+/// A request for the gateway fixture, steered by `x-test`.
+fn steered(test: &'static str) -> Request {
+    let mut request = get("/path?q=1");
+    request.headers.insert("x-test", HeaderValue::from_static(test));
+    request
+}
+
+#[test]
+fn in_on_response_the_request_is_read_only_and_its_body_withheld() {
+    let (_d, gw) = load(warden_fixtures::GATEWAY_GUEST, "[permissions]\nmodify-request = true\nmodify-response = true");
+    let mut request = steered("touch-request");
+    request.body = warden::Body::from("not for on-response");
+    let head = Arc::new(request.head());
+    let mut resp = Response::new(StatusCode::OK, "ok");
+    assert!(matches!(gw.on_response(&ctx(), &head, &mut resp).unwrap(), ResponseAction::Continue));
+    assert_eq!(resp.header("x-set-request-header"), Some("read-only"));
+    assert_eq!(resp.header("x-request-body"), Some("body-unavailable"));
+    assert!(!head.headers.contains_key("x-late"));
+}
+
+#[test]
+fn the_changes_of_a_failed_call_are_undone() {
+    let (_d, gw) = load(warden_fixtures::GATEWAY_GUEST, "[permissions]\nmodify-request = true");
+    let mut request = steered("modify-then-fail");
+    let err = gw.on_request(&ctx(), &mut request).unwrap_err();
+    assert!(matches!(&err, Error::Plugin { code, .. } if code == "half-done"), "{err:?}");
+    assert!(!request.headers.contains_key("x-half"), "{:?}", request.headers);
+    assert_eq!(request.header("x-test"), Some("modify-then-fail"));
+
+    // A change made by a call that succeeds stays, body included.
+    let mut request = steered("modify");
+    request.body = warden::Body::from("abc");
+    request.headers.insert("content-length", HeaderValue::from_static("3"));
+    gw.on_request(&ctx(), &mut request).unwrap();
+    assert_eq!(request.body.bytes().map(|b| b.as_ref()), Some(&b"ABC"[..]));
+    assert_eq!(request.header("x-modified"), Some("gw"));
+}
+
+#[test]
+fn a_handle_kept_for_a_later_call_traps_and_never_reads_that_call_s_request() {
+    let (_d, gw) = load(warden_fixtures::GATEWAY_GUEST, "");
+    let mut first = steered("stash");
+    first.headers.insert("x-secret", HeaderValue::from_static("first request's secret"));
+    assert!(matches!(gw.on_request(&ctx(), &mut first).unwrap(), RequestAction::Continue));
+
+    // Outside a request call the old handle names nothing: a trap.
+    let err = gw.handle("stale", b"").unwrap_err();
+    assert_eq!(err.kind(), warden::ErrorKind::Trap, "{err}");
+    assert!(!err.to_string().contains("secret"), "{err}");
+
+    // In a later request call, the handle number may name that call's own
+    // request (the instance's handle table reuses slots): never the first.
+    assert!(matches!(gw.on_request(&ctx(), &mut first).unwrap(), RequestAction::Continue));
+    let mut second = steered("stale");
+    second.headers.insert("x-secret", HeaderValue::from_static("second"));
+    match gw.on_request(&ctx(), &mut second) {
+        Ok(RequestAction::Respond(r)) => assert_eq!(r.body, b"second"),
+        Err(e) => assert_eq!(e.kind(), warden::ErrorKind::Trap, "{e}"),
+        Ok(other) => panic!("{other:?}"),
+    }
+    // The plugin serves on.
+    assert!(matches!(gw.on_request(&ctx(), &mut get("/")).unwrap(), RequestAction::Continue));
+}
+
+#[test]
+fn reads_copy_only_what_is_asked_and_the_context_is_fetched_on_demand() {
+    let (_d, gw) = load(warden_fixtures::GATEWAY_GUEST, "");
+    let ctx = ctx().with_route("api").with_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    match gw.on_request(&ctx, &mut steered("context")).unwrap() {
+        RequestAction::Respond(r) => {
+            let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            assert_eq!(v["request_id"], "test-1");
+            assert_eq!(v["route"], "api");
+            assert_eq!(v["client"], serde_json::Value::Null);
+        }
         other => panic!("{other:?}"),
     }
-    let resp = HttpResponse::new(200, "ok");
-    match echo.on_response(&ctx(), &HttpRequest::new("GET", "/modify").head(), &resp).unwrap() {
-        ResponseAction::Continue(Some(r)) => assert_eq!(r.header("x-modified"), Some("1")),
+    let mut request = steered("body-length");
+    request.headers.insert("content-length", HeaderValue::from_static("12"));
+    request.body = warden::Body::stream(Counting::default(), Some(12), 1 << 20);
+    match gw.on_request(&ctx, &mut request).unwrap() {
+        RequestAction::Respond(r) => assert_eq!(r.body, b"12"),
         other => panic!("{other:?}"),
     }
+    let source = request.body.take_stream::<Counting>().expect("the body stays unread");
+    assert_eq!(source.reads, 0);
+}
+
+/// A streamed body of 12 bytes that counts how often it is read.
+#[derive(Default)]
+struct Counting {
+    reads: u32,
+}
+
+impl warden::BodySource for Counting {
+    fn read_all(&mut self, limit: u64, _deadline: std::time::Instant) -> Result<bytes::Bytes, warden::BodyError> {
+        self.reads += 1;
+        if limit < 12 {
+            return Err(warden::BodyError::TooLarge { limit });
+        }
+        Ok(bytes::Bytes::from_static(b"hello, world"))
+    }
+}
+
+#[test]
+fn a_streamed_body_is_read_once_when_a_plugin_asks_and_its_limit_holds() {
+    let (_d, gw) = load(warden_fixtures::GATEWAY_GUEST, "");
+    let mut request = steered("read-body");
+    request.body = warden::Body::stream(Counting::default(), None, 1 << 20);
+    gw.on_request(&ctx(), &mut request).unwrap();
+    gw.on_request(&ctx(), &mut request).unwrap();
+    assert_eq!(request.body.bytes().map(|b| b.as_ref()), Some(&b"hello, world"[..]), "read once, then kept");
+
+    let mut request = steered("read-body");
+    request.body = warden::Body::stream(Counting::default(), None, 5);
+    let err = gw.on_request(&ctx(), &mut request).unwrap_err();
+    assert!(matches!(&err, Error::Plugin { code, .. } if code == "body-too-large"), "{err:?}");
+    assert_eq!(request.body.error(), Some(&warden::BodyError::TooLarge { limit: 5 }), "the host learns why");
 }
 
 #[test]
@@ -165,6 +302,7 @@ fn connection(client: &str) -> warden::ConnectionInfo {
 
 #[test]
 fn connect_capture_and_rule_match_hooks() {
+    use std::time::Duration;
     use warden::{ConnectAction, Exchange, HealthStatus, RuleEvent};
     let (_d, observer) = load(warden_fixtures::OBSERVER, "");
     assert_eq!(
@@ -178,23 +316,17 @@ fn connect_capture_and_rule_match_hooks() {
     }
 
     assert!(matches!(observer.health().unwrap(), HealthStatus::Healthy));
-    let exchange = Exchange {
-        context: ctx(),
-        request: HttpRequest::new("GET", "/captured"),
-        response: HttpResponse::new(201, "made"),
-        duration_us: 42,
-    };
+    let exchange =
+        Exchange::new(ctx(), get("/captured"), Response::new(StatusCode::CREATED, "made"), Duration::from_micros(42));
     observer.on_capture(&exchange).unwrap();
     match observer.health().unwrap() {
         HealthStatus::Degraded(reason) => assert_eq!(reason, "last capture: /captured"),
         other => panic!("{other:?}"),
     }
 
-    let event = |rule: &str| RuleEvent {
-        context: ctx(),
-        rule: rule.into(),
-        request: HttpRequest::new("POST", "/admin"),
-        details: vec![("path".into(), "/admin".into())],
+    let event = |rule: &str| {
+        let request = Request::new(Method::POST, "/admin".parse().unwrap());
+        RuleEvent::new(ctx(), rule, request, vec![("path".into(), "/admin".into())])
     };
     observer.on_rule_match(&event("audit")).unwrap();
     let err = observer.on_rule_match(&event("fail")).unwrap_err();

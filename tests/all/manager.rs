@@ -422,9 +422,10 @@ fn audit_log_records_security_events_as_json_lines() {
         .build()
         .unwrap();
     m.load_dir(dir.path()).unwrap();
-    let req = warden::HttpRequest::new("GET", "/modify");
-    let denied = m.call("echo", |p| p.on_request(&warden::CallContext::new("1"), &req)).unwrap_err();
+    let mut req = warden::Request::new(http::Method::GET, "/modify".parse().unwrap());
+    let denied = m.call("echo", |p| p.on_request(&warden::CallContext::new("1"), &mut req)).unwrap_err();
     assert_eq!(denied.kind(), ErrorKind::CapabilityDenied);
+    assert!(req.headers.is_empty(), "the refused change is not made: {:?}", req.headers);
     m.handle("bad", "loop", b"").unwrap_err();
     m.handle("bad", "loop", b"").unwrap_err();
     write_manifest(&dir.path().join("echo"), "echo", "1.1.0", "plugin.wasm", "");

@@ -411,3 +411,67 @@ fn warden_serve_reports_config_errors_with_file_key_and_line() {
     assert!(err.starts_with("error[config]: "), "{err}");
     assert!(err.contains("gateway.toml:5:1: route.max-body: unknown field `max-body`"), "{err}");
 }
+
+/// The gateway's peak resident memory so far (`VmHWM`), in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next());
+    kb.and_then(|v| v.parse::<u64>().ok()).expect("VmHWM in /proc/PID/status") << 10
+}
+
+/// 100 MB up and 100 MB down through a proxy route whose plugins only
+/// look at headers: both bodies stream, whatever `max-body` says, and the
+/// gateway's peak memory hardly moves. A gateway that buffered either
+/// body would grow by 100 MB and fail this test.
+#[test]
+fn bodies_no_plugin_reads_stream_through_with_flat_memory() {
+    use warden_fixtures::http::{FNV_OFFSET, fnv1a};
+    const SIZE: usize = 100 << 20;
+    let up = warden_fixtures::http::TestServer::start();
+    let served = Served::start(
+        |p| ["a", "b", "c"].into_iter().for_each(|name| gw_plugin(p, name, GW)),
+        &format!(
+            "{SERVER}access-log = false\nmax-body = \"1MiB\"\nmax-response-body = \"1MiB\"\n\
+             [[route]]\nname = \"up\"\npath = \"/sink\"\nupstream = \"http://{0}\"\non-request = [\"a\", \"b\", \"c\"]\n\
+             [[route]]\nname = \"down\"\npath = \"/big\"\nupstream = \"http://{0}\"\non-request = [\"a\"]\non-response = [\"b\", \"c\"]\n",
+            up.addr()
+        ),
+        None,
+    );
+    let pid = served.child.id();
+    // Warm up: every plugin instantiated, every path taken once.
+    assert_eq!(
+        request(served.addr, "POST", "/sink", &[], b"hello").text(),
+        format!("5 {:016x}", fnv1a(FNV_OFFSET, b"hello"))
+    );
+    assert_eq!(request(served.addr, "GET", "/big/1000", &[], b"").body.len(), 1000);
+    let before = peak_rss(pid);
+
+    // Upload: written as it is made, in 64 KiB pieces.
+    let mut conn = TcpStream::connect(served.addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(conn, "POST /sink HTTP/1.1\r\nhost: x\r\nx-test: pass\r\ncontent-length: {SIZE}\r\n\r\n").unwrap();
+    let piece: Vec<u8> = (0..64 << 10).map(|i| (i % 251) as u8).collect();
+    let mut sum = FNV_OFFSET;
+    for _ in 0..SIZE / piece.len() {
+        conn.write_all(&piece).unwrap();
+        sum = fnv1a(sum, &piece);
+    }
+    let reply = crate::gateway::read_response(&mut BufReader::new(conn)).unwrap();
+    assert_eq!((reply.status, reply.text()), (200, format!("{SIZE} {sum:016x}")), "the upstream got every byte");
+
+    // Download: read as it comes, counted, never kept.
+    let mut conn = TcpStream::connect(served.addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(conn, "GET /big/{SIZE} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").unwrap();
+    let (mut total, mut buf) = (0usize, vec![0; 64 << 10]);
+    loop {
+        match conn.read(&mut buf).unwrap() {
+            0 => break,
+            n => total += n,
+        }
+    }
+    assert!(total > SIZE && total < SIZE + 1024, "the whole body and a head: {total}");
+    let grown = peak_rss(pid).saturating_sub(before);
+    assert!(grown < 32 << 20, "peak memory grew by {} MiB while 2 x 100 MiB streamed", grown >> 20);
+}

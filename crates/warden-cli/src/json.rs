@@ -10,9 +10,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use warden::http;
 use warden::{
-    CallContext, ConnectAction, ConnectionInfo, Exchange, HealthStatus, HttpRequest, HttpResponse, RequestAction,
-    RequestHead, ResponseAction, RuleEvent,
+    CallContext, ConnectAction, ConnectionInfo, Exchange, HealthStatus, HttpResponse, Request, RequestAction, Response,
+    ResponseAction, RuleEvent,
 };
 
 type Headers = Vec<(String, String)>;
@@ -90,25 +91,42 @@ fn body(text: Option<String>, b64: Option<String>) -> Result<Vec<u8>> {
     }
 }
 
+fn header_map(headers: Headers) -> Result<http::HeaderMap> {
+    let mut map = http::HeaderMap::new();
+    for (name, value) in headers {
+        let name =
+            http::HeaderName::from_bytes(name.as_bytes()).with_context(|| format!("invalid header name {name:?}"))?;
+        let value = http::HeaderValue::from_str(&value).with_context(|| format!("invalid value for header {name}"))?;
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
 impl RequestJson {
-    pub fn into_request(self) -> Result<HttpRequest> {
-        let mut req = HttpRequest::new(self.method, self.uri);
-        req.headers = self.headers;
-        req.body = body(self.body, self.body_base64)?;
+    pub fn into_request(self) -> Result<Request> {
+        let method = http::Method::from_bytes(self.method.as_bytes())
+            .with_context(|| format!("invalid method {:?}", self.method))?;
+        let uri = self.uri.parse().with_context(|| format!("invalid uri {:?}", self.uri))?;
+        let mut req = Request::new(method, uri);
+        req.headers = header_map(self.headers)?;
+        req.body = body(self.body, self.body_base64)?.into();
         Ok(req)
     }
 }
 
 impl ResponseJson {
-    pub fn into_response(self) -> Result<HttpResponse> {
-        let mut resp = HttpResponse::new(self.status, body(self.body, self.body_base64)?);
-        resp.headers = self.headers;
+    pub fn into_response(self) -> Result<Response> {
+        let status =
+            http::StatusCode::from_u16(self.status).with_context(|| format!("invalid status {}", self.status))?;
+        let mut resp = Response::new(status, body(self.body, self.body_base64)?);
+        resp.headers = header_map(self.headers)?;
         Ok(resp)
     }
 }
 
 impl ResponseInput {
-    pub fn into_parts(self) -> Result<(RequestHead, HttpResponse)> {
+    /// The request's head (its body is not passed to on-response) and the response.
+    pub fn into_parts(self) -> Result<(Request, Response)> {
         Ok((self.request.into_request()?.head(), self.response.into_response()?))
     }
 }
@@ -126,18 +144,14 @@ impl ConnectionJson {
 
 impl ExchangeInput {
     pub fn into_exchange(self, ctx: CallContext) -> Result<Exchange> {
-        Ok(Exchange {
-            context: ctx,
-            request: self.request.into_request()?,
-            response: self.response.into_response()?,
-            duration_us: self.duration_us,
-        })
+        let duration = std::time::Duration::from_micros(self.duration_us);
+        Ok(Exchange::new(ctx, self.request.into_request()?, self.response.into_response()?, duration))
     }
 }
 
 impl RuleInput {
     pub fn into_event(self, ctx: CallContext) -> Result<RuleEvent> {
-        Ok(RuleEvent { context: ctx, rule: self.rule, request: self.request.into_request()?, details: self.details })
+        Ok(RuleEvent::new(ctx, self.rule, self.request.into_request()?, self.details))
     }
 }
 
@@ -149,12 +163,25 @@ pub fn put_bytes(obj: &mut serde_json::Map<String, Value>, key: &str, bytes: &[u
     };
 }
 
-pub fn request(req: &HttpRequest) -> Value {
+fn header_pairs(headers: &http::HeaderMap) -> Headers {
+    let text = |v: &http::HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned();
+    headers.iter().map(|(k, v)| (k.as_str().to_owned(), text(v))).collect()
+}
+
+pub fn request(req: &Request) -> Value {
     let mut obj = serde_json::Map::new();
-    obj.insert("method".into(), json!(req.method));
-    obj.insert("uri".into(), json!(req.uri));
-    obj.insert("headers".into(), json!(req.headers));
-    put_bytes(&mut obj, "body", &req.body);
+    obj.insert("method".into(), json!(req.method.as_str()));
+    obj.insert("uri".into(), json!(req.uri.to_string()));
+    obj.insert("headers".into(), json!(header_pairs(&req.headers)));
+    put_bytes(&mut obj, "body", req.body.bytes().map_or(&[][..], |b| b.as_ref()));
+    Value::Object(obj)
+}
+
+pub fn lent_response(resp: &Response) -> Value {
+    let mut obj = serde_json::Map::new();
+    obj.insert("status".into(), json!(resp.status.as_u16()));
+    obj.insert("headers".into(), json!(header_pairs(&resp.headers)));
+    put_bytes(&mut obj, "body", resp.body.bytes().map_or(&[][..], |b| b.as_ref()));
     Value::Object(obj)
 }
 
@@ -166,21 +193,23 @@ pub fn response(resp: &HttpResponse) -> Value {
     Value::Object(obj)
 }
 
-pub fn request_action(action: &RequestAction) -> Value {
-    match action {
-        RequestAction::Continue(None) => json!({"action": "continue"}),
-        RequestAction::Continue(Some(req)) => json!({"action": "continue", "request": request(req)}),
-        RequestAction::Respond(resp) => json!({"action": "respond", "response": response(resp)}),
-        RequestAction::Reject(r) => json!({"action": "reject", "status": r.status, "reason": r.reason}),
+/// A request hook's decision; with `changed`, the request as the plugin left it.
+pub fn request_action(action: &RequestAction, changed: Option<&Request>) -> Value {
+    match (action, changed) {
+        (RequestAction::Continue, None) => json!({"action": "continue"}),
+        (RequestAction::Continue, Some(req)) => json!({"action": "continue", "request": request(req)}),
+        (RequestAction::Respond(resp), _) => json!({"action": "respond", "response": response(resp)}),
+        (RequestAction::Reject(r), _) => json!({"action": "reject", "status": r.status, "reason": r.reason}),
     }
 }
 
-pub fn response_action(action: &ResponseAction) -> Value {
-    match action {
-        ResponseAction::Continue(None) => json!({"action": "continue"}),
-        ResponseAction::Continue(Some(resp)) => json!({"action": "continue", "response": response(resp)}),
-        ResponseAction::Respond(resp) => json!({"action": "respond", "response": response(resp)}),
-        ResponseAction::Reject(r) => json!({"action": "reject", "status": r.status, "reason": r.reason}),
+/// A response hook's decision; with `changed`, the response as the plugin left it.
+pub fn response_action(action: &ResponseAction, changed: Option<&Response>) -> Value {
+    match (action, changed) {
+        (ResponseAction::Continue, None) => json!({"action": "continue"}),
+        (ResponseAction::Continue, Some(resp)) => json!({"action": "continue", "response": lent_response(resp)}),
+        (ResponseAction::Respond(resp), _) => json!({"action": "respond", "response": response(resp)}),
+        (ResponseAction::Reject(r), _) => json!({"action": "reject", "status": r.status, "reason": r.reason}),
     }
 }
 
@@ -209,14 +238,14 @@ mod tests {
             serde_json::from_str(r#"{"method":"GET","uri":"/hello","headers":[["host","example.com"]],"body":"text"}"#)
                 .unwrap();
         let req = text.into_request().unwrap();
-        assert_eq!(req.body, b"text");
+        assert_eq!(req.body.bytes().map(|b| b.as_ref()), Some(&b"text"[..]));
         assert_eq!(
             request(&req),
             json!({"method":"GET","uri":"/hello","headers":[["host","example.com"]],"body":"text"})
         );
         let bin: RequestJson = serde_json::from_str(r#"{"method":"POST","uri":"/","body_base64":"/wA="}"#).unwrap();
         let req = bin.into_request().unwrap();
-        assert_eq!(req.body, vec![0xff, 0]);
+        assert_eq!(req.body.bytes().map(|b| b.as_ref()), Some(&[0xff, 0][..]));
         assert_eq!(request(&req)["body_base64"], json!("/wA="));
     }
 
@@ -227,5 +256,9 @@ mod tests {
         let both: RequestJson =
             serde_json::from_str(r#"{"method":"GET","uri":"/","body":"a","body_base64":"YQ=="}"#).unwrap();
         assert!(both.into_request().is_err());
+        let bad: RequestJson = serde_json::from_str(r#"{"method":"G T","uri":"/"}"#).unwrap();
+        assert!(bad.into_request().unwrap_err().to_string().contains("invalid method"));
+        let bad: RequestJson = serde_json::from_str(r#"{"method":"GET","uri":"/","headers":[["x","a\nb"]]}"#).unwrap();
+        assert!(bad.into_request().unwrap_err().to_string().contains("invalid value for header x"));
     }
 }

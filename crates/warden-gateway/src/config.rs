@@ -68,12 +68,21 @@ pub struct ServerConfig {
     /// Where the gateway keeps its state: key-value store, admin token,
     /// compile cache.
     pub data_dir: PathBuf,
-    /// Largest request body; bigger ones get 413 before any plugin runs.
+    /// Largest request body read into memory: for a plugin that asks for
+    /// it (bigger: 413), or for rules, on-capture and respond routes
+    /// (bigger: 413 before any plugin runs). A body nothing reads streams
+    /// to the upstream whatever its size.
     pub max_body: u64,
-    /// Largest upstream response body the `on-response` and `on-capture`
-    /// hooks are given; a bigger one gets 502 when `on-response` plugins
-    /// need it, and is captured without its body otherwise.
+    /// Largest upstream response body read into memory, for an
+    /// `on-response` plugin that asks for it (bigger: 502) or for
+    /// `on-capture` (captured without its body).
     pub max_response_body: u64,
+    /// Request bodies with a declared length up to this are read before
+    /// the plugins run (within `body-read-timeout`), so that a slow client
+    /// never holds a plugin instance; bigger ones, and those without a
+    /// length, stay on the wire until a plugin reads them (the wait then
+    /// counts against that plugin's timeout). 0 turns it off.
+    pub body_prefetch: u64,
     /// Whether plugin folders are watched and reloaded on change.
     pub watch: bool,
     /// One log line per request, at info level.
@@ -299,6 +308,7 @@ struct RawServer {
     data_dir: Option<S<String>>,
     max_body: Option<S<String>>,
     max_response_body: Option<S<String>>,
+    body_prefetch: Option<S<String>>,
     watch: Option<bool>,
     access_log: Option<bool>,
     log_format: Option<S<String>>,
@@ -392,6 +402,9 @@ pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9090";
 pub const DEFAULT_MAX_BODY: u64 = 1 << 20;
 /// Default cap on response bodies given to plugins: 8 MiB.
 pub const DEFAULT_MAX_RESPONSE_BODY: u64 = 8 << 20;
+
+/// Default of `[server] body-prefetch`: 64 KiB.
+pub const DEFAULT_BODY_PREFETCH: u64 = 64 << 10;
 /// Default upstream timeout: 30 s.
 pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default drain time after SIGTERM: 30 s.
@@ -629,6 +642,7 @@ impl Cx<'_> {
         };
         let max_body = size(&raw.max_body, "server.max-body", DEFAULT_MAX_BODY)?;
         let max_response_body = size(&raw.max_response_body, "server.max-response-body", DEFAULT_MAX_RESPONSE_BODY)?;
+        let body_prefetch = size(&raw.body_prefetch, "server.body-prefetch", DEFAULT_BODY_PREFETCH)?;
         let drain_timeout = timeout(&raw.drain_timeout, "server.drain-timeout", DEFAULT_DRAIN_TIMEOUT)?;
         let log_format = match raw.log_format.as_ref() {
             None => LogFormat::Text,
@@ -659,6 +673,7 @@ impl Cx<'_> {
             data_dir: path(&raw.data_dir, ".warden"),
             max_body,
             max_response_body,
+            body_prefetch,
             watch: raw.watch.unwrap_or(true),
             access_log: raw.access_log.unwrap_or(true),
             log_format,

@@ -33,6 +33,7 @@ mod pipeline;
 mod route;
 mod server;
 mod start;
+mod stream;
 mod tee;
 mod trace;
 

@@ -6,7 +6,7 @@
 //! directly.
 //!
 //! ```no_run
-//! use warden::{CallContext, HttpRequest, PluginManager, Runtime};
+//! use warden::{CallContext, PluginManager, Request, Runtime};
 //! use warden_gateway::{OnError, Pipeline, RequestOutcome, Stage};
 //!
 //! # fn main() -> Result<(), warden::Error> {
@@ -16,10 +16,10 @@
 //!     manager,
 //!     vec![Stage::new("validator"), Stage::new("enricher").on_error(OnError::FailOpen)],
 //! );
-//! let mut request = HttpRequest::new("POST", "/api/orders");
-//! request.body = br#"{"user_id":"42"}"#.to_vec();
-//! match pipeline.on_request(&CallContext::new("req-1"), request) {
-//!     RequestOutcome::Continue { request, .. } => println!("forward {} bytes", request.body.len()),
+//! let mut request = Request::new(warden::http::Method::POST, "/api/orders".parse().unwrap());
+//! request.body = warden::Body::from(r#"{"user_id":"42"}"#);
+//! match pipeline.on_request(&CallContext::new("req-1"), &mut request) {
+//!     RequestOutcome::Continue => println!("forward {} {}", request.method, request.uri),
 //!     RequestOutcome::Respond(response) => println!("answered {}", response.status),
 //!     RequestOutcome::Reject(r) => println!("refused {}: {}", r.status, r.reason),
 //!     RequestOutcome::Failed(f) => println!("{f}"),
@@ -32,8 +32,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use warden::{
-    CallContext, ConnectAction, ConnectionInfo, ErrorKind, HttpRequest, HttpResponse, PluginManager, Rejection,
-    RequestAction, RequestHead, ResponseAction,
+    CallContext, ConnectAction, ConnectionInfo, ErrorKind, HttpResponse, PluginManager, Rejection, Request,
+    RequestAction, Response, ResponseAction,
 };
 
 use crate::config::{OnError, Stage};
@@ -49,13 +49,8 @@ pub struct Pipeline {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum RequestOutcome {
-    /// Every plugin continued; `modified` tells whether any replaced the request.
-    Continue {
-        /// The request as the last plugin left it.
-        request: HttpRequest,
-        /// Whether a plugin replaced it.
-        modified: bool,
-    },
+    /// Every plugin continued; the request is as the last one left it.
+    Continue,
     /// A plugin answered; later plugins did not run.
     Respond(HttpResponse),
     /// A plugin refused the request.
@@ -68,13 +63,8 @@ pub enum RequestOutcome {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ResponseOutcome {
-    /// Every plugin continued; `modified` tells whether any replaced the response.
-    Continue {
-        /// The response as the last plugin left it.
-        response: HttpResponse,
-        /// Whether a plugin replaced it.
-        modified: bool,
-    },
+    /// Every plugin continued; the response is as the last one left it.
+    Continue,
     /// A plugin replaced the response and stopped the chain.
     Respond(HttpResponse),
     /// A plugin replaced the response with a refusal.
@@ -177,16 +167,12 @@ impl Pipeline {
         self.stages.is_empty()
     }
 
-    /// Runs `on-request` through every stage.
-    pub fn on_request(&self, ctx: &CallContext, mut request: HttpRequest) -> RequestOutcome {
-        let mut modified = false;
+    /// Runs `on-request` through every stage, each changing `request` in
+    /// place (a stage that fails leaves it as it found it).
+    pub fn on_request(&self, ctx: &CallContext, request: &mut Request) -> RequestOutcome {
         for stage in self.stages.iter() {
-            match self.manager.call(&stage.plugin, |p| p.on_request(ctx, &request)) {
-                Ok(RequestAction::Continue(None)) => {}
-                Ok(RequestAction::Continue(Some(changed))) => {
-                    request = changed;
-                    modified = true;
-                }
+            match self.manager.call(&stage.plugin, |p| p.on_request(ctx, request)) {
+                Ok(RequestAction::Continue) => {}
                 Ok(RequestAction::Respond(response)) => return RequestOutcome::Respond(response),
                 Ok(RequestAction::Reject(r)) => match check_rejection(stage, r) {
                     Ok(Some(r)) => return RequestOutcome::Reject(r),
@@ -200,19 +186,15 @@ impl Pipeline {
                 }
             }
         }
-        RequestOutcome::Continue { request, modified }
+        RequestOutcome::Continue
     }
 
-    /// Runs `on-response` through every stage.
-    pub fn on_response(&self, ctx: &CallContext, head: &RequestHead, mut response: HttpResponse) -> ResponseOutcome {
-        let mut modified = false;
+    /// Runs `on-response` through every stage, each changing `response`
+    /// in place; `request` (its head) is read-only.
+    pub fn on_response(&self, ctx: &CallContext, request: &Arc<Request>, response: &mut Response) -> ResponseOutcome {
         for stage in self.stages.iter() {
-            match self.manager.call(&stage.plugin, |p| p.on_response(ctx, head, &response)) {
-                Ok(ResponseAction::Continue(None)) => {}
-                Ok(ResponseAction::Continue(Some(changed))) => {
-                    response = changed;
-                    modified = true;
-                }
+            match self.manager.call(&stage.plugin, |p| p.on_response(ctx, request, response)) {
+                Ok(ResponseAction::Continue) => {}
                 Ok(ResponseAction::Respond(response)) => return ResponseOutcome::Respond(response),
                 Ok(ResponseAction::Reject(r)) => match check_rejection(stage, r) {
                     Ok(Some(r)) => return ResponseOutcome::Reject(r),
@@ -226,7 +208,7 @@ impl Pipeline {
                 }
             }
         }
-        ResponseOutcome::Continue { response, modified }
+        ResponseOutcome::Continue
     }
 
     /// Runs `on-connect` through every stage.

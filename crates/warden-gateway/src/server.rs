@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderValue};
 use http::request::Parts;
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -24,7 +24,7 @@ use hyper_util::rt::TokioExecutor;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
-use warden::{CallContext, ConnectionInfo, Exchange, HttpRequest, HttpResponse, PluginManager, RuleEvent, TraceScope};
+use warden::{BodyError, CallContext, ConnectionInfo, Exchange, PluginManager, RuleEvent, TraceScope};
 
 use crate::config::{GatewayConfig, Mode, RouteConfig, RuleConfig, Stage};
 use crate::conn::{self, Cycle, Deadline, OnDone, Timeouts};
@@ -32,6 +32,7 @@ use crate::convert;
 use crate::metrics::{Metrics, Phase};
 use crate::path;
 use crate::pipeline::{ConnectOutcome, Pipeline, RequestOutcome, ResponseOutcome};
+use crate::stream::{self, Wire};
 use crate::tee::Tee;
 use crate::trace::{self, TraceContext};
 
@@ -67,6 +68,7 @@ pub(crate) struct Shared {
     pub(crate) in_flight: AtomicUsize,
     max_body: u64,
     max_response_body: u64,
+    body_prefetch: u64,
     access_log: bool,
     /// Set when the gateway stops: every response then closes its connection.
     stopping: AtomicBool,
@@ -229,6 +231,7 @@ impl Gateway {
             in_flight: AtomicUsize::new(0),
             max_body: config.server.max_body,
             max_response_body: config.server.max_response_body,
+            body_prefetch: config.server.body_prefetch,
             access_log: config.server.access_log,
             stopping: AtomicBool::new(false),
             timeouts: Timeouts {
@@ -397,12 +400,10 @@ impl Shared {
                 match log.route {
                     None => plain(404, "no route matches this request"),
                     Some(i) => {
-                        let ctx = CallContext {
-                            request_id: log.request_id.clone(),
-                            traceparent: Some(trace.traceparent()),
-                            route: Some(self.routes[i].config.name.clone()),
-                            connection: Some((*conn).clone()),
-                        };
+                        let ctx = CallContext::new(log.request_id.clone())
+                            .with_traceparent(trace.traceparent())
+                            .with_route(self.routes[i].config.name.clone())
+                            .with_connection((*conn).clone());
                         let (client_ip, start, trace_id) = (peer.ip().to_string(), log.start, log.trace_id.clone());
                         let req = Req { ctx, route: i, client_ip, start, trace_id };
                         self.route(req, parts, body).await
@@ -422,107 +423,112 @@ impl Shared {
 
     async fn route(self: &Arc<Self>, req: Req, parts: Parts, body: Incoming) -> Response<Body> {
         let route = &self.routes[req.route];
-        let declared =
-            parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > self.max_body) {
-            return plain(413, "request body too large");
-        }
         let matched = self.matching_rules(&parts);
         let respond_mode = route.config.mode == Mode::Respond;
-        let needs_body =
-            !route.on_request.is_empty() || respond_mode || !matched.is_empty() || !route.on_capture.is_empty();
-
-        // The body: read whole (capped) when a plugin needs it, else
-        // streamed; either way within the body-read timeout.
-        let max_body = usize::try_from(self.max_body).unwrap_or(usize::MAX);
+        let declared =
+            parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+        // Rules, captures and respond routes need the body in memory, and
+        // small bodies are read before plugins run (a slow client then
+        // holds no plugin instance); for plugins, any other body stays on
+        // the wire until one reads it (see `stream`).
+        let needed = respond_mode || !matched.is_empty() || !route.on_capture.is_empty();
+        if needed && declared.is_some_and(|n| n > self.max_body) {
+            return plain(413, "request body too large");
+        }
+        let small = declared.is_some_and(|n| n <= self.body_prefetch.min(self.max_body));
+        let buffer = needed || (small && !route.on_request.is_empty());
         let body = Deadline::new(body, req.start, self.timeouts.body_read);
-        let (mut outgoing, mut streamed) = if needs_body {
-            match read_capped(body, max_body).await {
-                Ok(bytes) => (convert::to_plugin_request(&parts.method, &parts.uri, &parts.headers, bytes), None),
+        let body = if buffer {
+            match read_capped(body, usize::try_from(self.max_body).unwrap_or(usize::MAX)).await {
+                Ok(bytes) => warden::Body::from(bytes),
                 Err(ReadError::TooLarge) => return plain(413, "request body too large"),
                 Err(ReadError::TimedOut) => return plain(408, "request body not received in time"),
                 Err(ReadError::Failed(_)) => return plain(400, "could not read the request body"),
             }
         } else {
-            let limited = Limited::new(body, max_body).boxed();
-            (HttpRequest::new(parts.method.as_str(), parts.uri.to_string()), Some(limited))
+            let body = body.map_err(Into::into).boxed();
+            Wire::body(body, &parts.headers, self.max_body, tokio::runtime::Handle::current())
         };
-        for (rule, details) in matched {
-            self.rule_matched(&req.ctx, rule, &outgoing, details);
+        let mut request = warden::Request::new(parts.method, parts.uri);
+        request.headers = parts.headers;
+        request.body = body;
+        if !matched.is_empty() {
+            let seen = Arc::new(copy(&request));
+            for (rule, details) in matched {
+                self.rule_matched(&req.ctx, rule, &seen, details);
+            }
         }
-        let captured_request = (!route.on_capture.is_empty()).then(|| outgoing.clone());
 
-        let mut headers = parts.headers;
-        let (mut method, mut target) = (parts.method, parts.uri);
-        let mut response = 'answer: {
+        'answer: {
             if !route.on_request.is_empty() {
                 let pipeline = route.on_request.clone();
                 let ctx = req.ctx.clone();
                 let t = Instant::now();
                 let outcome = tokio::task::spawn_blocking(move || {
-                    let _trace = TraceScope::enter(ctx.traceparent.as_deref());
-                    pipeline.on_request(&ctx, outgoing)
+                    let _trace = TraceScope::enter(ctx.traceparent());
+                    let outcome = pipeline.on_request(&ctx, &mut request);
+                    (outcome, request)
                 })
                 .await;
                 self.metrics.pipeline(req.route, Phase::OnRequest, t.elapsed());
-                match outcome {
-                    Ok(RequestOutcome::Continue { request, modified }) => {
-                        if modified {
-                            match convert::from_plugin_request(&request, self.max_headers) {
-                                Ok((m, t, h)) => (method, target, headers) = (m, t, h),
-                                Err(e) => {
-                                    tracing::warn!(request_id = %req.ctx.request_id, trace_id = %req.trace_id, route = %route.config.name, "a plugin returned an invalid request: {e}");
-                                    break 'answer internal(500);
-                                }
-                            }
-                        }
-                        outgoing = request;
+                let Ok((outcome, changed)) = outcome else { break 'answer internal(500) };
+                request = changed;
+                // A body a plugin could not read is the client's doing,
+                // whatever the plugin made of it.
+                if matches!(outcome, RequestOutcome::Continue | RequestOutcome::Failed(_)) {
+                    match request.body.error() {
+                        Some(BodyError::TooLarge { .. }) => break 'answer plain(413, "request body too large"),
+                        Some(BodyError::TimedOut) => break 'answer plain(408, "request body not received in time"),
+                        Some(_) => break 'answer plain(400, "could not read the request body"),
+                        None => {}
                     }
-                    Ok(RequestOutcome::Respond(r)) => break 'answer self.plugin_response(&req, r),
-                    Ok(RequestOutcome::Reject(r)) => break 'answer plain(r.status, &r.reason),
-                    Ok(RequestOutcome::Failed(f)) => {
-                        tracing::warn!(request_id = %req.ctx.request_id, trace_id = %req.trace_id, route = %route.config.name, "{f}");
+                }
+                match outcome {
+                    RequestOutcome::Continue => {}
+                    RequestOutcome::Respond(r) => break 'answer self.plugin_response(&req, r),
+                    RequestOutcome::Reject(r) => break 'answer plain(r.status, &r.reason),
+                    RequestOutcome::Failed(f) => {
+                        tracing::warn!(request_id = %req.ctx.request_id(), trace_id = %req.trace_id, route = %route.config.name, "{f}");
                         break 'answer internal(f.status());
                     }
-                    Err(_) => break 'answer internal(500),
+                }
+                if let Err(e) = convert::check_target(&request.uri) {
+                    tracing::warn!(request_id = %req.ctx.request_id(), trace_id = %req.trace_id, route = %route.config.name, "a plugin returned an invalid request: {e}");
+                    break 'answer internal(500);
                 }
             }
+            let captured = (!route.on_capture.is_empty()).then(|| copy(&request));
             // The request head as on-response plugins see it; taken now because
             // the headers move into the upstream request.
-            let head = (!route.on_response.is_empty()).then(|| warden::RequestHead {
-                method: method.to_string(),
-                uri: target.path_and_query().map_or("/", |pq| pq.as_str()).to_owned(),
-                headers: convert::headers_to_pairs(&headers),
-            });
+            let head = (!route.on_response.is_empty()).then(|| Arc::new(request.head()));
             let upstream = match &route.config.mode {
                 Mode::Respond => {
-                    let mut r = Response::new(full_body(std::mem::take(&mut outgoing.body)));
-                    if let Some(ct) = headers.get(CONTENT_TYPE) {
+                    let mut r = Response::new(full_body(request.body.bytes().cloned().unwrap_or_default()));
+                    if let Some(ct) = request.headers.get(CONTENT_TYPE) {
                         r.headers_mut().insert(CONTENT_TYPE, ct.clone());
                     }
                     r
                 }
                 Mode::Proxy { upstream, timeout, strip_prefix } => {
                     let strip = strip_prefix.then_some(route.config.path.as_str());
-                    let body = match streamed.take() {
-                        Some(b) => b,
-                        None => full_body(std::mem::take(&mut outgoing.body)),
-                    };
+                    let (method, target) = (request.method, request.uri);
+                    let mut headers = request.headers;
+                    let body = stream::outgoing(&mut request.body, &mut headers);
                     match self.forward(&req, method, &target, headers, body, upstream, *timeout, strip).await {
                         Ok(r) => r,
                         Err(r) => break 'answer r,
                     }
                 }
             };
-            match head {
+            let response = match head {
                 Some(head) => self.after_response(&req, head, upstream).await,
                 None => upstream,
+            };
+            match captured {
+                Some(request) => self.capture(&req, request, response),
+                None => response,
             }
-        };
-        if let Some(request) = captured_request {
-            response = self.capture(&req, request, response);
         }
-        response
     }
 
     /// The rules `parts` matches, with what matched.
@@ -537,7 +543,7 @@ impl Shared {
     }
 
     /// A plugin's own response (from `respond`), checked.
-    fn plugin_response(&self, req: &Req, r: HttpResponse) -> Response<Body> {
+    fn plugin_response(&self, req: &Req, r: warden::HttpResponse) -> Response<Body> {
         match convert::from_plugin_response(&r, self.max_headers) {
             Ok((status, headers)) => {
                 let mut response = Response::new(full_body(r.body));
@@ -546,7 +552,7 @@ impl Shared {
                 response
             }
             Err(e) => {
-                tracing::warn!(request_id = %req.ctx.request_id, trace_id = %req.trace_id, "a plugin returned an invalid response: {e}");
+                tracing::warn!(request_id = %req.ctx.request_id(), trace_id = %req.trace_id, "a plugin returned an invalid response: {e}");
                 internal(500)
             }
         }
@@ -566,7 +572,7 @@ impl Shared {
         strip: Option<&str>,
     ) -> Result<Response<Body>, Response<Body>> {
         let uri = convert::upstream_uri(upstream, target, strip).map_err(|e| {
-            tracing::warn!(request_id = %req.ctx.request_id, trace_id = %req.trace_id, "{e}");
+            tracing::warn!(request_id = %req.ctx.request_id(), trace_id = %req.trace_id, "{e}");
             plain(400, "bad request target")
         })?;
         convert::strip_hop_by_hop(&mut headers);
@@ -580,8 +586,8 @@ impl Shared {
         for (name, value) in [
             ("x-forwarded-for", forwarded_for.as_str()),
             ("x-forwarded-proto", "http"),
-            ("x-request-id", req.ctx.request_id.as_str()),
-            ("traceparent", req.ctx.traceparent.as_deref().unwrap_or_default()),
+            ("x-request-id", req.ctx.request_id()),
+            ("traceparent", req.ctx.traceparent().unwrap_or_default()),
         ] {
             if let Ok(v) = HeaderValue::from_str(value) {
                 headers.insert(name, v);
@@ -608,85 +614,83 @@ impl Shared {
                 if conn::is_body_timeout(&e) {
                     return Err(plain(408, "request body not received in time"));
                 }
-                tracing::warn!(request_id = %req.ctx.request_id, trace_id = %req.trace_id, error = %e, "upstream request failed");
+                tracing::warn!(request_id = %req.ctx.request_id(), trace_id = %req.trace_id, error = %e, "upstream request failed");
                 Err(plain(502, "upstream unavailable"))
             }
             Err(_) => {
-                tracing::warn!(request_id = %req.ctx.request_id, trace_id = %req.trace_id, ?timeout, "upstream timed out");
+                tracing::warn!(request_id = %req.ctx.request_id(), trace_id = %req.trace_id, ?timeout, "upstream timed out");
                 Err(plain(504, "upstream timed out"))
             }
         }
     }
 
-    /// Runs the `on-response` pipeline over a response (read whole, capped).
-    async fn after_response(&self, req: &Req, head: warden::RequestHead, response: Response<Body>) -> Response<Body> {
+    /// Runs the `on-response` pipeline over a response; its body stays on
+    /// the wire unless a plugin reads it (up to `max-response-body`).
+    async fn after_response(&self, req: &Req, head: Arc<warden::Request>, response: Response<Body>) -> Response<Body> {
         let route = &self.routes[req.route];
         let (parts, body) = response.into_parts();
-        let cap = usize::try_from(self.max_response_body).unwrap_or(usize::MAX);
-        let bytes = match read_capped(body, cap).await {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::warn!(request_id = %req.ctx.request_id, trace_id = %req.trace_id, error = %e, "upstream response unreadable or over max-response-body");
-                return plain(502, "bad upstream response");
-            }
-        };
-        let plugin_response = HttpResponse {
-            status: parts.status.as_u16(),
-            headers: convert::headers_to_pairs(&parts.headers),
-            body: bytes.to_vec(),
-        };
+        let runtime = tokio::runtime::Handle::current();
+        let mut lent =
+            warden::Response::new(parts.status, Wire::body(body, &parts.headers, self.max_response_body, runtime));
+        lent.headers = parts.headers;
         let pipeline = route.on_response.clone();
         let ctx = req.ctx.clone();
         let t = Instant::now();
         let outcome = tokio::task::spawn_blocking(move || {
-            let _trace = TraceScope::enter(ctx.traceparent.as_deref());
-            pipeline.on_response(&ctx, &head, plugin_response)
+            let _trace = TraceScope::enter(ctx.traceparent());
+            let outcome = pipeline.on_response(&ctx, &head, &mut lent);
+            (outcome, lent)
         })
         .await;
         self.metrics.pipeline(req.route, Phase::OnResponse, t.elapsed());
-        match outcome {
-            Ok(ResponseOutcome::Continue { modified: false, .. }) => Response::from_parts(parts, full_body(bytes)),
-            Ok(ResponseOutcome::Continue { response, .. } | ResponseOutcome::Respond(response)) => {
-                self.plugin_response(req, response)
-            }
-            Ok(ResponseOutcome::Reject(r)) => plain(r.status, &r.reason),
-            Ok(ResponseOutcome::Failed(f)) => {
-                tracing::warn!(request_id = %req.ctx.request_id, trace_id = %req.trace_id, route = %route.config.name, "{f}");
-                internal(f.status())
-            }
-            Err(_) => internal(500),
+        let Ok((outcome, mut lent)) = outcome else { return internal(500) };
+        if matches!(outcome, ResponseOutcome::Continue | ResponseOutcome::Failed(_))
+            && let Some(e) = lent.body.error()
+        {
+            tracing::warn!(request_id = %req.ctx.request_id(), trace_id = %req.trace_id, error = %e, "upstream response unreadable or over max-response-body");
+            return plain(502, "bad upstream response");
         }
+        match outcome {
+            ResponseOutcome::Continue => {}
+            ResponseOutcome::Respond(response) => return self.plugin_response(req, response),
+            ResponseOutcome::Reject(r) => return plain(r.status, &r.reason),
+            ResponseOutcome::Failed(f) => {
+                tracing::warn!(request_id = %req.ctx.request_id(), trace_id = %req.trace_id, route = %route.config.name, "{f}");
+                return internal(f.status());
+            }
+        }
+        convert::strip_hop_by_hop(&mut lent.headers);
+        let body = stream::outgoing(&mut lent.body, &mut lent.headers);
+        let mut response = Response::new(body);
+        *response.status_mut() = lent.status;
+        *response.headers_mut() = lent.headers;
+        response
     }
 
     /// Wraps the response body so that, once it is sent, the exchange goes
     /// to the route's `on-capture` plugins (each in its own task).
-    fn capture(self: &Arc<Self>, req: &Req, request: HttpRequest, response: Response<Body>) -> Response<Body> {
+    fn capture(self: &Arc<Self>, req: &Req, request: warden::Request, response: Response<Body>) -> Response<Body> {
         let (parts, body) = response.into_parts();
         let shared = self.clone();
         let context = req.ctx.clone();
         let start = req.start;
-        let status = parts.status.as_u16();
-        let headers = convert::headers_to_pairs(&parts.headers);
+        let (status, headers) = (parts.status, parts.headers.clone());
         let route = req.route;
         let cap = usize::try_from(self.max_response_body).unwrap_or(usize::MAX);
         let done = Box::new(move |body: Vec<u8>, truncated: bool| {
-            let mut headers = headers;
+            let mut response = warden::Response::new(status, body);
+            response.headers = headers;
             if truncated {
-                headers.push(("x-warden-capture".into(), "truncated".into()));
+                response.headers.insert("x-warden-capture", HeaderValue::from_static("truncated"));
             }
-            let exchange = Arc::new(Exchange {
-                context,
-                request,
-                response: HttpResponse { status, headers, body },
-                duration_us: u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX),
-            });
+            let exchange = Arc::new(Exchange::new(context, request, response, start.elapsed()));
             for stage in &shared.routes[route].on_capture {
                 let exchange = exchange.clone();
                 let plugin = stage.plugin.clone();
                 shared.background(move |manager| {
-                    let _trace = TraceScope::enter(exchange.context.traceparent.as_deref());
+                    let _trace = TraceScope::enter(exchange.context.traceparent());
                     if let Err(e) = manager.call(&plugin, |p| p.on_capture(&exchange)) {
-                        tracing::warn!(%plugin, request_id = %exchange.context.request_id, "on-capture failed: {e}");
+                        tracing::warn!(%plugin, request_id = %exchange.context.request_id(), "on-capture failed: {e}");
                     }
                 });
             }
@@ -699,16 +703,15 @@ impl Shared {
         &self,
         ctx: &CallContext,
         rule: &RuleConfig,
-        request: &HttpRequest,
+        request: &Arc<warden::Request>,
         details: Vec<(String, String)>,
     ) {
-        let event =
-            Arc::new(RuleEvent { context: ctx.clone(), rule: rule.name.clone(), request: request.clone(), details });
+        let event = Arc::new(RuleEvent::new(ctx.clone(), rule.name.clone(), request.clone(), details));
         for plugin in &rule.plugins {
             let event = event.clone();
             let plugin = plugin.clone();
             self.background(move |manager| {
-                let _trace = TraceScope::enter(event.context.traceparent.as_deref());
+                let _trace = TraceScope::enter(event.context.traceparent());
                 if let Err(e) = manager.call(&plugin, |p| p.on_rule_match(&event)) {
                     tracing::warn!(%plugin, rule = %event.rule, "on-rule-match failed: {e}");
                 }
@@ -750,9 +753,17 @@ fn normal_target(uri: &Uri) -> Result<Uri, path::PathError> {
     Uri::from_parts(parts).map_err(|_| path::PathError::BadEncoding)
 }
 
+/// A copy of a request whose body is in memory (or not needed: a stream
+/// is left out), for plugins that see it after it was sent.
+fn copy(request: &warden::Request) -> warden::Request {
+    let mut copy = request.head();
+    copy.body = request.body.bytes().cloned().map(warden::Body::from).unwrap_or_default();
+    copy
+}
+
 /// Why a body could not be read whole.
 #[derive(Debug)]
-enum ReadError {
+pub(crate) enum ReadError {
     /// Longer than the cap.
     TooLarge,
     /// Not received within the body-read timeout.
@@ -772,7 +783,7 @@ impl std::fmt::Display for ReadError {
 }
 
 /// Reads a whole body, failing as soon as it passes `cap` bytes.
-async fn read_capped<B>(mut body: B, cap: usize) -> Result<Bytes, ReadError>
+pub(crate) async fn read_capped<B>(mut body: B, cap: usize) -> Result<Bytes, ReadError>
 where
     B: http_body::Body<Data = Bytes> + Unpin,
     B::Error: Into<BoxError>,

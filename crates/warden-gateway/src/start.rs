@@ -53,6 +53,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, GatewayError> {
         .key_value(kv)
         .outbound_http(outbound)
         .max_component_size(config.server.max_component_size)
+        .max_headers(config.server.max_headers)
         .build()?;
     let audit = match &config.server.audit_log {
         Some(path) => AuditSink::File(path.clone()),

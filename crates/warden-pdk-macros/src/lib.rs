@@ -180,13 +180,13 @@ fn hook_impl(hook: &Ident) -> TokenStream2 {
                 (result(quote!(::warden_pdk::RequestAction)), result(quote!(::warden_pdk::ResponseAction)));
             quote! {
                 impl exports::warden::plugin::http_filter::Guest for Exports {
-                    fn on_request(ctx: ::warden_pdk::CallContext, request: ::warden_pdk::HttpRequest) -> #req {
+                    fn on_request(ctx: &#rt::types::CallContext, request: &#rt::types::Request) -> #req {
                         #rt::on_request::<P>(&STATE, ctx, request)
                     }
                     fn on_response(
-                        ctx: ::warden_pdk::CallContext,
-                        request: ::warden_pdk::RequestHead,
-                        response: ::warden_pdk::HttpResponse,
+                        ctx: &#rt::types::CallContext,
+                        request: &#rt::types::Request,
+                        response: &#rt::types::Response,
                     ) -> #resp {
                         #rt::on_response::<P>(&STATE, ctx, request, response)
                     }
@@ -207,8 +207,13 @@ fn hook_impl(hook: &Ident) -> TokenStream2 {
             let ret = result(quote!(()));
             quote! {
                 impl exports::warden::plugin::capture::Guest for Exports {
-                    fn on_capture(exchange: ::warden_pdk::Exchange) -> #ret {
-                        #rt::on_capture::<P>(&STATE, exchange)
+                    fn on_capture(
+                        ctx: &#rt::types::CallContext,
+                        request: &#rt::types::Request,
+                        response: &#rt::types::Response,
+                        duration_us: u64,
+                    ) -> #ret {
+                        #rt::on_capture::<P>(&STATE, ctx, request, response, duration_us)
                     }
                 }
             }
@@ -217,8 +222,13 @@ fn hook_impl(hook: &Ident) -> TokenStream2 {
             let ret = result(quote!(()));
             quote! {
                 impl exports::warden::plugin::rule_match::Guest for Exports {
-                    fn on_rule_match(event: ::warden_pdk::RuleEvent) -> #ret {
-                        #rt::on_rule_match::<P>(&STATE, event)
+                    fn on_rule_match(
+                        ctx: &#rt::types::CallContext,
+                        rule: ::std::string::String,
+                        request: &#rt::types::Request,
+                        details: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
+                    ) -> #ret {
+                        #rt::on_rule_match::<P>(&STATE, ctx, rule, request, details)
                     }
                 }
             }
@@ -262,10 +272,10 @@ mod tests {
     fn world_lists_only_chosen_hooks() {
         let input: Input = syn::parse_str("my::Plugin<u8>: http_filter, handler").unwrap();
         let out = expand(&input).unwrap().to_string();
-        assert!(out.contains("export warden:plugin/lifecycle@0.1.0;"));
-        assert!(out.contains("export warden:plugin/http-filter@0.1.0;"));
-        assert!(out.contains("export warden:plugin/handler@0.1.0;"));
-        assert!(!out.contains("export warden:plugin/connect@0.1.0;"));
+        assert!(out.contains("export warden:plugin/lifecycle@0.2.0;"));
+        assert!(out.contains("export warden:plugin/http-filter@0.2.0;"));
+        assert!(out.contains("export warden:plugin/handler@0.2.0;"));
+        assert!(!out.contains("export warden:plugin/connect@0.2.0;"));
     }
 
     #[test]

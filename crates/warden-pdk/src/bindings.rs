@@ -8,13 +8,13 @@ wit_bindgen::generate!({
         package warden:pdk;
 
         world pdk {
-            import warden:plugin/types@0.1.0;
-            import warden:plugin/log@0.1.0;
-            import warden:plugin/config@0.1.0;
-            import warden:plugin/plugins@0.1.0;
-            import warden:plugin/messaging@0.1.0;
-            import warden:plugin/outbound-http@0.1.0;
-            import warden:plugin/keyvalue@0.1.0;
+            import warden:plugin/types@0.2.0;
+            import warden:plugin/log@0.2.0;
+            import warden:plugin/config@0.2.0;
+            import warden:plugin/plugins@0.2.0;
+            import warden:plugin/messaging@0.2.0;
+            import warden:plugin/outbound-http@0.2.0;
+            import warden:plugin/keyvalue@0.2.0;
         }
     ",
     path: "../../wit",

@@ -1,12 +1,15 @@
 //! Helpers on the HTTP types: header access, constructors and hook results.
 
-use crate::{Headers, HttpRequest, HttpResponse, Rejection, RequestAction, RequestHead, ResponseAction};
+use crate::{Headers, HttpResponse, Rejection, RequestAction, ResponseAction};
 
 /// Header access for anything carrying [`Headers`]: header names compare
 /// ASCII case-insensitively; order and repeated names are preserved.
 ///
-/// Implemented for [`HttpRequest`], [`HttpResponse`], [`RequestHead`] and
-/// [`Headers`] itself; it is in the [prelude](crate::prelude).
+/// Implemented for [`HttpResponse`] (what a hook answers with, or what
+/// [`fetch`](crate::fetch) returns) and [`Headers`] itself; it is in the
+/// [prelude](crate::prelude). The messages a hook is lent,
+/// [`Request`](crate::Request) and [`Response`](crate::Response), have
+/// methods of the same names that work through the host.
 pub trait HeadersExt {
     /// The header fields, in order.
     fn headers(&self) -> &[(String, String)];
@@ -91,42 +94,7 @@ macro_rules! impl_headers_ext {
         }
     )*};
 }
-impl_headers_ext!(HttpRequest, HttpResponse, RequestHead);
-
-impl HttpRequest {
-    /// A request with no headers and an empty body.
-    pub fn new(method: impl Into<String>, uri: impl Into<String>) -> Self {
-        HttpRequest { method: method.into(), uri: uri.into(), headers: Headers::new(), body: Vec::new() }
-    }
-
-    /// Replaces the body (builder form).
-    pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
-        self.body = body.into();
-        self
-    }
-
-    /// Replaces the body and keeps a `content-length` header, if the
-    /// request has one, in step with it.
-    pub fn set_body(&mut self, body: impl Into<Vec<u8>>) {
-        self.body = body.into();
-        keep_content_length(self, self.body.len());
-    }
-
-    /// The body as UTF-8 text, if it is valid UTF-8.
-    pub fn body_str(&self) -> Option<&str> {
-        std::str::from_utf8(&self.body).ok()
-    }
-
-    /// The path of the URI: everything before `?` or `#`.
-    pub fn path(&self) -> &str {
-        self.uri.split(['?', '#']).next().unwrap_or_default()
-    }
-
-    /// The request line and headers, without the body.
-    pub fn head(&self) -> RequestHead {
-        RequestHead { method: self.method.clone(), uri: self.uri.clone(), headers: self.headers.clone() }
-    }
-}
+impl_headers_ext!(HttpResponse);
 
 impl HttpResponse {
     /// A response with `status`, no headers and `body`.
@@ -185,13 +153,12 @@ mod tests {
 
     #[test]
     fn header_lookup_is_case_insensitive() {
-        let mut req = HttpRequest::new("GET", "/a?b=1");
-        req.add_header("Accept", "text/html");
-        req.add_header("accept", "*/*");
-        assert_eq!(req.header("ACCEPT"), Some("text/html"));
-        assert_eq!(req.header_values("accept").collect::<Vec<_>>(), ["text/html", "*/*"]);
-        assert!(req.has_header("Accept") && !req.has_header("host"));
-        assert_eq!(req.path(), "/a");
+        let mut resp = HttpResponse::new(200, "");
+        resp.add_header("Accept", "text/html");
+        resp.add_header("accept", "*/*");
+        assert_eq!(resp.header("ACCEPT"), Some("text/html"));
+        assert_eq!(resp.header_values("accept").collect::<Vec<_>>(), ["text/html", "*/*"]);
+        assert!(resp.has_header("Accept") && !resp.has_header("host"));
     }
 
     #[test]
@@ -215,13 +182,11 @@ mod tests {
             RequestAction::reject(403, "nope"),
             RequestAction::Reject(Rejection { status: 403, reason: "nope".into() })
         );
-        let mut req = HttpRequest::new("POST", "/x").with_body("b");
-        req.set_body("longer");
-        assert!(!req.has_header("content-length"), "not added when absent");
-        req.add_header("Content-Length", "1");
-        req.set_body("longer");
-        assert_eq!((req.body.as_slice(), req.header("content-length")), (&b"longer"[..], Some("6")));
-        let head = HttpRequest::new("POST", "/x").with_body("b").head();
-        assert_eq!((head.method.as_str(), head.uri.as_str()), ("POST", "/x"));
+        let mut resp = HttpResponse::new(200, "b");
+        resp.set_body("longer");
+        assert!(!resp.has_header("content-length"), "not added when absent");
+        resp.add_header("Content-Length", "1");
+        resp.set_body("longer");
+        assert_eq!((resp.body.as_slice(), resp.header("content-length")), (&b"longer"[..], Some("6")));
     }
 }

@@ -20,16 +20,13 @@
 //! }
 //!
 //! impl HttpFilter for Logger {
-//!     fn on_request(
-//!         &mut self,
-//!         _ctx: &CallContext,
-//!         req: HttpRequest,
-//!     ) -> Result<RequestAction, PluginError> {
-//!         info!("{}{} {}", self.prefix, req.method, req.uri);
-//!         if req.header("authorization").is_none() {
+//!     fn on_request(&mut self, _ctx: &CallContext, req: &Request) -> Result<RequestAction, PluginError> {
+//!         info!("{}{} {}", self.prefix, req.method(), req.uri());
+//!         if !req.has_header("authorization") {
 //!             return Ok(RequestAction::reject(401, "missing credentials"));
 //!         }
-//!         Ok(RequestAction::Continue(None))
+//!         req.set_header("x-logged", "1")?; // needs `modify-request = true`
+//!         Ok(RequestAction::Continue)
 //!     }
 //! }
 //!
@@ -46,8 +43,15 @@
 //! lazily from the host's configuration. Errors returned by [`Plugin::init`] go
 //! back to the host.
 //!
-//! Natively (for unit tests) the crate compiles too, but calls to host imports
-//! (logging, [`Config::from_host`]) panic there; test plain functions instead.
+//! Hooks get the request and response as [`Request`] and [`Response`]:
+//! handles to messages the host keeps, lent for the call. Each method is a
+//! host call that copies only what it returns; a plugin that never calls
+//! `body()` never makes the host read the body.
+//!
+//! Natively (for unit tests) the crate compiles too: [`Request::local`],
+//! [`Response::local`] and [`CallContext::local`] make in-memory messages
+//! to call hooks with. Other calls to host imports (logging,
+//! [`Config::from_host`]) panic there.
 
 #[allow(
     missing_docs,
@@ -62,6 +66,7 @@ mod http;
 pub mod json;
 pub mod kv;
 pub mod log;
+mod message;
 mod outbound;
 mod plugin;
 mod plugins;
@@ -70,11 +75,12 @@ pub mod prelude;
 pub mod rt;
 
 pub use bindings::warden::plugin::types::{
-    CallContext, ConnectAction, ConnectionInfo, Exchange, Headers, HealthStatus, HttpRequest, HttpResponse,
-    PluginError, Rejection, RequestAction, RequestHead, ResponseAction, RuleEvent,
+    ConnectAction, ConnectionInfo, Headers, HealthStatus, HttpResponse, PluginError, Rejection, RequestAction,
+    ResponseAction,
 };
 pub use config::Config;
 pub use http::HeadersExt;
+pub use message::{CallContext, Exchange, Request, Response, RuleEvent};
 pub use outbound::{OutgoingRequest, fetch};
 pub use plugin::{Capture, Connect, Handler, HttpFilter, Plugin, RuleMatch, Subscriber};
 pub use plugins::{call_plugin, publish};

@@ -1,8 +1,8 @@
 //! The traits a plugin implements: [`Plugin`] always, plus one per hook it exports.
 
 use crate::{
-    CallContext, Config, ConnectAction, ConnectionInfo, Exchange, HealthStatus, HttpRequest, HttpResponse, PluginError,
-    RequestAction, RequestHead, ResponseAction, RuleEvent,
+    CallContext, Config, ConnectAction, ConnectionInfo, Exchange, HealthStatus, PluginError, Request, RequestAction,
+    Response, ResponseAction, RuleEvent,
 };
 
 /// A plugin: built once per instance from its configuration, then called through its hooks.
@@ -27,23 +27,25 @@ pub trait Plugin: Sized + 'static {
 
 /// HTTP filter hooks (`warden:plugin/http-filter`; export with `http_filter`).
 pub trait HttpFilter: Plugin {
-    /// Called for each request. Returning `Continue(Some(request))` replaces the
-    /// request and needs the `modify-request` permission. Continues unchanged by default.
-    fn on_request(&mut self, ctx: &CallContext, request: HttpRequest) -> Result<RequestAction, PluginError> {
+    /// Called for each request, lent for the call. Changes through the
+    /// request's `set_*` methods need the `modify-request` permission.
+    /// Continues unchanged by default.
+    fn on_request(&mut self, ctx: &CallContext, request: &Request) -> Result<RequestAction, PluginError> {
         let _ = (ctx, request);
-        Ok(RequestAction::Continue(None))
+        Ok(RequestAction::Continue)
     }
 
-    /// Called for each response. Returning `Continue(Some(response))` or `Respond`
-    /// needs the `modify-response` permission. Continues unchanged by default.
+    /// Called for each response, lent for the call; the request (head
+    /// only) is read-only. Changes and `Respond` need the
+    /// `modify-response` permission. Continues unchanged by default.
     fn on_response(
         &mut self,
         ctx: &CallContext,
-        request: &RequestHead,
-        response: HttpResponse,
+        request: &Request,
+        response: &Response,
     ) -> Result<ResponseAction, PluginError> {
         let _ = (ctx, request, response);
-        Ok(ResponseAction::Continue(None))
+        Ok(ResponseAction::Continue)
     }
 }
 
@@ -56,13 +58,13 @@ pub trait Connect: Plugin {
 /// Capture hook (`warden:plugin/capture`; export with `capture`).
 pub trait Capture: Plugin {
     /// Called after a response was sent, with the whole exchange.
-    fn on_capture(&mut self, exchange: Exchange) -> Result<(), PluginError>;
+    fn on_capture(&mut self, exchange: &Exchange) -> Result<(), PluginError>;
 }
 
 /// Rule-match hook (`warden:plugin/rule-match`; export with `rule_match`).
 pub trait RuleMatch: Plugin {
     /// Called for a request that matched a host rule the plugin subscribed to.
-    fn on_rule_match(&mut self, event: RuleEvent) -> Result<(), PluginError>;
+    fn on_rule_match(&mut self, event: &RuleEvent) -> Result<(), PluginError>;
 }
 
 /// Message subscriber (`warden:plugin/subscriber`; export with `subscriber`).

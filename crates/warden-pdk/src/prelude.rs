@@ -2,6 +2,6 @@
 
 pub use crate::{
     CallContext, Capture, Config, Connect, ConnectAction, ConnectionInfo, Exchange, Handler, Headers, HeadersExt,
-    HealthStatus, HttpFilter, HttpRequest, HttpResponse, Plugin, PluginError, Rejection, RequestAction, RequestHead,
+    HealthStatus, HttpFilter, HttpResponse, Plugin, PluginError, Rejection, Request, RequestAction, Response,
     ResponseAction, RuleEvent, RuleMatch, Subscriber, debug, error, info, trace, warn,
 };

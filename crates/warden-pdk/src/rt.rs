@@ -3,7 +3,10 @@
 use std::cell::RefCell;
 use std::thread::LocalKey;
 
-use crate::{Capture, Config, Connect, Handler, HealthStatus, HttpFilter, Plugin, PluginError, RuleMatch, Subscriber};
+use crate::{
+    CallContext, Capture, Config, Connect, Exchange, Handler, HealthStatus, HttpFilter, Plugin, PluginError, Request,
+    Response, RuleEvent, RuleMatch, Subscriber,
+};
 
 pub use crate::bindings::warden::plugin::{config, log, types};
 pub use wit_bindgen;
@@ -48,20 +51,20 @@ pub fn with<P: Plugin, R>(
 /// `http-filter.on-request`.
 pub fn on_request<P: HttpFilter>(
     state: &'static State<P>,
-    ctx: types::CallContext,
-    request: types::HttpRequest,
+    ctx: &types::CallContext,
+    request: &types::Request,
 ) -> Result<types::RequestAction, PluginError> {
-    with(state, |p| p.on_request(&ctx, request))
+    with(state, |p| p.on_request(&CallContext::host(ctx), &Request::host(request)))
 }
 
 /// `http-filter.on-response`.
 pub fn on_response<P: HttpFilter>(
     state: &'static State<P>,
-    ctx: types::CallContext,
-    request: types::RequestHead,
-    response: types::HttpResponse,
+    ctx: &types::CallContext,
+    request: &types::Request,
+    response: &types::Response,
 ) -> Result<types::ResponseAction, PluginError> {
-    with(state, |p| p.on_response(&ctx, &request, response))
+    with(state, |p| p.on_response(&CallContext::host(ctx), &Request::host(request), &Response::host(response)))
 }
 
 /// `connect.on-connect`.
@@ -73,13 +76,32 @@ pub fn on_connect<P: Connect>(
 }
 
 /// `capture.on-capture`.
-pub fn on_capture<P: Capture>(state: &'static State<P>, exchange: types::Exchange) -> Result<(), PluginError> {
-    with(state, |p| p.on_capture(exchange))
+pub fn on_capture<P: Capture>(
+    state: &'static State<P>,
+    ctx: &types::CallContext,
+    request: &types::Request,
+    response: &types::Response,
+    duration_us: u64,
+) -> Result<(), PluginError> {
+    let exchange = Exchange {
+        context: CallContext::host(ctx),
+        request: Request::host(request),
+        response: Response::host(response),
+        duration_us,
+    };
+    with(state, |p| p.on_capture(&exchange))
 }
 
 /// `rule-match.on-rule-match`.
-pub fn on_rule_match<P: RuleMatch>(state: &'static State<P>, event: types::RuleEvent) -> Result<(), PluginError> {
-    with(state, |p| p.on_rule_match(event))
+pub fn on_rule_match<P: RuleMatch>(
+    state: &'static State<P>,
+    ctx: &types::CallContext,
+    rule: String,
+    request: &types::Request,
+    details: Vec<(String, String)>,
+) -> Result<(), PluginError> {
+    let event = RuleEvent { context: CallContext::host(ctx), rule, request: Request::host(request), details };
+    with(state, |p| p.on_rule_match(&event))
 }
 
 /// `subscriber.on-message`.
@@ -90,4 +112,18 @@ pub fn on_message<P: Subscriber>(state: &'static State<P>, topic: String, payloa
 /// `handler.handle`.
 pub fn handle<P: Handler>(state: &'static State<P>, action: String, payload: Vec<u8>) -> Result<Vec<u8>, PluginError> {
     with(state, |p| p.handle(&action, payload))
+}
+
+/// Reads header `name` through a raw request handle kept from an earlier
+/// call: what a plugin that keeps a handle does. The host's tests use it
+/// to check that this traps instead of reaching another call's request.
+#[allow(unsafe_code, reason = "rebuilds a resource from its raw handle on purpose, for the host's tests")]
+pub fn stale_request_header(handle: u32, name: &str) -> Option<String> {
+    // SAFETY: wit-bindgen's contract is that `handle` is a live handle of
+    // this instance; breaking it is the point, and the host (not this
+    // plugin's memory) is what checks it: the call traps.
+    let request = unsafe { types::Request::from_handle(handle) };
+    let value = request.header(name);
+    std::mem::forget(request);
+    value
 }

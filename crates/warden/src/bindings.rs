@@ -12,6 +12,13 @@ wasmtime::component::bindgen!({
         "warden:plugin/outbound-http.fetch": trappable,
         "warden:plugin/plugins.call": trappable,
         "warden:plugin/keyvalue": trappable,
+        // Handles of another call trap; reading a body waits.
+        "warden:plugin/types": trappable,
+    },
+    with: {
+        "warden:plugin/types.call-context": crate::handles::ContextHandle,
+        "warden:plugin/types.request": crate::handles::RequestHandle,
+        "warden:plugin/types.response": crate::handles::ResponseHandle,
     },
 });
 

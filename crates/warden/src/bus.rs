@@ -209,12 +209,12 @@ fn publish(me: &Shared, topic: String, payload: Vec<u8>) -> Result<(), types::Pl
         );
         return refuse("capability-denied", msg);
     }
-    if payload.len() as u64 > me.max_message_bytes {
+    if payload.len() as u64 > me.max_output_bytes {
         let msg = format!(
             "plugin '{}' published {} bytes to '{topic}'; the limit is [limits] max-output ({} bytes)",
             me.name,
             payload.len(),
-            me.max_message_bytes
+            me.max_output_bytes
         );
         return refuse("output-too-large", msg);
     }

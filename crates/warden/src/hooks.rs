@@ -35,16 +35,16 @@ impl Interface {
         Interface::Subscriber,
     ];
 
-    /// The fully qualified WIT name, e.g. `warden:plugin/http-filter@0.1.0`.
+    /// The fully qualified WIT name, e.g. `warden:plugin/http-filter@0.2.0`.
     pub fn wit_name(self) -> &'static str {
         match self {
-            Interface::Lifecycle => "warden:plugin/lifecycle@0.1.0",
-            Interface::HttpFilter => "warden:plugin/http-filter@0.1.0",
-            Interface::Connect => "warden:plugin/connect@0.1.0",
-            Interface::Capture => "warden:plugin/capture@0.1.0",
-            Interface::RuleMatch => "warden:plugin/rule-match@0.1.0",
-            Interface::Handler => "warden:plugin/handler@0.1.0",
-            Interface::Subscriber => "warden:plugin/subscriber@0.1.0",
+            Interface::Lifecycle => "warden:plugin/lifecycle@0.2.0",
+            Interface::HttpFilter => "warden:plugin/http-filter@0.2.0",
+            Interface::Connect => "warden:plugin/connect@0.2.0",
+            Interface::Capture => "warden:plugin/capture@0.2.0",
+            Interface::RuleMatch => "warden:plugin/rule-match@0.2.0",
+            Interface::Handler => "warden:plugin/handler@0.2.0",
+            Interface::Subscriber => "warden:plugin/subscriber@0.2.0",
         }
     }
 

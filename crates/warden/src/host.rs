@@ -33,8 +33,11 @@ pub(crate) struct Shared {
     pub dependencies: std::collections::BTreeMap<String, semver::VersionReq>,
     /// Topics it may publish to.
     pub publish: Vec<TopicPattern>,
-    /// Largest message it may publish (its `max-output`).
-    pub max_message_bytes: u64,
+    /// Its `max-output`: the largest message it may publish, and what the
+    /// changes of one call to a lent message may add.
+    pub max_output_bytes: u64,
+    /// Most header fields a lent message may grow to.
+    pub max_headers: usize,
     /// The way to other plugins; set by the plugin manager.
     pub links: Option<Arc<dyn Links>>,
     /// Its access to the key-value store.
@@ -94,6 +97,8 @@ pub(crate) struct HostState {
     /// with [`Error::ServiceUnavailable`](crate::Error::ServiceUnavailable),
     /// not as the plugin's timeout.
     pub stalled_on: Option<String>,
+    /// The messages lent to the current call.
+    pub lent: crate::handles::Lent,
 }
 
 impl HostState {

@@ -124,6 +124,7 @@ impl Instance {
                 outbound_requests: 0,
                 refusal_audited: false,
                 stalled_on: None,
+                lent: Default::default(),
             },
         );
         store.limiter(|s| s);
@@ -199,6 +200,7 @@ fn begin(store: &mut Store<HostState>, budget: &CallBudget) -> Deadline {
     data.refusal_audited = false;
     data.stalled_on = None;
     data.deadline = deadline;
+    data.lent.begin();
     deadline
 }
 

@@ -11,17 +11,17 @@
 //! serves the next call from a fresh instance.
 //!
 //! ```no_run
-//! use warden::{CallContext, HttpRequest, RequestAction, Runtime};
+//! use warden::{CallContext, Request, RequestAction, Runtime};
 //!
 //! # fn main() -> Result<(), warden::Error> {
 //! let runtime = Runtime::new()?; // one per process
 //! let plugin = runtime.load("plugins/header-modifier")?; // plugin.toml + component
-//! let mut request = HttpRequest::new("GET", "/hello");
-//! request.headers.push(("host".into(), "example.com".into()));
-//! if let RequestAction::Continue(Some(changed)) = plugin.on_request(&CallContext::new("1"), &request)? {
-//!     request = changed;
+//! let mut request = Request::new(warden::http::Method::GET, "/hello".parse().unwrap());
+//! request.headers.insert("host", warden::http::HeaderValue::from_static("example.com"));
+//! // The plugin reads and changes the request in place, through handles.
+//! if let RequestAction::Continue = plugin.on_request(&CallContext::new("1"), &mut request)? {
+//!     println!("{} {} {:?}", request.method, request.uri, request.headers);
 //! }
-//! println!("{} {} {:?}", request.method, request.uri, request.headers);
 //! # Ok(()) }
 //! ```
 //!
@@ -37,6 +37,7 @@ mod capture;
 mod component;
 mod deadline;
 mod error;
+mod handles;
 mod hooks;
 mod host;
 mod instance;
@@ -44,6 +45,7 @@ mod kv;
 mod limits;
 mod manager;
 mod manifest;
+mod message;
 mod outbound;
 mod output;
 mod permissions;
@@ -63,6 +65,8 @@ pub use bus::{TopicError, TopicPattern};
 pub use component::DEFAULT_MAX_COMPONENT_BYTES;
 pub use error::{Error, ErrorKind, Result};
 pub use hooks::{Hook, Interface};
+/// The `http` crate, whose types [`Request`] and [`Response`] hold.
+pub use http;
 pub use kv::{KeyValueError, KeyValueStore};
 pub use limits::{InstancePolicy, Limits};
 pub use manager::{
@@ -70,16 +74,16 @@ pub use manager::{
     PluginState, SyncAction,
 };
 pub use manifest::{Manifest, ManifestError};
+pub use message::{Body, BodyError, BodySource, CallContext, Exchange, Request, Response, RuleEvent};
 pub use outbound::{AddressRange, AddressRangeError, OutboundHttp};
 pub use permissions::{Access, FileGrant, HostMatch, HostPattern, HostPatternError, Permissions, Scheme};
 pub use plugin::Plugin;
 pub use position::{text_position, write_location};
-pub use runtime::{Runtime, RuntimeBuilder};
+pub use runtime::{DEFAULT_MAX_HEADERS, Runtime, RuntimeBuilder};
 pub use stats::{LATENCY_BUCKETS, LastError, Latency, StatsSnapshot};
 pub use trace::TraceScope;
 pub use types::{
-    CallContext, ConnectAction, ConnectionInfo, Exchange, HealthStatus, HttpRequest, HttpResponse, PluginError,
-    Rejection, RequestAction, RequestHead, ResponseAction, RuleEvent,
+    ConnectAction, ConnectionInfo, HealthStatus, HttpResponse, PluginError, Rejection, RequestAction, ResponseAction,
 };
 pub use units::{parse_duration, parse_size};
 pub use watch::DirWatcher;

@@ -860,9 +860,9 @@ impl PluginManager {
             // caller's limit hit (audited when the caller stops), not this
             // plugin's: no line, and no step toward its back-off.
             let by_caller = matches!(e, Error::Timeout { by_caller: true, .. });
-            if kind == ErrorKind::CapabilityDenied {
-                self.inner.audit.error("capability-denied", name, Some(plugin.version()), e, Value::Null);
-            } else if (kind.is_trap() || kind == ErrorKind::OutputTooLarge) && !by_caller {
+            // Refused capabilities are audited where they are refused (see
+            // `HostState::refused`), once per call.
+            if (kind.is_trap() || kind == ErrorKind::OutputTooLarge) && !by_caller {
                 self.inner.audit.error("limit-hit", name, Some(plugin.version()), e, Value::Null);
             }
             if kind.is_trap() && !by_caller {

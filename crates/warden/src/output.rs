@@ -4,7 +4,7 @@
 //! so a result cannot make the host build an unbounded number of entries
 //! out of empty headers.
 
-use crate::types::{ConnectAction, HealthStatus, HttpRequest, HttpResponse, RequestAction, ResponseAction};
+use crate::types::{ConnectAction, HealthStatus, HttpResponse, RequestAction, ResponseAction};
 
 /// Bytes a value returned by a plugin occupies (strings, headers, bodies).
 pub(crate) trait OutputSize {
@@ -19,12 +19,6 @@ fn headers(h: &[(String, String)]) -> u64 {
     h.iter().map(|(k, v)| (k.len() + v.len()) as u64 + HEADER_OVERHEAD).sum()
 }
 
-impl OutputSize for HttpRequest {
-    fn output_size(&self) -> u64 {
-        (self.method.len() + self.uri.len() + self.body.len()) as u64 + headers(&self.headers)
-    }
-}
-
 impl OutputSize for HttpResponse {
     fn output_size(&self) -> u64 {
         self.body.len() as u64 + headers(&self.headers)
@@ -34,7 +28,7 @@ impl OutputSize for HttpResponse {
 impl OutputSize for RequestAction {
     fn output_size(&self) -> u64 {
         match self {
-            RequestAction::Continue(r) => r.as_ref().map_or(0, |r| r.output_size()),
+            RequestAction::Continue => 0,
             RequestAction::Respond(r) => r.output_size(),
             RequestAction::Reject(r) => r.reason.len() as u64,
         }
@@ -44,7 +38,7 @@ impl OutputSize for RequestAction {
 impl OutputSize for ResponseAction {
     fn output_size(&self) -> u64 {
         match self {
-            ResponseAction::Continue(r) => r.as_ref().map_or(0, |r| r.output_size()),
+            ResponseAction::Continue => 0,
             ResponseAction::Respond(r) => r.output_size(),
             ResponseAction::Reject(r) => r.reason.len() as u64,
         }

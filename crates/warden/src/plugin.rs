@@ -11,33 +11,32 @@ use crate::bindings::{capture, connect, handler, http_filter, lifecycle, rule_ma
 use crate::cache;
 use crate::component::ComponentFile;
 use crate::error::{Error, Result};
+use crate::handles::{Access, Slot};
 use crate::hooks::{Hook, Interface};
 use crate::host::{HostState, Links, Shared};
 use crate::instance::{self, CallBudget, ExportIndices, Instance};
 use crate::limits::{InstancePolicy, Limits};
 use crate::manifest::Manifest;
+use crate::message::{CallContext, Exchange, Request, Response, RuleEvent};
 use crate::output::OutputSize;
 use crate::runtime::Runtime;
 use crate::sandbox::Sandbox;
 use crate::stats::{Stats, StatsSnapshot};
 use crate::trace::TraceScope;
-use crate::types::{
-    CallContext, ConnectAction, ConnectionInfo, Exchange, HealthStatus, HttpRequest, HttpResponse, PluginError,
-    RequestAction, RequestHead, ResponseAction, RuleEvent,
-};
+use crate::types::{ConnectAction, ConnectionInfo, HealthStatus, PluginError, RequestAction, ResponseAction};
 
 /// A loaded plugin. Cheap to clone; `Send + Sync`; calls from many threads
 /// run in parallel on up to `max-instances` instances.
 ///
 /// ```no_run
-/// use warden::{CallContext, HttpRequest, RequestAction, Runtime};
+/// use warden::{CallContext, Request, RequestAction, Runtime};
 ///
 /// # fn main() -> Result<(), warden::Error> {
 /// let runtime = Runtime::new()?;
 /// let plugin = runtime.load("plugins/logger")?;
-/// let request = HttpRequest::new("GET", "/hello");
-/// match plugin.on_request(&CallContext::new("req-1"), &request)? {
-///     RequestAction::Continue(_) => println!("continue"),
+/// let mut request = Request::new(warden::http::Method::GET, "/hello".parse().unwrap());
+/// match plugin.on_request(&CallContext::new("req-1"), &mut request)? {
+///     RequestAction::Continue => println!("continue"),
 ///     RequestAction::Respond(resp) => println!("answered {}", resp.status),
 ///     RequestAction::Reject(r) => println!("rejected: {}", r.reason),
 /// }
@@ -180,7 +179,8 @@ impl Plugin {
             stats,
             dependencies: manifest.dependencies.clone(),
             publish: manifest.permissions.publish.clone(),
-            max_message_bytes: limits.max_output_bytes,
+            max_output_bytes: limits.max_output_bytes,
+            max_headers: settings.max_headers,
             links,
             key_value: crate::kv::Grant::new(&manifest.permissions, limits, settings.key_value.as_ref()),
             outbound: crate::outbound::Grant {
@@ -270,74 +270,105 @@ impl Plugin {
         &self.inner.runtime
     }
 
-    /// Runs the HTTP filter's `on-request` hook.
+    /// Runs the HTTP filter's `on-request` hook on `request`, lent to the
+    /// plugin for the call.
     ///
-    /// The request is borrowed: if the plugin is refused (for example a
-    /// modified request without the `modify-request` permission gives
-    /// [`Error::CapabilityDenied`]) the caller still holds the original.
-    pub fn on_request(&self, ctx: &CallContext, request: &HttpRequest) -> Result<RequestAction> {
+    /// The plugin's changes are made in place (each refused at once
+    /// without the `modify-request` permission). If the call fails, they
+    /// are undone: the caller holds the request as it was, except that a
+    /// streamed body the plugin read is now in memory (or failed, see
+    /// [`Body::error`](crate::Body::error)).
+    pub fn on_request(&self, ctx: &CallContext, request: &mut Request) -> Result<RequestAction> {
         let _trace = scope(ctx);
-        let action = self.call(Hook::OnRequest, |inst| {
+        let access = self.access(self.inner.manifest.permissions.modify_request, "modify-request");
+        let mut loan = Loan::new(ctx);
+        loan.request = Some(Slot::owned(std::mem::take(request), access));
+        let result = self.call(Hook::OnRequest, &mut loan, |inst| {
             let guest = inst.guests.http_filter.as_ref().expect("export checked");
-            guest.call_on_request(&mut inst.store, ctx, request)
-        })?;
-        if let RequestAction::Continue(Some(_)) = action
-            && !self.inner.manifest.permissions.modify_request
-        {
-            return Err(self.denied("modify the request in on-request", "modify-request = true"));
+            let lent = &inst.store.data().lent;
+            let (c, r) = (lent.context_handle(), lent.request_handle());
+            guest.call_on_request(&mut inst.store, c, r)
+        });
+        if let Some(slot) = loan.request {
+            *request = slot.finish(result.is_ok());
         }
-        Ok(action)
+        result
     }
 
-    /// Runs the HTTP filter's `on-response` hook.
+    /// Runs the HTTP filter's `on-response` hook on `response`, lent to
+    /// the plugin for the call like the request of
+    /// [`on_request`](Plugin::on_request) (changes need
+    /// `modify-response`); `request` is read-only.
     pub fn on_response(
         &self,
         ctx: &CallContext,
-        request: &RequestHead,
-        response: &HttpResponse,
+        request: &Arc<Request>,
+        response: &mut Response,
     ) -> Result<ResponseAction> {
         let _trace = scope(ctx);
-        let action = self.call(Hook::OnResponse, |inst| {
+        let may = self.inner.manifest.permissions.modify_response;
+        let mut loan = Loan::new(ctx);
+        loan.request = Some(Slot::shared(request.clone()));
+        loan.response = Some(Slot::owned(std::mem::take(response), self.access(may, "modify-response")));
+        let mut result = self.call(Hook::OnResponse, &mut loan, |inst| {
             let guest = inst.guests.http_filter.as_ref().expect("export checked");
-            guest.call_on_response(&mut inst.store, ctx, request, response)
-        })?;
-        if matches!(action, ResponseAction::Continue(Some(_)) | ResponseAction::Respond(_))
-            && !self.inner.manifest.permissions.modify_response
+            let lent = &inst.store.data().lent;
+            let (c, q, r) = (lent.context_handle(), lent.request_handle(), lent.response_handle());
+            guest.call_on_response(&mut inst.store, c, q, r)
+        });
+        if let Ok(ResponseAction::Respond(_)) = result
+            && !may
         {
-            return Err(self.denied("modify the response in on-response", "modify-response = true"));
+            let error = self.denied("replace the response in on-response", "modify-response = true");
+            self.audit_refusal("on-response", &error);
+            result = Err(error);
         }
-        Ok(action)
+        if let Some(slot) = loan.response {
+            *response = slot.finish(result.is_ok());
+        }
+        result
     }
 
     /// Runs `on-connect` for a new connection.
     pub fn on_connect(&self, connection: &ConnectionInfo) -> Result<ConnectAction> {
-        self.call(Hook::OnConnect, |inst| {
+        self.call(Hook::OnConnect, &mut Loan::default(), |inst| {
             let guest = inst.guests.connect.as_ref().expect("export checked");
             guest.call_on_connect(&mut inst.store, connection)
         })
     }
 
-    /// Runs `on-capture` with a finished exchange.
+    /// Runs `on-capture` with a finished exchange (read-only).
     pub fn on_capture(&self, exchange: &Exchange) -> Result<()> {
         let _trace = scope(&exchange.context);
-        self.call(Hook::OnCapture, |inst| {
+        let mut loan = Loan::new(&exchange.context);
+        loan.request = Some(Slot::shared(exchange.request.clone()));
+        loan.response = Some(Slot::shared(exchange.response.clone()));
+        let duration = u64::try_from(exchange.duration.as_micros()).unwrap_or(u64::MAX);
+        self.call(Hook::OnCapture, &mut loan, |inst| {
             let guest = inst.guests.capture.as_ref().expect("export checked");
-            guest.call_on_capture(&mut inst.store, exchange)
+            let lent = &inst.store.data().lent;
+            let (c, q, r) = (lent.context_handle(), lent.request_handle(), lent.response_handle());
+            guest.call_on_capture(&mut inst.store, c, q, r, duration)
         })
     }
 
-    /// Runs `on-rule-match` for a rule the plugin subscribed to.
+    /// Runs `on-rule-match` for a rule the plugin subscribed to (the
+    /// request is read-only).
     pub fn on_rule_match(&self, event: &RuleEvent) -> Result<()> {
         let _trace = scope(&event.context);
-        self.call(Hook::OnRuleMatch, |inst| {
+        let mut loan = Loan::new(&event.context);
+        loan.request = Some(Slot::shared(event.request.clone()));
+        self.call(Hook::OnRuleMatch, &mut loan, |inst| {
             let guest = inst.guests.rule_match.as_ref().expect("export checked");
-            guest.call_on_rule_match(&mut inst.store, event)
+            let lent = &inst.store.data().lent;
+            let (c, q) = (lent.context_handle(), lent.request_handle());
+            guest.call_on_rule_match(&mut inst.store, c, &event.rule, q, &event.details)
         })
     }
 
     /// Calls the generic `handle(action, payload)` entry point.
     pub fn handle(&self, action: &str, payload: &[u8]) -> Result<Vec<u8>> {
-        self.call(Hook::Handle, |inst| {
+        self.call(Hook::Handle, &mut Loan::default(), |inst| {
             let guest = inst.guests.handler.as_ref().expect("export checked");
             guest.call_handle(&mut inst.store, action, payload)
         })
@@ -345,7 +376,7 @@ impl Plugin {
 
     /// Delivers a message published on `topic` (`subscriber.on-message`).
     pub fn on_message(&self, topic: &str, payload: &[u8]) -> Result<()> {
-        self.call(Hook::OnMessage, |inst| {
+        self.call(Hook::OnMessage, &mut Loan::default(), |inst| {
             let guest = inst.guests.subscriber.as_ref().expect("export checked");
             guest.call_on_message(&mut inst.store, topic, payload)
         })
@@ -357,7 +388,7 @@ impl Plugin {
         if !self.has_hook(Hook::Health) {
             return Ok(HealthStatus::Healthy);
         }
-        self.call(Hook::Health, |inst| {
+        self.call(Hook::Health, &mut Loan::default(), |inst| {
             let guest = inst.guests.lifecycle.as_ref().expect("export checked");
             guest.call_health(&mut inst.store).map(Ok::<_, Never>)
         })
@@ -433,6 +464,22 @@ impl Plugin {
         self.inner.shared.stats.snapshot(self.live_instances())
     }
 
+    /// What a hook may do with its own message, given the permission.
+    fn access(&self, granted: bool, permission: &'static str) -> Access {
+        if granted { Access::Write } else { Access::Denied(permission) }
+    }
+
+    /// Audits a refusal made after the call (the ones made during it are
+    /// audited by the host import that refused).
+    fn audit_refusal(&self, hook: &str, error: &Error) {
+        let shared = &self.inner.shared;
+        let refusal = PluginError { code: "capability-denied".to_owned(), message: error.to_string() };
+        match &shared.links {
+            Some(links) => links.refused(&shared.name, &shared.version, hook, &refusal),
+            None => tracing::warn!(target: "warden::plugin", plugin = %shared.name, hook, "refused: {error}"),
+        }
+    }
+
     fn denied(&self, action: &str, permission: &str) -> Error {
         Error::CapabilityDenied {
             plugin: self.name().to_owned(),
@@ -443,14 +490,21 @@ impl Plugin {
 
     /// Runs one hook call on a pooled (or fresh) instance with the per-call
     /// budget, classifying failures and discarding trapped instances.
-    fn call<R, E>(&self, hook: Hook, f: impl FnOnce(&mut Instance) -> wasmtime::Result<Result<R, E>>) -> Result<R>
+    /// What `loan` holds is lent to the call and given back in it, with
+    /// the bytes the call's changes added.
+    fn call<R, E>(
+        &self,
+        hook: Hook,
+        loan: &mut Loan,
+        f: impl FnOnce(&mut Instance) -> wasmtime::Result<Result<R, E>>,
+    ) -> Result<R>
     where
         R: OutputSize,
         E: Into<PluginError>,
     {
         let start = Instant::now();
         let mut fuel = 0;
-        let result = self.call_inner(hook, f, &mut fuel);
+        let result = self.call_inner(hook, loan, f, &mut fuel);
         self.inner.shared.stats.call(start.elapsed(), fuel, result.as_ref().err());
         result
     }
@@ -458,6 +512,7 @@ impl Plugin {
     fn call_inner<R, E>(
         &self,
         hook: Hook,
+        loan: &mut Loan,
         f: impl FnOnce(&mut Instance) -> wasmtime::Result<Result<R, E>>,
         fuel: &mut u64,
     ) -> Result<R>
@@ -471,10 +526,12 @@ impl Plugin {
         let mut lease = self.checkout()?;
         let inst = lease.instance();
         let deadline = inst.begin(&self.inner.budget);
+        loan.lend(&mut inst.store.data_mut().lent);
         let outcome = {
             let _deadline = deadline.enter();
             self.run(hook, inst, f)
         };
+        loan.take_back(&mut inst.store.data_mut().lent);
         *fuel = inst.fuel_used(&self.inner.budget);
         match outcome {
             Ok(result) => {
@@ -482,9 +539,15 @@ impl Plugin {
                 lease.give_back();
                 let value = result.map_err(|e| {
                     let e = e.into();
-                    Error::Plugin { plugin: self.name().to_owned(), hook, code: e.code, message: e.message }
+                    match loan.denied.take() {
+                        // The plugin passed on the host's refusal of a change.
+                        Some((action, permission)) if e.code == "capability-denied" => {
+                            self.denied(&action, &format!("{permission} = true"))
+                        }
+                        _ => Error::Plugin { plugin: self.name().to_owned(), hook, code: e.code, message: e.message },
+                    }
                 })?;
-                let size = value.output_size();
+                let size = value.output_size().saturating_add(loan.output);
                 let limit = self.limits().max_output_bytes;
                 if size > limit {
                     return Err(Error::OutputTooLarge { plugin: self.name().to_owned(), hook, size, limit });
@@ -669,10 +732,40 @@ impl Drop for Lease<'_> {
     }
 }
 
+/// The messages a call lends its plugin, and what its changes added.
+#[derive(Default)]
+struct Loan {
+    ctx: Option<CallContext>,
+    request: Option<Slot<Request>>,
+    response: Option<Slot<Response>>,
+    output: u64,
+    denied: Option<(String, &'static str)>,
+}
+
+impl Loan {
+    fn new(ctx: &CallContext) -> Loan {
+        Loan { ctx: Some(ctx.clone()), ..Loan::default() }
+    }
+
+    fn lend(&mut self, lent: &mut crate::handles::Lent) {
+        lent.ctx = self.ctx.take();
+        lent.request = self.request.take();
+        lent.response = self.response.take();
+    }
+
+    fn take_back(&mut self, lent: &mut crate::handles::Lent) {
+        self.ctx = lent.ctx.take();
+        self.request = lent.request.take();
+        self.response = lent.response.take();
+        self.output = lent.output;
+        self.denied = lent.denied.take();
+    }
+}
+
 /// Enters the trace of `ctx` for a hook call, unless it has none (then the
 /// caller's scope, if any, stays).
 fn scope(ctx: &CallContext) -> Option<TraceScope> {
-    ctx.traceparent.as_deref().map(|tp| TraceScope::enter(Some(tp)))
+    ctx.traceparent().map(|tp| TraceScope::enter(Some(tp)))
 }
 
 fn log_stderr(plugin: &str, inst: &Instance) {
@@ -715,11 +808,15 @@ mod tests {
         for _ in 0..3 {
             // A host import that panics looks like this from here: wasmtime
             // resumes the panic out of the guest call.
-            let result = plugin.call(Hook::Handle, |inst| -> wasmtime::Result<Result<Vec<u8>, PluginError>> {
-                let guest = inst.guests.handler.as_ref().expect("echo exports handler");
-                let _counted = guest.call_handle(&mut inst.store, "count", b"")?;
-                panic!("host import panicked");
-            });
+            let result = plugin.call(
+                Hook::Handle,
+                &mut Loan::default(),
+                |inst| -> wasmtime::Result<Result<Vec<u8>, PluginError>> {
+                    let guest = inst.guests.handler.as_ref().expect("echo exports handler");
+                    let _counted = guest.call_handle(&mut inst.store, "count", b"")?;
+                    panic!("host import panicked");
+                },
+            );
             let err = result.expect_err("the call fails");
             assert_eq!(err.kind(), crate::ErrorKind::Runtime);
             assert!(

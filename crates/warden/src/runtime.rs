@@ -19,6 +19,9 @@ use crate::manifest::Manifest;
 use crate::outbound::{self, OutboundHttp};
 use crate::plugin::Plugin;
 
+/// Default of [`RuntimeBuilder::max_headers`].
+pub const DEFAULT_MAX_HEADERS: usize = 100;
+
 /// Shared handle to the engine, linker and cache. Cheap to clone.
 ///
 /// Create one per process and load every plugin through it.
@@ -59,6 +62,7 @@ pub struct RuntimeBuilder {
     pub(crate) key_value: Option<KeyValueStore>,
     outbound_http: Option<OutboundHttp>,
     pub(crate) max_component_bytes: u64,
+    pub(crate) max_headers: usize,
 }
 
 impl Default for RuntimeBuilder {
@@ -73,6 +77,7 @@ impl Default for RuntimeBuilder {
             key_value: None,
             outbound_http: None,
             max_component_bytes: crate::component::DEFAULT_MAX_COMPONENT_BYTES,
+            max_headers: DEFAULT_MAX_HEADERS,
         }
     }
 }
@@ -117,6 +122,13 @@ impl RuntimeBuilder {
     /// before any of it is read.
     pub fn max_component_size(mut self, bytes: u64) -> Self {
         self.max_component_bytes = bytes;
+        self
+    }
+
+    /// Most header fields a plugin may grow a lent request or response to
+    /// (default 100); more fail with code `too-many-headers`.
+    pub fn max_headers(mut self, n: usize) -> Self {
+        self.max_headers = n;
         self
     }
 

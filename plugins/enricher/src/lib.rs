@@ -27,10 +27,11 @@
 //! loads, and any other error (`capability-denied`, `quota-exceeded`, ...)
 //! fails `init`. Bad config is `bad-config`.
 //!
-//! Requests without a JSON content type or whose body is not a JSON object,
-//! and bodies that already hold every value, continue unchanged
-//! (`Continue(None)`). The plugin never refuses a request; when it rewrites
-//! the body it keeps a `content-length` header, if present, in step.
+//! Requests without a JSON content type (their body is not read) or whose
+//! body is not a JSON object, and bodies that already hold every value,
+//! continue unchanged: the body is set on the lent request only when it
+//! changes. The plugin never refuses a request; when it rewrites the body the
+//! host keeps `content-length` in step.
 
 mod store;
 mod template;
@@ -229,15 +230,25 @@ impl Plugin for Enricher {
 }
 
 impl HttpFilter for Enricher {
-    fn on_request(&mut self, _ctx: &CallContext, mut req: HttpRequest) -> Result<RequestAction, PluginError> {
-        if self.is_empty() || !req.header("content-type").is_some_and(is_json) {
-            return Ok(RequestAction::Continue(None));
+    fn on_request(&mut self, _ctx: &CallContext, req: &Request) -> Result<RequestAction, PluginError> {
+        self.enrich_request(req, &mut HostStore)?;
+        Ok(RequestAction::Continue)
+    }
+}
+
+impl Enricher {
+    /// Enriches the body of `req` in place; returns whether it changed. The
+    /// body is read only with a JSON content type (and something to do), and
+    /// set only when it changes.
+    pub fn enrich_request(&self, req: &Request, store: &mut impl Store) -> Result<bool, PluginError> {
+        if self.is_empty() || !req.header("content-type").is_some_and(|ct| is_json(&ct)) {
+            return Ok(false);
         }
-        let Some(body) = self.enrich(&req.body, &mut HostStore)? else {
-            return Ok(RequestAction::Continue(None));
+        let Some(body) = self.enrich(&req.body()?, store)? else {
+            return Ok(false);
         };
-        req.set_body(body);
-        Ok(RequestAction::Continue(Some(req)))
+        req.set_body(body)?;
+        Ok(true)
     }
 }
 
@@ -439,5 +450,38 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn enrich_request_sets_the_body_only_when_it_changes() {
+        let e = demo();
+        let mut store = Memory::with(&[("user:42", r#"{"tier":"gold"}"#)]);
+        let json = |body: &str, content_length: &str| {
+            Request::local("POST", "/orders")
+                .with_header("content-type", "application/json")
+                .with_header("content-length", content_length)
+                .with_body(body)
+        };
+        let req = json(r#"{"user_id":42}"#, "14");
+        assert!(e.enrich_request(&req, &mut store).unwrap());
+        let body = req.body().unwrap();
+        assert_eq!(body, br#"{"user_id":42,"profile":{"tier":"gold"},"source":"warden-gateway"}"#);
+        assert_eq!(req.header("content-length"), Some(body.len().to_string()), "content-length in step");
+        assert_eq!(store.calls, 1);
+
+        // Already enriched, not a JSON object, or not JSON content: untouched (a
+        // stale content-length would follow any body set).
+        let done = json(r#"{"source":"warden-gateway"}"#, "0");
+        let text = Request::local("POST", "/orders").with_header("content-length", "0").with_body(r#"{"user_id":42}"#);
+        for req in [done, json("[1]", "0"), text] {
+            let before = req.body().unwrap();
+            assert!(!e.enrich_request(&req, &mut store).unwrap());
+            assert_eq!((req.body().unwrap(), req.header("content-length")), (before, Some("0".to_owned())));
+        }
+        assert_eq!(store.calls, 1, "no lookup without the template's field or a JSON content type");
+
+        // Store errors come back from the hook.
+        let err = e.enrich_request(&json(r#"{"user_id":42}"#, "14"), &mut Memory::failing("unavailable")).unwrap_err();
+        assert_eq!(err.code, "unavailable");
     }
 }

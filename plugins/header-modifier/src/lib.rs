@@ -5,8 +5,10 @@
 //! - `set.<Header-Name> = "value"`: replace the header (or append it);
 //! - `remove = "a, b"`: drop these headers.
 //!
-//! Removals apply first, then sets, then adds. A message is returned as
-//! modified only if its headers actually changed.
+//! Removals apply first, then sets, then adds. The edits go to the lent
+//! request or response, and only the ones that change something are made: a
+//! header to remove that is absent is left alone, a header to set that
+//! already has exactly that one value is not set again.
 
 use warden_pdk::prelude::*;
 
@@ -53,24 +55,61 @@ impl Rules {
         self.add.is_empty() && self.set.is_empty() && self.remove.is_empty()
     }
 
-    /// Applies the rules to `headers`; returns whether they changed.
-    pub fn apply(&self, headers: &mut Headers) -> bool {
-        if self.is_empty() {
-            return false;
-        }
-        let before = headers.clone();
+    /// Applies the rules to `target`, calling its changing methods only for
+    /// edits that change something; returns whether anything changed.
+    pub fn apply(&self, target: &impl HeaderTarget) -> Result<bool, PluginError> {
+        let mut changed = false;
         for name in &self.remove {
-            headers.remove_header(name);
+            if !target.values(name).is_empty() {
+                changed |= target.remove(name)?;
+            }
         }
         for (name, value) in &self.set {
-            headers.set_header(name, value);
+            if !matches!(target.values(name).as_slice(), [only] if only == value) {
+                target.set(name, value)?;
+                changed = true;
+            }
         }
         for (name, value) in &self.add {
-            headers.add_header(name, value);
+            target.append(name, value)?;
+            changed = true;
         }
-        *headers != before
+        Ok(changed)
     }
 }
+
+/// Headers the rules edit: the lent [`Request`] and [`Response`]. Changes
+/// need `[permissions] modify-request` or `modify-response`.
+pub trait HeaderTarget {
+    /// Every value of header `name`, in order.
+    fn values(&self, name: &str) -> Vec<String>;
+    /// Sets header `name` to `value`, replacing every field of that name.
+    fn set(&self, name: &str, value: &str) -> Result<(), PluginError>;
+    /// Adds a field `name: value`.
+    fn append(&self, name: &str, value: &str) -> Result<(), PluginError>;
+    /// Removes every field named `name`; returns whether there was one.
+    fn remove(&self, name: &str) -> Result<bool, PluginError>;
+}
+
+macro_rules! header_target {
+    ($($ty:ident),*) => {$(
+        impl HeaderTarget for $ty<'_> {
+            fn values(&self, name: &str) -> Vec<String> {
+                self.header_values(name)
+            }
+            fn set(&self, name: &str, value: &str) -> Result<(), PluginError> {
+                self.set_header(name, value)
+            }
+            fn append(&self, name: &str, value: &str) -> Result<(), PluginError> {
+                self.append_header(name, value)
+            }
+            fn remove(&self, name: &str) -> Result<bool, PluginError> {
+                self.remove_header(name)
+            }
+        }
+    )*};
+}
+header_target!(Request, Response);
 
 /// Applies configured header edits to requests and responses.
 pub struct HeaderModifier {
@@ -94,19 +133,19 @@ impl Plugin for HeaderModifier {
 }
 
 impl HttpFilter for HeaderModifier {
-    fn on_request(&mut self, _ctx: &CallContext, mut req: HttpRequest) -> Result<RequestAction, PluginError> {
-        let changed = self.request.apply(&mut req.headers);
-        Ok(RequestAction::Continue(changed.then_some(req)))
+    fn on_request(&mut self, _ctx: &CallContext, req: &Request) -> Result<RequestAction, PluginError> {
+        self.request.apply(req)?;
+        Ok(RequestAction::Continue)
     }
 
     fn on_response(
         &mut self,
         _ctx: &CallContext,
-        _req: &RequestHead,
-        mut resp: HttpResponse,
+        _req: &Request,
+        resp: &Response,
     ) -> Result<ResponseAction, PluginError> {
-        let changed = self.response.apply(&mut resp.headers);
-        Ok(ResponseAction::Continue(changed.then_some(resp)))
+        self.response.apply(resp)?;
+        Ok(ResponseAction::Continue)
     }
 }
 
@@ -114,6 +153,8 @@ warden_pdk::export!(HeaderModifier: http_filter);
 
 #[cfg(test)]
 mod tests {
+    use std::cell::RefCell;
+
     use super::*;
 
     fn config(pairs: &[(&str, &str)]) -> Config {
@@ -151,6 +192,43 @@ mod tests {
         assert!(HeaderModifier::init(&Config::default()).is_ok());
     }
 
+    /// Headers in memory that log every change made through them.
+    #[derive(Default)]
+    struct Recorder {
+        headers: RefCell<Headers>,
+        calls: RefCell<Vec<String>>,
+    }
+
+    impl Recorder {
+        fn new(pairs: &[(&str, &str)]) -> Recorder {
+            Recorder { headers: RefCell::new(headers(pairs)), calls: RefCell::default() }
+        }
+
+        fn call(&self, call: String) {
+            self.calls.borrow_mut().push(call);
+        }
+    }
+
+    impl HeaderTarget for Recorder {
+        fn values(&self, name: &str) -> Vec<String> {
+            self.headers.borrow().header_values(name).map(str::to_owned).collect()
+        }
+        fn set(&self, name: &str, value: &str) -> Result<(), PluginError> {
+            self.call(format!("set {name}: {value}"));
+            self.headers.borrow_mut().set_header(name, value);
+            Ok(())
+        }
+        fn append(&self, name: &str, value: &str) -> Result<(), PluginError> {
+            self.call(format!("append {name}: {value}"));
+            self.headers.borrow_mut().add_header(name, value);
+            Ok(())
+        }
+        fn remove(&self, name: &str) -> Result<bool, PluginError> {
+            self.call(format!("remove {name}"));
+            Ok(self.headers.borrow_mut().remove_header(name))
+        }
+    }
+
     #[test]
     fn applies_remove_set_add_in_order() {
         let rules = Rules::from_config(
@@ -158,31 +236,63 @@ mod tests {
             "request",
         )
         .unwrap();
-        let mut h = headers(&[("Host", "old"), ("X-Debug", "1"), ("accept", "*/*")]);
-        assert!(rules.apply(&mut h));
-        assert_eq!(h, headers(&[("host", "new"), ("accept", "*/*"), ("x-a", "1")]));
+        let h = Recorder::new(&[("Host", "old"), ("X-Debug", "1"), ("accept", "*/*")]);
+        assert!(rules.apply(&h).unwrap());
+        assert_eq!(*h.calls.borrow(), ["remove x-debug", "set host: new", "append x-a: 1"]);
+        assert_eq!(*h.headers.borrow(), headers(&[("host", "new"), ("accept", "*/*"), ("x-a", "1")]));
     }
 
     #[test]
-    fn reports_no_change() {
-        let rules =
-            Rules::from_config(&config(&[("request.set.host", "same"), ("request.remove", "x-gone")]), "request")
-                .unwrap();
-        let mut h = headers(&[("host", "same")]);
-        assert!(!rules.apply(&mut h));
-        assert!(!Rules::default().apply(&mut h));
+    fn changes_nothing_when_nothing_changes() {
+        let rules = Rules::from_config(
+            &config(&[("request.set.host", "same"), ("request.remove", "x-gone, x-gone")]),
+            "request",
+        )
+        .unwrap();
+        let h = Recorder::new(&[("host", "same")]);
+        assert!(!rules.apply(&h).unwrap());
+        assert!(!Rules::default().apply(&h).unwrap());
+        assert!(h.calls.borrow().is_empty(), "{:?}", h.calls.borrow());
+        assert_eq!(*h.headers.borrow(), headers(&[("host", "same")]));
+        // Repeated or differing values are set to the one configured.
+        for pairs in [&[("host", "same"), ("Host", "same")][..], &[("host", "other")]] {
+            let h = Recorder::new(pairs);
+            assert!(rules.apply(&h).unwrap());
+            assert_eq!(*h.calls.borrow(), ["set host: same"]);
+        }
     }
 
     #[test]
-    fn on_request_returns_modified_only_when_changed() {
-        let mut plugin = HeaderModifier::init(&config(&[("request.add.x-a", "1")])).unwrap();
-        let ctx = CallContext { request_id: "1".into(), traceparent: None, route: None, connection: None };
-        let action = plugin.on_request(&ctx, HttpRequest::new("GET", "/")).unwrap();
-        let RequestAction::Continue(Some(req)) = action else { panic!("expected a modified request") };
-        assert_eq!(req.header("X-A"), Some("1"));
+    fn on_request_edits_the_lent_request() {
+        let mut plugin = HeaderModifier::init(&config(&[
+            ("request.add.x-a", "1"),
+            ("request.remove", "x-debug"),
+            ("response.set.server", "w"),
+        ]))
+        .unwrap();
+        let ctx = CallContext::local("1");
+        let req = Request::local("GET", "/").with_header("X-Debug", "1").with_header("accept", "*/*");
+        assert_eq!(plugin.on_request(&ctx, &req).unwrap(), RequestAction::Continue);
+        assert_eq!(req.header("X-A").as_deref(), Some("1"));
+        assert!(!req.has_header("x-debug"));
+        assert_eq!(req.header("server"), None, "response rules stay on responses");
 
         let mut noop = HeaderModifier::init(&Config::default()).unwrap();
-        let action = noop.on_request(&ctx, HttpRequest::new("GET", "/")).unwrap();
-        assert_eq!(action, RequestAction::Continue(None));
+        let req = Request::local("GET", "/").with_header("accept", "*/*");
+        assert_eq!(noop.on_request(&ctx, &req).unwrap(), RequestAction::Continue);
+        assert_eq!(req.headers(), headers(&[("accept", "*/*")]));
+    }
+
+    #[test]
+    fn on_response_edits_the_lent_response() {
+        let mut plugin =
+            HeaderModifier::init(&config(&[("response.set.Server", "warden"), ("response.remove", "x-powered-by")]))
+                .unwrap();
+        let (ctx, req) = (CallContext::local("1"), Request::local("GET", "/"));
+        let resp = Response::local(200, "hi").with_header("Server", "nginx").with_header("X-Powered-By", "php");
+        assert_eq!(plugin.on_response(&ctx, &req, &resp).unwrap(), ResponseAction::Continue);
+        assert_eq!(resp.headers(), headers(&[("server", "warden")]));
+        assert_eq!((resp.status(), resp.body().unwrap()), (200, b"hi".to_vec()));
+        assert!(req.headers().is_empty(), "the request is only read");
     }
 }

@@ -21,19 +21,19 @@ impl Plugin for Logger {
 }
 
 impl HttpFilter for Logger {
-    fn on_request(&mut self, _ctx: &CallContext, req: HttpRequest) -> Result<RequestAction, PluginError> {
-        log(self.level, &request_line(&req.method, &req.uri));
-        Ok(RequestAction::Continue(None))
+    fn on_request(&mut self, _ctx: &CallContext, req: &Request) -> Result<RequestAction, PluginError> {
+        log(self.level, &request_line(&req.method(), &req.uri()));
+        Ok(RequestAction::Continue)
     }
 
     fn on_response(
         &mut self,
         _ctx: &CallContext,
-        req: &RequestHead,
-        resp: HttpResponse,
+        req: &Request,
+        resp: &Response,
     ) -> Result<ResponseAction, PluginError> {
-        log(self.level, &response_line(&req.method, &req.uri, resp.status));
-        Ok(ResponseAction::Continue(None))
+        log(self.level, &response_line(&req.method(), &req.uri(), resp.status()));
+        Ok(ResponseAction::Continue)
     }
 }
 

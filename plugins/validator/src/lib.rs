@@ -23,7 +23,9 @@
 //!
 //! Accepted requests continue unchanged. The body is checked in one pass by
 //! [`warden_pdk::json::fields`], without building a tree; only the top-level
-//! names are compared.
+//! names are compared. The plugin reads the body only for a checked method,
+//! and not when the body's length, known up front, already decides a 415 or
+//! 413; other bodies are streamed by the host.
 
 use std::fmt;
 
@@ -104,18 +106,39 @@ impl Rules {
         Ok(rules)
     }
 
+    /// Whether requests with `method` are checked.
+    pub fn checks(&self, method: &str) -> bool {
+        self.methods.iter().any(|m| m.eq_ignore_ascii_case(method))
+    }
+
     /// Checks one request; `Some((status, reason))` if it must be refused.
     pub fn check(&self, method: &str, content_type: Option<&str>, body: &[u8]) -> Option<(u16, String)> {
-        if !self.methods.iter().any(|m| m.eq_ignore_ascii_case(method)) {
+        if !self.checks(method) {
             return None;
         }
-        if !body.is_empty() && !content_type.is_some_and(is_json) {
+        self.check_body(content_type, body)
+    }
+
+    /// The checks that need only the body's length, for a request of a
+    /// checked method: `Some((status, reason))` if it must be refused. The
+    /// hook runs them before reading the body, when the length is known.
+    pub fn check_length(&self, content_type: Option<&str>, length: u64) -> Option<(u16, String)> {
+        if length > 0 && !content_type.is_some_and(is_json) {
             return Some((415, "content-type must be application/json".into()));
         }
         if let Some(max) = self.max_body
-            && body.len() > max
+            && length > max as u64
         {
             return Some((413, format!("request body larger than {max} bytes")));
+        }
+        None
+    }
+
+    /// Checks the body of a request of a checked method; `Some((status,
+    /// reason))` if it must be refused.
+    pub fn check_body(&self, content_type: Option<&str>, body: &[u8]) -> Option<(u16, String)> {
+        if let Some(refusal) = self.check_length(content_type, body.len() as u64) {
+            return Some(refusal);
         }
         // Anything but `{` first is not an object (or not JSON at all).
         if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
@@ -169,10 +192,21 @@ impl Plugin for Validator {
 }
 
 impl HttpFilter for Validator {
-    fn on_request(&mut self, _ctx: &CallContext, req: HttpRequest) -> Result<RequestAction, PluginError> {
-        Ok(match self.rules.check(&req.method, req.header("content-type"), &req.body) {
+    fn on_request(&mut self, _ctx: &CallContext, req: &Request) -> Result<RequestAction, PluginError> {
+        // Only a checked method's body is read: the others stream through.
+        if !self.rules.checks(&req.method()) {
+            return Ok(RequestAction::Continue);
+        }
+        let content_type = req.header("content-type");
+        let content_type = content_type.as_deref();
+        // A length known up front can settle 415 and 413 without reading.
+        let refusal = match req.body_length().and_then(|len| self.rules.check_length(content_type, len)) {
+            Some(refusal) => Some(refusal),
+            None => self.rules.check_body(content_type, &req.body()?),
+        };
+        Ok(match refusal {
             Some((status, reason)) => RequestAction::reject(status, reason),
-            None => RequestAction::Continue(None),
+            None => RequestAction::Continue,
         })
     }
 }
@@ -319,5 +353,45 @@ mod tests {
         let r = rules(&[("max-body", "16")]);
         assert_eq!(status(&r, "POST", JSON, r#"{"a":"123456789"}"#), Some(413));
         assert_eq!(status(&r, "POST", JSON, r#"{"a":"12345678"}"#), None);
+    }
+
+    #[test]
+    fn length_alone_settles_415_and_413() {
+        let r = rules(&[("max-body", "16")]);
+        assert_eq!(r.check_length(Some("text/plain"), 1), Some((415, "content-type must be application/json".into())));
+        assert_eq!(r.check_length(JSON, 17), Some((413, "request body larger than 16 bytes".into())));
+        // Not decided by the length: the body is read.
+        assert_eq!(r.check_length(None, 0), None);
+        assert_eq!(r.check_length(JSON, 16), None);
+    }
+
+    fn on_request(validator: &mut Validator, req: &Request) -> Option<(u16, String)> {
+        match validator.on_request(&CallContext::local("1"), req).unwrap() {
+            RequestAction::Continue => None,
+            RequestAction::Reject(r) => Some((r.status, r.reason)),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn on_request_rejects_or_continues_unchanged() {
+        let mut v = Validator { rules: rules(&[("required", "user_id, action"), ("max-body", "64")]) };
+        let post = |body: &str| {
+            Request::local("POST", "/orders").with_header("Content-Type", "application/json").with_body(body)
+        };
+        let ok = post(r#"{"user_id":1,"action":"buy"}"#);
+        assert_eq!(on_request(&mut v, &ok), None);
+        assert_eq!(ok.headers(), [("Content-Type".to_owned(), "application/json".to_owned())], "unchanged");
+        assert_eq!(ok.body().unwrap(), br#"{"user_id":1,"action":"buy"}"#);
+        assert_eq!(
+            on_request(&mut v, &post(r#"{"action":"buy"}"#)),
+            Some((422, "missing required field: user_id".into()))
+        );
+        assert_eq!(on_request(&mut v, &post("")), Some((400, "request body must be a JSON object".into())));
+        assert_eq!(on_request(&mut v, &post(&"x".repeat(65))).unwrap().0, 413);
+        let form = Request::local("PUT", "/orders").with_body("user_id=1");
+        assert_eq!(on_request(&mut v, &form), Some((415, "content-type must be application/json".into())));
+        // Methods that are not checked pass whatever they carry.
+        assert_eq!(on_request(&mut v, &Request::local("GET", "/orders").with_body("not json")), None);
     }
 }

@@ -67,12 +67,18 @@ pub fn run(cli: &Cli, args: &Args) -> Result<()> {
     let ctx = CallContext::new(args.request_id.clone());
     let output = match args.hook {
         Hook::OnRequest => {
-            let req = input::<json::RequestJson>(args)?.into_request()?;
-            json::request_action(&plugin.on_request(&ctx, &req)?)
+            let mut req = input::<json::RequestJson>(args)?.into_request()?;
+            let before = json::request(&req);
+            let action = plugin.on_request(&ctx, &mut req)?;
+            let changed = json::request(&req) != before;
+            json::request_action(&action, changed.then_some(&req))
         }
         Hook::OnResponse => {
-            let (head, resp) = input::<json::ResponseInput>(args)?.into_parts()?;
-            json::response_action(&plugin.on_response(&ctx, &head, &resp)?)
+            let (head, mut resp) = input::<json::ResponseInput>(args)?.into_parts()?;
+            let before = json::lent_response(&resp);
+            let action = plugin.on_response(&ctx, &std::sync::Arc::new(head), &mut resp)?;
+            let changed = json::lent_response(&resp) != before;
+            json::response_action(&action, changed.then_some(&resp))
         }
         Hook::OnConnect => {
             json::connect_action(&plugin.on_connect(&input::<json::ConnectionJson>(args)?.into_connection())?)
