@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use tempfile::TempDir;
-use warden::{CallContext, HttpRequest, Plugin, PluginManager, RequestAction, Runtime};
+use warden::{Body, CallContext, Plugin, PluginManager, Request, RequestAction, Runtime};
 use warden_fixtures::ECHO;
 
 fn plugin_dir(dir: &std::path::Path) {
@@ -36,20 +36,20 @@ fn plugin_dir(dir: &std::path::Path) {
     .unwrap();
 }
 
-fn request_1k() -> HttpRequest {
+fn request_1k() -> Request {
     let mut body = br#"{"user_id":"u-123","items":["#.to_vec();
     while body.len() < 1000 {
         body.extend_from_slice(br#""abcdefghij","#);
     }
     body.extend_from_slice(br#""end"]}"#);
-    let mut req = HttpRequest::new("POST", "/bench");
-    req.headers = vec![("host".into(), "example.com".into()), ("content-type".into(), "application/json".into())];
-    req.body = body;
+    let mut req = Request::new(http::Method::POST, "/bench".parse().unwrap());
+    req.headers = support::headers(2);
+    req.body = Body::from(body);
     req
 }
 
 fn check(action: RequestAction) {
-    assert!(matches!(action, RequestAction::Continue(None)));
+    assert!(matches!(action, RequestAction::Continue));
 }
 
 fn throughput(c: &mut Criterion) {
@@ -59,18 +59,22 @@ fn throughput(c: &mut Criterion) {
     let manager = PluginManager::new(runtime.clone());
     manager.load_dir(dir.path()).unwrap();
     let direct: Plugin = runtime.load(dir.path().join("echo")).unwrap();
-    let (req, ctx) = (request_1k(), CallContext::new("bench"));
+    let ctx = CallContext::new("bench");
 
     let mut g = c.benchmark_group("manager-1k");
     // Two-thread runs are noisy on small machines; measure longer.
     g.measurement_time(Duration::from_secs(15));
     for threads in [1, 2] {
         g.bench_function(format!("direct-{threads}t"), |b| {
-            b.iter_custom(|iters| support::parallel(threads, iters, || check(direct.on_request(&ctx, &req).unwrap())))
+            b.iter_custom(|iters| {
+                support::parallel_with(threads, iters, request_1k, |req| check(direct.on_request(&ctx, req).unwrap()))
+            })
         });
         g.bench_function(format!("manager-{threads}t"), |b| {
             b.iter_custom(|iters| {
-                support::parallel(threads, iters, || check(manager.call("echo", |p| p.on_request(&ctx, &req)).unwrap()))
+                support::parallel_with(threads, iters, request_1k, |req| {
+                    check(manager.call("echo", |p| p.on_request(&ctx, req)).unwrap())
+                })
             })
         });
     }
@@ -86,7 +90,7 @@ fn latency(reloading: bool, calls: u64) -> (warden::Latency, u64) {
     let runtime = Runtime::builder().cache_dir(cache.path()).build().unwrap();
     let manager = PluginManager::new(runtime);
     manager.load_dir(dir.path()).unwrap();
-    let (req, ctx) = (request_1k(), CallContext::new("bench"));
+    let ctx = CallContext::new("bench");
     let stop = Arc::new(AtomicBool::new(false));
     let reloader = reloading.then(|| {
         let (m, stop) = (manager.clone(), stop.clone());
@@ -99,7 +103,9 @@ fn latency(reloading: bool, calls: u64) -> (warden::Latency, u64) {
             n
         })
     });
-    support::parallel(2, calls, || check(manager.call("echo", |p| p.on_request(&ctx, &req)).unwrap()));
+    support::parallel_with(2, calls, request_1k, |req| {
+        check(manager.call("echo", |p| p.on_request(&ctx, req)).unwrap())
+    });
     stop.store(true, Ordering::Relaxed);
     let reloads = reloader.map_or(0, |r| r.join().unwrap());
     (manager.info("echo").unwrap().stats.latency, reloads)

@@ -1,24 +1,29 @@
 //! The demo pipeline in process (no HTTP): validator -> enricher ->
-//! transformer on a 1 KB JSON body, through `warden_gateway::Pipeline` and a
-//! `PluginManager`, against the same three steps written in native Rust with
-//! serde_json, measured in the same run.
+//! transformer on a 1 KB JSON body, against the same three steps in native
+//! Rust with serde_json and against a raw wasmtime host running the same
+//! three components, all measured in the same run.
 //!
-//! - `pipeline-1k/native`: parse, check `user_id` and `action`, add
-//!   `source` and the `user:42` profile from a map, rename `user_id`, drop
-//!   `password`, serialize.
-//! - `pipeline-1k/native-2t`: the same on two threads at once, to show how
-//!   this machine's two cores scale.
-//! - `pipeline-1k/warden-{1,2}t`: the three plugins, on one thread and on
-//!   two threads at once (time per pipeline; pipelines per second is its
-//!   inverse, for two threads total pipelines over wall time).
-//! - `pipeline-1k/warden-2t-no-fuel`: two threads on a runtime built with
-//!   `fuel(false)` (`[server] fuel = false` in the gateway), which none of
-//!   the three plugins needs.
+//! Two requests: `browser` carries the 16 header fields of a browser's JSON
+//! POST (`gateway/browser-headers.txt`), `short` only `host` and
+//! `content-type`. For each:
+//!
+//! - `native-{1,2}t`: parse, check `user_id` and `action`, add `source`
+//!   and the `user:42` profile from a map, rename `user_id`, drop
+//!   `password`, serialize; on one thread, and on two at once.
+//! - `raw-{1,2}t`, `raw-no-fuel-{1,2}t`: the three components through a
+//!   raw `bindgen!` host (`raw.rs`) with Warden's sandbox settings (epoch
+//!   deadline, fuel on or off); each thread has its own three instances.
+//! - `warden-{1,2}t`, `warden-no-fuel-{1,2}t`: the three plugins through
+//!   `warden_gateway::Pipeline` and a `PluginManager`.
+//!
+//! Time per pipeline; for two threads, total pipelines over wall time.
 //!
 //! Run: `env -u RUST_BACKTRACE cargo bench -p warden-cli --bench pipeline`.
 
 #![allow(missing_docs, reason = "criterion_group! generates undocumented functions")]
 
+#[path = "raw.rs"]
+mod raw;
 #[path = "support.rs"]
 mod support;
 
@@ -26,21 +31,24 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
+use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use http::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use warden::{CallContext, HttpRequest, KeyValueStore, Manifest, PluginManager, Runtime};
+use warden::{Body, CallContext, KeyValueStore, Manifest, PluginManager, Request, Runtime};
 use warden_gateway::{Pipeline, RequestOutcome, Stage};
 
 const BODY: &[u8] = include_bytes!("gateway/body.json");
+const PLUGINS: [(&str, &str); 3] = [
+    ("validator", warden_fixtures::VALIDATOR),
+    ("enricher", warden_fixtures::ENRICHER),
+    ("transformer", warden_fixtures::TRANSFORMER),
+];
 
 /// The shipped manifests with components built from source.
 fn plugins(dir: &Path) {
-    for (name, wasm) in [
-        ("validator", warden_fixtures::VALIDATOR),
-        ("enricher", warden_fixtures::ENRICHER),
-        ("transformer", warden_fixtures::TRANSFORMER),
-    ] {
+    for (name, wasm) in PLUGINS {
         let shipped = Path::new(warden_fixtures::PLUGINS_DIR).join(name);
         let manifest = Manifest::from_dir(&shipped).unwrap();
         let folder = dir.join(name);
@@ -50,11 +58,17 @@ fn plugins(dir: &Path) {
     }
 }
 
-fn request() -> HttpRequest {
-    let mut req = HttpRequest::new("POST", "/orders");
-    req.headers = vec![("host".into(), "example.com".into()), ("content-type".into(), "application/json".into())];
-    req.body = BODY.to_vec();
-    req
+fn short_headers() -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert("host", HeaderValue::from_static("example.com"));
+    h.insert("content-type", HeaderValue::from_static("application/json"));
+    h
+}
+
+fn browser_headers() -> HeaderMap {
+    let mut h = support::headers(16);
+    h.insert("content-length", HeaderValue::from(BODY.len()));
+    h
 }
 
 /// The three steps in native Rust, for the baseline.
@@ -74,25 +88,6 @@ fn native(body: &[u8], profiles: &HashMap<String, Value>) -> Vec<u8> {
     serde_json::to_vec(&v).unwrap()
 }
 
-/// Checks the first outcome in full; returns the body length every later
-/// outcome must have (a cheap check, so the loop measures the pipeline).
-fn first(outcome: RequestOutcome) -> usize {
-    match outcome {
-        RequestOutcome::Continue { request, modified: true } => {
-            assert!(request.body.windows(7).any(|w| w == b"\"Ann\",\""), "profile merged");
-            request.body.len()
-        }
-        other => panic!("unexpected outcome: {other:?}"),
-    }
-}
-
-fn check(outcome: RequestOutcome, len: usize) {
-    match outcome {
-        RequestOutcome::Continue { request, modified: true } if request.body.len() == len => {}
-        other => panic!("unexpected outcome: {other:?}"),
-    }
-}
-
 /// The three plugins loaded into a fresh manager.
 fn load(dir: &Path, fuel: bool) -> Pipeline {
     let kv = KeyValueStore::open(dir.join(format!("kv-{fuel}.redb"))).unwrap();
@@ -103,34 +98,132 @@ fn load(dir: &Path, fuel: bool) -> Pipeline {
     Pipeline::new(manager, vec![Stage::new("validator"), Stage::new("enricher"), Stage::new("transformer")])
 }
 
+/// A request as a gateway hands it over; the body is shared, not copied.
+fn request(headers: &HeaderMap) -> Request {
+    let mut req = Request::new(http::Method::POST, "/orders".parse().unwrap());
+    req.headers = headers.clone();
+    req.body = Body::from(Bytes::from_static(BODY));
+    req
+}
+
+/// Runs the pipeline on `req` (reset first) and checks the outcome.
+fn run(pipeline: &Pipeline, ctx: &CallContext, req: &mut Request, headers: &HeaderMap, len: usize) {
+    req.headers.clone_from(headers);
+    req.body = Body::from(Bytes::from_static(BODY));
+    match pipeline.on_request(ctx, req) {
+        RequestOutcome::Continue if req.body.len() == Some(len as u64) => {}
+        other => panic!("unexpected outcome: {other:?}, {:?}", req.body),
+    }
+}
+
+/// A component pre-instantiated on the raw host, with its `[config]`.
+type RawPlugin = (wasmtime::component::InstancePre<raw::RawState>, Vec<(String, String)>);
+
+/// The three components on a raw host, one instance each.
+struct RawPipeline {
+    filters: Vec<raw::RawFilter>,
+}
+
+impl RawPipeline {
+    fn new(pres: &[RawPlugin], fuel: bool) -> Self {
+        RawPipeline {
+            filters: pres.iter().map(|(pre, config)| raw::RawFilter::new(pre, config.clone(), true, fuel)).collect(),
+        }
+    }
+
+    /// The request moves from one store to the next, as a raw host would pass it on.
+    fn run(&mut self, headers: &HeaderMap, len: usize) {
+        let mut req = raw::RawRequest {
+            method: http::Method::POST,
+            uri: "/orders".parse().unwrap(),
+            headers: headers.clone(),
+            body: Bytes::from_static(BODY),
+        };
+        for filter in &mut self.filters {
+            filter.store.data_mut().request = std::mem::take(&mut req);
+            let action = filter.on_request().unwrap();
+            assert!(matches!(action, raw::RequestAction::Continue));
+            req = std::mem::take(&mut filter.store.data_mut().request);
+        }
+        assert_eq!(req.body.len(), len);
+    }
+}
+
+fn raw_pres(fuel: bool) -> Vec<RawPlugin> {
+    let engine = raw::engine(true, fuel);
+    let ticker = engine.clone();
+    // Warden's epoch ticker, so the deadline check sees a moving epoch.
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(Duration::from_millis(5));
+            ticker.increment_epoch();
+        }
+    });
+    PLUGINS
+        .iter()
+        .map(|(name, wasm)| {
+            let manifest = Manifest::from_dir(Path::new(warden_fixtures::PLUGINS_DIR).join(name)).unwrap();
+            let mut config: Vec<(String, String)> = manifest.config.into_iter().collect();
+            config.sort();
+            (raw::pre(&engine, wasm), config)
+        })
+        .collect()
+}
+
 fn pipeline(c: &mut Criterion) {
     let dir = TempDir::new().unwrap();
     plugins(&dir.path().join("plugins"));
-    let (pipeline, no_fuel) = (load(dir.path(), true), load(dir.path(), false));
-    let (req, ctx) = (request(), CallContext::new("bench"));
+    let (warden, warden_no_fuel) = (load(dir.path(), true), load(dir.path(), false));
+    let (raw, raw_no_fuel) = (raw_pres(true), raw_pres(false));
+    let ctx = CallContext::new("bench");
     let profiles = HashMap::from([("user:42".to_owned(), json!({"name": "Ann", "tier": "gold"}))]);
-    let len = first(pipeline.on_request(&ctx, req.clone()));
-    assert_eq!(first(no_fuel.on_request(&ctx, req.clone())), len);
-    let native_out: Value = serde_json::from_slice(&native(BODY, &profiles)).unwrap();
-    assert_eq!(native_out["profile"]["name"], "Ann");
+    let native_out = native(BODY, &profiles);
+    let len = native_out.len();
+    // Every path gives the same body as the native one (same length; the
+    // field order may differ).
+    let mut check = request(&short_headers());
+    assert!(matches!(warden.on_request(&ctx, &mut check), RequestOutcome::Continue));
+    let out: Value = serde_json::from_slice(check.body.bytes().unwrap()).unwrap();
+    assert_eq!(out, serde_json::from_slice::<Value>(&native_out).unwrap());
+    RawPipeline::new(&raw, true).run(&short_headers(), len);
 
-    let mut g = c.benchmark_group("pipeline-1k");
-    g.throughput(Throughput::Elements(1));
-    g.measurement_time(Duration::from_secs(10));
-    g.bench_function("native", |b| b.iter(|| native(std::hint::black_box(BODY), &profiles)));
-    g.bench_function("native-2t", |b| {
-        b.iter_custom(|iters| support::parallel(2, iters, || drop(native(std::hint::black_box(BODY), &profiles))))
-    });
-    for (name, threads, pipeline) in
-        [("warden-1t", 1, &pipeline), ("warden-2t", 2, &pipeline), ("warden-2t-no-fuel", 2, &no_fuel)]
-    {
-        g.bench_function(name, |b| {
-            b.iter_custom(|iters| {
-                support::parallel(threads, iters, || check(pipeline.on_request(&ctx, req.clone()), len))
-            })
-        });
+    for (label, headers) in [("browser", browser_headers()), ("short", short_headers())] {
+        let mut g = c.benchmark_group(format!("pipeline-1k-{label}"));
+        g.throughput(Throughput::Elements(1));
+        g.measurement_time(Duration::from_secs(8));
+        for threads in [1, 2] {
+            g.bench_function(format!("native-{threads}t"), |b| {
+                b.iter_custom(|iters| {
+                    support::parallel(threads, iters, || drop(native(std::hint::black_box(BODY), &profiles)))
+                })
+            });
+            for (name, pres, fuel) in [("raw", &raw, true), ("raw-no-fuel", &raw_no_fuel, false)] {
+                g.bench_function(format!("{name}-{threads}t"), |b| {
+                    b.iter_custom(|iters| {
+                        support::parallel_with(
+                            threads,
+                            iters,
+                            || RawPipeline::new(pres, fuel),
+                            |p| p.run(&headers, len),
+                        )
+                    })
+                });
+            }
+            for (name, pipeline) in [("warden", &warden), ("warden-no-fuel", &warden_no_fuel)] {
+                g.bench_function(format!("{name}-{threads}t"), |b| {
+                    b.iter_custom(|iters| {
+                        support::parallel_with(
+                            threads,
+                            iters,
+                            || request(&headers),
+                            |req| run(pipeline, &ctx, req, &headers, len),
+                        )
+                    })
+                });
+            }
+        }
+        g.finish();
     }
-    g.finish();
 }
 
 criterion_group!(benches, pipeline);

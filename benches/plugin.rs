@@ -5,10 +5,14 @@
 //! - `instantiate`: raw wasmtime `InstancePre::instantiate`; the work of a
 //!   fresh-policy call done in raw wasmtime (store, WASI context, instance,
 //!   `init`, call); and a Warden call on a `fresh`-policy plugin.
-//! - `on-request-1k`: the same check on a 1 KB JSON body in native Rust, as
-//!   a raw wasmtime `bindgen!` call of the same guest (without and with
-//!   epoch interruption and fuel), and through Warden (with and without
-//!   fuel metering).
+//! - `on-request-1k`: the same check on a 1 KB JSON body (a header read,
+//!   the body read and scanned) in native Rust, as a raw wasmtime
+//!   `bindgen!` call of the same guest (`raw.rs`; without and with epoch
+//!   interruption and fuel), and through Warden (with and without fuel
+//!   metering).
+//! - `noop-stage`: a stage that reads one header and continues, on a
+//!   request with 1, 16 and 64 header fields, through Warden and the raw
+//!   sandboxed host: what a stage costs as requests grow.
 //!
 //! Run: `env -u RUST_BACKTRACE cargo bench -p warden-cli --bench plugin`.
 
@@ -17,116 +21,16 @@
 use std::hint::black_box;
 use std::time::Duration;
 
+use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use tempfile::TempDir;
-use warden::{CallContext, HttpRequest, RequestAction, Runtime};
+use warden::{Body, CallContext, Request, RequestAction, Runtime};
 use warden_fixtures::{ECHO, bench_check};
 
-mod raw {
-    wasmtime::component::bindgen!({
-        path: "../../wit",
-        world: "plugin",
-    });
-}
-
-use raw::exports::warden::plugin::{handler, http_filter, lifecycle};
-use raw::warden::plugin::{config, keyvalue, log, messaging, outbound_http, plugins, types};
-
-/// Host state for the raw-wasmtime baseline: the minimum the guest needs.
-struct RawState {
-    wasi: wasmtime_wasi::WasiCtx,
-    table: wasmtime::component::ResourceTable,
-}
-
-impl wasmtime_wasi::WasiView for RawState {
-    fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
-        wasmtime_wasi::WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
-    }
-}
-
-impl types::Host for RawState {}
-
-impl log::Host for RawState {
-    fn log(&mut self, _: log::Level, _: String) {}
-}
-
-impl config::Host for RawState {
-    fn get(&mut self, _: String) -> Option<String> {
-        None
-    }
-
-    fn get_all(&mut self) -> Vec<(String, String)> {
-        Vec::new()
-    }
-}
-
-impl plugins::Host for RawState {
-    fn call(&mut self, _: String, _: String, _: Vec<u8>) -> Result<Vec<u8>, types::PluginError> {
-        Err(types::PluginError { code: "unavailable".into(), message: "not in the baseline".into() })
-    }
-}
-
-impl messaging::Host for RawState {
-    fn publish(&mut self, _: String, _: Vec<u8>) -> Result<(), types::PluginError> {
-        Ok(())
-    }
-}
-
-fn not_in_baseline<T>() -> Result<T, types::PluginError> {
-    Err(types::PluginError { code: "unavailable".into(), message: "not in the baseline".into() })
-}
-
-impl outbound_http::Host for RawState {
-    fn fetch(&mut self, _: outbound_http::OutgoingRequest) -> Result<types::HttpResponse, types::PluginError> {
-        not_in_baseline()
-    }
-}
-
-impl keyvalue::Host for RawState {
-    fn get(&mut self, _: String) -> Result<Option<Vec<u8>>, types::PluginError> {
-        not_in_baseline()
-    }
-
-    fn set(&mut self, _: String, _: Vec<u8>) -> Result<(), types::PluginError> {
-        not_in_baseline()
-    }
-
-    fn delete(&mut self, _: String) -> Result<bool, types::PluginError> {
-        not_in_baseline()
-    }
-
-    fn list_keys(&mut self, _: String, _: u32) -> Result<Vec<String>, types::PluginError> {
-        not_in_baseline()
-    }
-}
-
-fn raw_state() -> RawState {
-    RawState { wasi: wasmtime_wasi::WasiCtxBuilder::new().build(), table: wasmtime::component::ResourceTable::new() }
-}
-
-/// A raw wasmtime `InstancePre` of the echo guest. `sandboxed` turns on the
-/// same run-time limits Warden uses (epoch interruption and fuel), so the
-/// comparison with Warden is like for like.
-fn raw_pre(sandboxed: bool) -> wasmtime::component::InstancePre<RawState> {
-    use wasmtime::component::{Component, HasSelf, Linker};
-    let mut config = wasmtime::Config::new();
-    config.epoch_interruption(sandboxed).consume_fuel(sandboxed);
-    let mut pool = wasmtime::PoolingAllocationConfig::new();
-    pool.total_component_instances(100).total_core_instances(800).total_memories(200).total_tables(800);
-    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
-    let engine = wasmtime::Engine::new(&config).unwrap();
-    let component = Component::from_file(&engine, ECHO).unwrap();
-    let mut linker = Linker::new(&engine);
-    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).unwrap();
-    log::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).unwrap();
-    config::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).unwrap();
-    types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).unwrap();
-    plugins::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).unwrap();
-    messaging::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).unwrap();
-    outbound_http::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).unwrap();
-    keyvalue::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).unwrap();
-    linker.instantiate_pre(&component).unwrap()
-}
+#[path = "raw.rs"]
+mod raw;
+#[path = "support.rs"]
+mod support;
 
 fn plugin_dir(extra: &str) -> TempDir {
     let dir = TempDir::new().unwrap();
@@ -148,11 +52,15 @@ fn body_1k() -> Vec<u8> {
     body
 }
 
-fn request_1k() -> HttpRequest {
-    let mut req = HttpRequest::new("POST", "/bench");
-    req.headers = vec![("host".into(), "example.com".into()), ("content-type".into(), "application/json".into())];
-    req.body = body_1k();
+fn request(uri: &str, headers: http::HeaderMap, body: Bytes) -> Request {
+    let mut req = Request::new(http::Method::POST, uri.parse().unwrap());
+    req.headers = headers;
+    req.body = Body::from(body);
     req
+}
+
+fn raw_request(uri: &str, headers: http::HeaderMap, body: Bytes) -> raw::RawRequest {
+    raw::RawRequest { method: http::Method::POST, uri: uri.parse().unwrap(), headers, body }
 }
 
 fn load(c: &mut Criterion) {
@@ -174,91 +82,83 @@ fn load(c: &mut Criterion) {
     g.finish();
 }
 
-/// Budget a raw sandboxed store gets before each call, as Warden does.
-fn raw_begin(store: &mut wasmtime::Store<RawState>, sandboxed: bool) {
-    if sandboxed {
-        store.set_fuel(u64::MAX).unwrap();
-        store.set_epoch_deadline(1_000);
-    }
-}
-
 fn instantiate(c: &mut Criterion) {
     let mut g = c.benchmark_group("instantiate");
-    let pre = raw_pre(false);
+    let pre = raw::pre(&raw::engine(false, false), ECHO);
     g.bench_function("raw-wasmtime", |b| {
         b.iter(|| {
-            let mut store = wasmtime::Store::new(pre.engine(), raw_state());
+            let mut store = wasmtime::Store::new(pre.engine(), raw::RawState::new(Vec::new()));
             pre.instantiate(&mut store).unwrap()
         })
     });
     // What a fresh-policy call has to do, in raw wasmtime: store, WASI
-    // context, instance, `init`, one `handle` call.
-    let pre = raw_pre(true);
-    let life = lifecycle::GuestIndices::new(&pre).unwrap();
-    let handler_ix = handler::GuestIndices::new(&pre).unwrap();
+    // context, instance, `init`, one `on-request` call.
+    let pre = raw::pre(&raw::engine(true, true), ECHO);
     g.bench_function("raw-wasmtime-fresh-call", |b| {
         b.iter(|| {
-            let mut store = wasmtime::Store::new(pre.engine(), raw_state());
-            raw_begin(&mut store, true);
-            let instance = pre.instantiate(&mut store).unwrap();
-            life.load(&mut store, &instance).unwrap().call_init(&mut store, &[]).unwrap().unwrap();
-            let out = handler_ix.load(&mut store, &instance).unwrap().call_handle(&mut store, "echo", b"x");
-            out.unwrap().unwrap()
+            let mut filter = raw::RawFilter::new(&pre, Vec::new(), true, true);
+            filter.store.data_mut().request = raw_request("/x", http::HeaderMap::new(), Bytes::new());
+            filter.on_request().unwrap()
         })
     });
     let dir = plugin_dir("instance-policy = \"fresh\"");
     let runtime = Runtime::new().unwrap();
     let plugin = runtime.load(dir.path()).unwrap();
-    g.bench_function("warden-fresh-call", |b| b.iter(|| plugin.handle("echo", b"x").unwrap()));
+    let ctx = CallContext::new("bench");
+    let mut req = request("/x", http::HeaderMap::new(), Bytes::new());
+    g.bench_function("warden-fresh-call", |b| b.iter(|| plugin.on_request(&ctx, &mut req).unwrap()));
     g.finish();
 }
 
-fn on_request(c: &mut Criterion) {
-    let req = request_1k();
-    let ctx = CallContext::new("bench");
-    let mut g = c.benchmark_group("on-request-1k");
-
-    g.bench_function("native", |b| b.iter(|| bench_check(black_box(&req.headers), black_box(&req.body))));
-
-    let raw_ctx = types::CallContext { request_id: "bench".into(), traceparent: None, route: None, connection: None };
-    let raw_req = types::HttpRequest {
-        method: req.method.clone(),
-        uri: req.uri.clone(),
-        headers: req.headers.clone(),
-        body: req.body.clone(),
-    };
+/// A raw host's filter and a Warden plugin of the echo guest, calling
+/// `on-request` on `uri` with `headers` and `body`, each checked once.
+fn stage(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    label: &str,
+    uri: &str,
+    headers: &http::HeaderMap,
+    body: &Bytes,
+) {
     // `raw-wasmtime`: no way to stop the guest. `raw-wasmtime-sandboxed`:
     // epoch deadline and fuel reset before every call, as in Warden.
     for (name, sandboxed) in [("raw-wasmtime", false), ("raw-wasmtime-sandboxed", true)] {
-        let pre = raw_pre(sandboxed);
-        let mut store = wasmtime::Store::new(pre.engine(), raw_state());
-        raw_begin(&mut store, sandboxed);
-        let instance = pre.instantiate(&mut store).unwrap();
-        let life = lifecycle::GuestIndices::new(&pre).unwrap().load(&mut store, &instance).unwrap();
-        life.call_init(&mut store, &[]).unwrap().unwrap();
-        let filter = http_filter::GuestIndices::new(&pre).unwrap().load(&mut store, &instance).unwrap();
-        g.bench_function(name, |b| {
-            b.iter(|| {
-                raw_begin(&mut store, sandboxed);
-                let action = filter.call_on_request(&mut store, &raw_ctx, &raw_req).unwrap().unwrap();
-                assert!(matches!(action, types::RequestAction::Continue(None)));
-            })
+        let pre = raw::pre(&raw::engine(sandboxed, true), ECHO);
+        let mut filter = raw::RawFilter::new(&pre, Vec::new(), sandboxed, true);
+        filter.store.data_mut().request = raw_request(uri, headers.clone(), body.clone());
+        g.bench_function(format!("{label}raw-wasmtime{}", &name["raw-wasmtime".len()..]), |b| {
+            b.iter(|| assert!(matches!(filter.on_request().unwrap(), raw::RequestAction::Continue)))
         });
     }
-
+    let ctx = CallContext::new("bench");
     for (name, fuel) in [("warden", true), ("warden-no-fuel", false)] {
         let runtime = Runtime::builder().fuel(fuel).build().unwrap();
         let dir = plugin_dir("");
         let plugin = runtime.load(dir.path()).unwrap();
-        g.bench_function(name, |b| {
-            b.iter(|| {
-                let action = plugin.on_request(&ctx, &req).unwrap();
-                assert!(matches!(action, RequestAction::Continue(None)));
-            })
+        let mut req = request(uri, headers.clone(), body.clone());
+        g.bench_function(format!("{label}{name}"), |b| {
+            b.iter(|| assert!(matches!(plugin.on_request(&ctx, &mut req).unwrap(), RequestAction::Continue)))
         });
+    }
+}
+
+fn on_request(c: &mut Criterion) {
+    let body = Bytes::from(body_1k());
+    let headers = support::headers(2);
+    let mut g = c.benchmark_group("on-request-1k");
+    g.bench_function("native", |b| {
+        b.iter(|| black_box(&headers).contains_key("content-type") && bench_check(black_box(&body)))
+    });
+    stage(&mut g, "", "/bench", &headers, &body);
+    g.finish();
+}
+
+fn noop_stage(c: &mut Criterion) {
+    let mut g = c.benchmark_group("noop-stage");
+    for n in [1, 16, 64] {
+        stage(&mut g, &format!("{n}-headers/"), "/noop", &support::headers(n), &Bytes::new());
     }
     g.finish();
 }
 
-criterion_group!(benches, load, instantiate, on_request);
+criterion_group!(benches, load, instantiate, on_request, noop_stage);
 criterion_main!(benches);
