@@ -59,22 +59,28 @@ fn throughput(c: &mut Criterion) {
     let manager = PluginManager::new(runtime.clone());
     manager.load_dir(dir.path()).unwrap();
     let direct: Plugin = runtime.load(dir.path().join("echo")).unwrap();
-    let ctx = CallContext::new("bench");
-
     let mut g = c.benchmark_group("manager-1k");
     // Two-thread runs are noisy on small machines; measure longer.
     g.measurement_time(Duration::from_secs(15));
     for threads in [1, 2] {
         g.bench_function(format!("direct-{threads}t"), |b| {
             b.iter_custom(|iters| {
-                support::parallel_with(threads, iters, request_1k, |req| check(direct.on_request(&ctx, req).unwrap()))
+                support::parallel_with(
+                    threads,
+                    iters,
+                    || (CallContext::new("bench"), request_1k()),
+                    |(ctx, req)| check(direct.on_request(ctx, req).unwrap()),
+                )
             })
         });
         g.bench_function(format!("manager-{threads}t"), |b| {
             b.iter_custom(|iters| {
-                support::parallel_with(threads, iters, request_1k, |req| {
-                    check(manager.call("echo", |p| p.on_request(&ctx, req)).unwrap())
-                })
+                support::parallel_with(
+                    threads,
+                    iters,
+                    || (CallContext::new("bench"), request_1k()),
+                    |(ctx, req)| check(manager.call("echo", |p| p.on_request(ctx, req)).unwrap()),
+                )
             })
         });
     }

@@ -187,7 +187,7 @@ fn pipeline(c: &mut Criterion) {
     assert_eq!(out, serde_json::from_slice::<Value>(&native_out).unwrap());
     RawPipeline::new(&raw, true).run(&short_headers(), len);
 
-    for (label, headers) in [("browser", browser_headers()), ("short", short_headers())] {
+    for (label, headers) in [("browser", browser_headers as fn() -> HeaderMap), ("short", short_headers)] {
         let mut g = c.benchmark_group(format!("pipeline-1k-{label}"));
         g.throughput(Throughput::Elements(1));
         g.measurement_time(Duration::from_secs(8));
@@ -200,11 +200,14 @@ fn pipeline(c: &mut Criterion) {
             for (name, pres, fuel) in [("raw", &raw, true), ("raw-no-fuel", &raw_no_fuel, false)] {
                 g.bench_function(format!("{name}-{threads}t"), |b| {
                     b.iter_custom(|iters| {
+                        // Each thread has its own header fields to start from,
+                        // as requests do: clones of one map would share
+                        // reference counts across the threads.
                         support::parallel_with(
                             threads,
                             iters,
-                            || RawPipeline::new(pres, fuel),
-                            |p| p.run(&headers, len),
+                            || (RawPipeline::new(pres, fuel), headers()),
+                            |(p, headers)| p.run(headers, len),
                         )
                     })
                 });
@@ -212,11 +215,12 @@ fn pipeline(c: &mut Criterion) {
             for (name, pipeline) in [("warden", &warden), ("warden-no-fuel", &warden_no_fuel)] {
                 g.bench_function(format!("{name}-{threads}t"), |b| {
                     b.iter_custom(|iters| {
+                        // Each request has its own context, as in the gateway.
                         support::parallel_with(
                             threads,
                             iters,
-                            || request(&headers),
-                            |req| run(pipeline, &ctx, req, &headers, len),
+                            || (CallContext::new("bench"), request(&headers()), headers()),
+                            |(ctx, req, headers)| run(pipeline, ctx, req, headers, len),
                         )
                     })
                 });

@@ -140,10 +140,15 @@ fn in_on_response_the_request_is_read_only_and_its_body_withheld() {
 fn the_changes_of_a_failed_call_are_undone() {
     let (_d, gw) = load(warden_fixtures::GATEWAY_GUEST, "[permissions]\nmodify-request = true");
     let mut request = steered("modify-then-fail");
+    request.body = warden::Body::from("original");
+    request.headers.insert("content-length", HeaderValue::from_static("8"));
     let err = gw.on_request(&ctx(), &mut request).unwrap_err();
     assert!(matches!(&err, Error::Plugin { code, .. } if code == "half-done"), "{err:?}");
     assert!(!request.headers.contains_key("x-half"), "{:?}", request.headers);
     assert_eq!(request.header("x-test"), Some("modify-then-fail"));
+    // The body, and the length that followed it before the head was saved.
+    assert_eq!(request.body.bytes().map(|b| b.as_ref()), Some(&b"original"[..]));
+    assert_eq!(request.header("content-length"), Some("8"));
 
     // A change made by a call that succeeds stays, body included.
     let mut request = steered("modify");

@@ -41,52 +41,89 @@ pub(crate) enum Access {
     ReadOnly,
 }
 
-/// A message lent to a call.
+/// Where a call's request or response lives while it is lent. The slots
+/// stay in the store; only the message moves in and out, so a call copies
+/// a few hundred bytes, not the slot.
 pub(crate) struct Slot<T: Message> {
     msg: Lend<T>,
     access: Access,
-    /// The head before the call's first change.
-    saved_head: Option<T::Head>,
-    /// The body before the call's first `set-body`.
-    saved_body: Option<Body>,
+    /// What the call's changes replaced, kept to undo them if the call fails.
+    saved: Option<Box<Saved<T>>>,
 }
 
 enum Lend<T> {
+    None,
     Owned(T),
     Shared(Arc<T>),
 }
 
+struct Saved<T: Message> {
+    /// The head before the call's first change to it.
+    head: Option<T::Head>,
+    /// The body before the call's first `set-body`.
+    body: Option<Body>,
+    /// The `content-length` field before a `set-body` changed it, when the
+    /// head was not saved (a body-only change saves just that field).
+    content_length: Option<HeaderValue>,
+}
+
+impl<T: Message> Default for Slot<T> {
+    fn default() -> Self {
+        Slot { msg: Lend::None, access: Access::ReadOnly, saved: None }
+    }
+}
+
 impl<T: Message> Slot<T> {
-    /// `msg`, moved in for the call.
-    pub(crate) fn owned(msg: T, access: Access) -> Slot<T> {
-        Slot { msg: Lend::Owned(msg), access, saved_head: None, saved_body: None }
+    /// Lends `msg` to the call.
+    pub(crate) fn lend(&mut self, msg: T, access: Access) {
+        self.msg = Lend::Owned(msg);
+        self.access = access;
     }
 
-    /// A shared message, read-only.
-    pub(crate) fn shared(msg: Arc<T>) -> Slot<T> {
-        Slot { msg: Lend::Shared(msg), access: Access::ReadOnly, saved_head: None, saved_body: None }
+    /// Lends a shared message, read-only.
+    pub(crate) fn lend_shared(&mut self, msg: Arc<T>) {
+        self.msg = Lend::Shared(msg);
+        self.access = Access::ReadOnly;
     }
 
-    fn get(&self) -> &T {
+    fn is_lent(&self) -> bool {
+        !matches!(self.msg, Lend::None)
+    }
+
+    fn get(&self) -> Option<&T> {
         match &self.msg {
-            Lend::Owned(m) => m,
-            Lend::Shared(m) => m,
+            Lend::None => None,
+            Lend::Owned(m) => Some(m),
+            Lend::Shared(m) => Some(m),
         }
     }
 
-    /// The message back after the call: as the call left it if `keep`,
-    /// else as it was before (a body that was read stays read).
-    pub(crate) fn finish(self, keep: bool) -> T {
-        let Lend::Owned(mut msg) = self.msg else { unreachable!("only owned slots are taken back") };
-        if !keep {
-            if let Some(head) = self.saved_head {
+    /// Ends the loan: the owned message back, as the call left it if
+    /// `keep`, else as it was before (a body that was read stays read).
+    pub(crate) fn take_back(&mut self, keep: bool) -> Option<T> {
+        let saved = self.saved.take();
+        let Lend::Owned(mut msg) = std::mem::replace(&mut self.msg, Lend::None) else { return None };
+        if let Some(saved) = saved.filter(|_| !keep) {
+            let Saved { head, body, content_length } = *saved;
+            if let Some(head) = head {
                 msg.restore(head);
             }
-            if let Some(body) = self.saved_body {
+            // Saved only by a `set-body` before the head was saved: the head
+            // then holds the new length, this field the old one.
+            if let Some(length) = content_length {
+                msg.headers_mut().insert(CONTENT_LENGTH, length);
+            }
+            if let Some(body) = body {
                 *msg.body_mut() = body;
             }
         }
-        msg
+        Some(msg)
+    }
+
+    /// Ends a loan whose message is not taken back (shared, or dropped).
+    fn clear(&mut self) {
+        self.msg = Lend::None;
+        self.saved = None;
     }
 }
 
@@ -156,8 +193,8 @@ pub(crate) struct Lent {
     /// Names the call in handle representations; changes every call.
     seq: u32,
     pub ctx: Option<CallContext>,
-    pub request: Option<Slot<Request>>,
-    pub response: Option<Slot<Response>>,
+    pub request: Slot<Request>,
+    pub response: Slot<Response>,
     /// Bytes the call's changes added, counted against `max-output`.
     pub output: u64,
     /// The first change refused for want of a permission: what was tried
@@ -167,12 +204,19 @@ pub(crate) struct Lent {
 }
 
 impl Lent {
+    /// Ends a call's loans: what was not taken back is released.
+    pub(crate) fn end(&mut self) {
+        self.ctx = None;
+        self.request.clear();
+        self.response.clear();
+    }
+
     /// Starts a call: new handles, nothing lent yet.
     pub(crate) fn begin(&mut self) {
         self.seq = self.seq.wrapping_add(1) & (u32::MAX >> 2);
         self.ctx = None;
-        self.request = None;
-        self.response = None;
+        self.request.clear();
+        self.response.clear();
         self.output = 0;
         self.denied = None;
     }
@@ -242,21 +286,30 @@ impl HostState {
     {
         let kind = <Lent as Lends<T>>::KIND;
         self.lent.check(rep, kind, T::NAME)?;
-        <Lent as Lends<T>>::slot(&mut self.lent)
-            .ok_or_else(|| wasmtime::Error::msg(format!("no {} was lent to this call", T::NAME)))
+        let slot = <Lent as Lends<T>>::slot(&mut self.lent);
+        if !slot.is_lent() {
+            return Err(wasmtime::Error::msg(format!("no {} was lent to this call", T::NAME)));
+        }
+        Ok(slot)
     }
 
     fn message<T: Message>(&mut self, rep: u32) -> wasmtime::Result<&T>
     where
         Lent: Lends<T>,
     {
-        Ok(self.slot::<T>(rep)?.get())
+        Ok(self.slot::<T>(rep)?.get().expect("a lent slot holds its message"))
     }
 
     /// The message to change, after the checks every change makes: the
     /// hook may change it (else `read-only`, or `capability-denied`,
     /// audited), and the change keeps the call within `max-output`.
-    fn change<T: Message>(&mut self, rep: u32, import: &str, adds: u64) -> wasmtime::Result<Result<&mut T, PluginError>>
+    fn change<T: Message>(
+        &mut self,
+        rep: u32,
+        import: &str,
+        adds: u64,
+        body_only: bool,
+    ) -> wasmtime::Result<Result<&mut T, PluginError>>
     where
         Lent: Lends<T>,
     {
@@ -288,13 +341,12 @@ impl HostState {
         }
         self.lent.output = output;
         let slot = self.slot::<T>(rep)?;
-        if slot.saved_head.is_none() {
-            slot.saved_head = Some(slot.get().head());
+        let Lend::Owned(msg) = &mut slot.msg else { unreachable!("only owned messages are writable") };
+        let saved = slot.saved.get_or_insert_with(|| Box::new(Saved { head: None, body: None, content_length: None }));
+        if saved.head.is_none() && !body_only {
+            saved.head = Some(msg.head());
         }
-        match &mut slot.msg {
-            Lend::Owned(m) => Ok(Ok(m)),
-            Lend::Shared(_) => unreachable!("shared slots are read-only"),
-        }
+        Ok(Ok(msg))
     }
 
     fn change_header<T: Message>(
@@ -323,7 +375,7 @@ impl HostState {
             HeaderChange::Remove => false,
         };
         let (count, max) = (headers.len(), self.shared.max_headers);
-        let msg = match self.change::<T>(rep, import, adds)? {
+        let msg = match self.change::<T>(rep, import, adds, false)? {
             Ok(_) if grows && count >= max => {
                 // Checked after the permission, so that a plugin without
                 // it learns that first; nothing was changed or counted.
@@ -350,6 +402,7 @@ impl HostState {
         let deadline = self.deadline.at;
         let slot = self.slot::<T>(rep)?;
         let result = match &mut slot.msg {
+            Lend::None => unreachable!("slot() checks that a message is lent"),
             Lend::Owned(m) => m.body_mut().read(deadline),
             Lend::Shared(m) => match m.body().bytes() {
                 Some(b) => Ok(b.clone()),
@@ -375,18 +428,23 @@ impl HostState {
     where
         Lent: Lends<T>,
     {
-        let slot_saved = self.slot::<T>(rep)?.saved_body.is_some();
-        let msg = match self.change::<T>(rep, "set-body", body.len() as u64)? {
+        // Only the body, and the `content-length` field that follows it, are
+        // saved: not the whole head.
+        let msg = match self.change::<T>(rep, "set-body", body.len() as u64, true)? {
             Ok(m) => m,
             Err(e) => return Ok(Err(e)),
         };
         let len = body.len();
         let old = std::mem::replace(msg.body_mut(), Body::from(Bytes::from(body)));
-        if msg.headers().contains_key(CONTENT_LENGTH) {
-            msg.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(len));
-        }
-        if !slot_saved {
-            self.slot::<T>(rep)?.saved_body = Some(old);
+        let old_length = match msg.headers_mut().get_mut(CONTENT_LENGTH) {
+            Some(field) => Some(std::mem::replace(field, HeaderValue::from(len))),
+            None => None,
+        };
+        if let Some(saved) = self.slot::<T>(rep)?.saved.as_mut() {
+            saved.body.get_or_insert(old);
+            if saved.head.is_none() && saved.content_length.is_none() {
+                saved.content_length = old_length;
+            }
         }
         Ok(Ok(()))
     }
@@ -395,20 +453,20 @@ impl HostState {
 /// Which slot of [`Lent`] holds a `T`.
 pub(crate) trait Lends<T: Message> {
     const KIND: u32;
-    fn slot(&mut self) -> Option<&mut Slot<T>>;
+    fn slot(&mut self) -> &mut Slot<T>;
 }
 
 impl Lends<Request> for Lent {
     const KIND: u32 = REQUEST;
-    fn slot(&mut self) -> Option<&mut Slot<Request>> {
-        self.request.as_mut()
+    fn slot(&mut self) -> &mut Slot<Request> {
+        &mut self.request
     }
 }
 
 impl Lends<Response> for Lent {
     const KIND: u32 = RESPONSE;
-    fn slot(&mut self) -> Option<&mut Slot<Response>> {
-        self.response.as_mut()
+    fn slot(&mut self) -> &mut Slot<Response> {
+        &mut self.response
     }
 }
 
@@ -489,7 +547,7 @@ impl types::HostRequest for HostState {
         let Ok(parsed) = Method::from_bytes(method.as_bytes()) else {
             return Ok(Err(error("invalid-request", format!("invalid method {method:?}"))));
         };
-        Ok(self.change::<Request>(h.rep(), "set-method", method.len() as u64)?.map(|r| r.method = parsed))
+        Ok(self.change::<Request>(h.rep(), "set-method", method.len() as u64, false)?.map(|r| r.method = parsed))
     }
 
     fn set_uri(&mut self, h: Resource<RequestHandle>, uri: String) -> wasmtime::Result<Result<(), PluginError>> {
@@ -500,7 +558,7 @@ impl types::HostRequest for HostState {
                 return Ok(Err(error("invalid-request", message)));
             }
         };
-        Ok(self.change::<Request>(h.rep(), "set-uri", uri.len() as u64)?.map(|r| r.uri = parsed))
+        Ok(self.change::<Request>(h.rep(), "set-uri", uri.len() as u64, false)?.map(|r| r.uri = parsed))
     }
 
     fn set_header(
@@ -567,7 +625,7 @@ impl types::HostResponse for HostState {
         let Some(parsed) = StatusCode::from_u16(status).ok().filter(|s| (200..=599).contains(&s.as_u16())) else {
             return Ok(Err(error("invalid-response", format!("invalid status {status}: use 200-599"))));
         };
-        Ok(self.change::<Response>(h.rep(), "set-status", 0)?.map(|r| r.status = parsed))
+        Ok(self.change::<Response>(h.rep(), "set-status", 0, false)?.map(|r| r.status = parsed))
     }
 
     fn set_header(

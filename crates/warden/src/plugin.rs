@@ -11,7 +11,7 @@ use crate::bindings::{capture, connect, handler, http_filter, lifecycle, rule_ma
 use crate::cache;
 use crate::component::ComponentFile;
 use crate::error::{Error, Result};
-use crate::handles::{Access, Slot};
+use crate::handles::{Access, Lent};
 use crate::hooks::{Hook, Interface};
 use crate::host::{HostState, Links, Shared};
 use crate::instance::{self, CallBudget, ExportIndices, Instance};
@@ -281,18 +281,14 @@ impl Plugin {
     pub fn on_request(&self, ctx: &CallContext, request: &mut Request) -> Result<RequestAction> {
         let _trace = scope(ctx);
         let access = self.access(self.inner.manifest.permissions.modify_request, "modify-request");
-        let mut loan = Loan::new(ctx);
-        loan.request = Some(Slot::owned(std::mem::take(request), access));
-        let result = self.call(Hook::OnRequest, &mut loan, |inst| {
+        let mut loan = Loan::with(ctx);
+        loan.request = Lending::Owned(request, access);
+        self.call(Hook::OnRequest, loan, |inst| {
             let guest = inst.guests.http_filter.as_ref().expect("export checked");
             let lent = &inst.store.data().lent;
             let (c, r) = (lent.context_handle(), lent.request_handle());
             guest.call_on_request(&mut inst.store, c, r)
-        });
-        if let Some(slot) = loan.request {
-            *request = slot.finish(result.is_ok());
-        }
-        result
+        })
     }
 
     /// Runs the HTTP filter's `on-response` hook on `response`, lent to
@@ -307,31 +303,33 @@ impl Plugin {
     ) -> Result<ResponseAction> {
         let _trace = scope(ctx);
         let may = self.inner.manifest.permissions.modify_response;
-        let mut loan = Loan::new(ctx);
-        loan.request = Some(Slot::shared(request.clone()));
-        loan.response = Some(Slot::owned(std::mem::take(response), self.access(may, "modify-response")));
-        let mut result = self.call(Hook::OnResponse, &mut loan, |inst| {
+        let mut loan = Loan::with(ctx);
+        loan.request = Lending::Shared(request);
+        loan.response = Lending::Owned(response, self.access(may, "modify-response"));
+        self.call(Hook::OnResponse, loan, |inst| {
             let guest = inst.guests.http_filter.as_ref().expect("export checked");
             let lent = &inst.store.data().lent;
             let (c, q, r) = (lent.context_handle(), lent.request_handle(), lent.response_handle());
-            guest.call_on_response(&mut inst.store, c, q, r)
-        });
-        if let Ok(ResponseAction::Respond(_)) = result
-            && !may
-        {
-            let error = self.denied("replace the response in on-response", "modify-response = true");
-            self.audit_refusal("on-response", &error);
-            result = Err(error);
-        }
-        if let Some(slot) = loan.response {
-            *response = slot.finish(result.is_ok());
-        }
-        result
+            let action = guest.call_on_response(&mut inst.store, c, q, r)?;
+            if let Ok(ResponseAction::Respond(_)) = action
+                && !may
+            {
+                // Refused like a change: audited, and the call fails.
+                let state = inst.store.data_mut();
+                let tried = "replace the response in on-response (respond)";
+                state.lent.denied = Some((tried.to_owned(), "modify-response"));
+                let message =
+                    format!("plugin '{}' may not {tried} without `modify-response = true`", state.shared.name);
+                let error = PluginError { code: "capability-denied".to_owned(), message };
+                return Ok(Err(state.refused("on-response", error)));
+            }
+            Ok(action)
+        })
     }
 
     /// Runs `on-connect` for a new connection.
     pub fn on_connect(&self, connection: &ConnectionInfo) -> Result<ConnectAction> {
-        self.call(Hook::OnConnect, &mut Loan::default(), |inst| {
+        self.call(Hook::OnConnect, Loan::default(), |inst| {
             let guest = inst.guests.connect.as_ref().expect("export checked");
             guest.call_on_connect(&mut inst.store, connection)
         })
@@ -340,11 +338,11 @@ impl Plugin {
     /// Runs `on-capture` with a finished exchange (read-only).
     pub fn on_capture(&self, exchange: &Exchange) -> Result<()> {
         let _trace = scope(&exchange.context);
-        let mut loan = Loan::new(&exchange.context);
-        loan.request = Some(Slot::shared(exchange.request.clone()));
-        loan.response = Some(Slot::shared(exchange.response.clone()));
+        let mut loan = Loan::with(&exchange.context);
+        loan.request = Lending::Shared(&exchange.request);
+        loan.response = Lending::Shared(&exchange.response);
         let duration = u64::try_from(exchange.duration.as_micros()).unwrap_or(u64::MAX);
-        self.call(Hook::OnCapture, &mut loan, |inst| {
+        self.call(Hook::OnCapture, loan, |inst| {
             let guest = inst.guests.capture.as_ref().expect("export checked");
             let lent = &inst.store.data().lent;
             let (c, q, r) = (lent.context_handle(), lent.request_handle(), lent.response_handle());
@@ -356,9 +354,9 @@ impl Plugin {
     /// request is read-only).
     pub fn on_rule_match(&self, event: &RuleEvent) -> Result<()> {
         let _trace = scope(&event.context);
-        let mut loan = Loan::new(&event.context);
-        loan.request = Some(Slot::shared(event.request.clone()));
-        self.call(Hook::OnRuleMatch, &mut loan, |inst| {
+        let mut loan = Loan::with(&event.context);
+        loan.request = Lending::Shared(&event.request);
+        self.call(Hook::OnRuleMatch, loan, |inst| {
             let guest = inst.guests.rule_match.as_ref().expect("export checked");
             let lent = &inst.store.data().lent;
             let (c, q) = (lent.context_handle(), lent.request_handle());
@@ -368,7 +366,7 @@ impl Plugin {
 
     /// Calls the generic `handle(action, payload)` entry point.
     pub fn handle(&self, action: &str, payload: &[u8]) -> Result<Vec<u8>> {
-        self.call(Hook::Handle, &mut Loan::default(), |inst| {
+        self.call(Hook::Handle, Loan::default(), |inst| {
             let guest = inst.guests.handler.as_ref().expect("export checked");
             guest.call_handle(&mut inst.store, action, payload)
         })
@@ -376,7 +374,7 @@ impl Plugin {
 
     /// Delivers a message published on `topic` (`subscriber.on-message`).
     pub fn on_message(&self, topic: &str, payload: &[u8]) -> Result<()> {
-        self.call(Hook::OnMessage, &mut Loan::default(), |inst| {
+        self.call(Hook::OnMessage, Loan::default(), |inst| {
             let guest = inst.guests.subscriber.as_ref().expect("export checked");
             guest.call_on_message(&mut inst.store, topic, payload)
         })
@@ -388,7 +386,7 @@ impl Plugin {
         if !self.has_hook(Hook::Health) {
             return Ok(HealthStatus::Healthy);
         }
-        self.call(Hook::Health, &mut Loan::default(), |inst| {
+        self.call(Hook::Health, Loan::default(), |inst| {
             let guest = inst.guests.lifecycle.as_ref().expect("export checked");
             guest.call_health(&mut inst.store).map(Ok::<_, Never>)
         })
@@ -469,17 +467,6 @@ impl Plugin {
         if granted { Access::Write } else { Access::Denied(permission) }
     }
 
-    /// Audits a refusal made after the call (the ones made during it are
-    /// audited by the host import that refused).
-    fn audit_refusal(&self, hook: &str, error: &Error) {
-        let shared = &self.inner.shared;
-        let refusal = PluginError { code: "capability-denied".to_owned(), message: error.to_string() };
-        match &shared.links {
-            Some(links) => links.refused(&shared.name, &shared.version, hook, &refusal),
-            None => tracing::warn!(target: "warden::plugin", plugin = %shared.name, hook, "refused: {error}"),
-        }
-    }
-
     fn denied(&self, action: &str, permission: &str) -> Error {
         Error::CapabilityDenied {
             plugin: self.name().to_owned(),
@@ -495,7 +482,7 @@ impl Plugin {
     fn call<R, E>(
         &self,
         hook: Hook,
-        loan: &mut Loan,
+        loan: Loan<'_>,
         f: impl FnOnce(&mut Instance) -> wasmtime::Result<Result<R, E>>,
     ) -> Result<R>
     where
@@ -512,7 +499,7 @@ impl Plugin {
     fn call_inner<R, E>(
         &self,
         hook: Hook,
-        loan: &mut Loan,
+        mut loan: Loan<'_>,
         f: impl FnOnce(&mut Instance) -> wasmtime::Result<Result<R, E>>,
         fuel: &mut u64,
     ) -> Result<R>
@@ -531,35 +518,51 @@ impl Plugin {
             let _deadline = deadline.enter();
             self.run(hook, inst, f)
         };
-        loan.take_back(&mut inst.store.data_mut().lent);
         *fuel = inst.fuel_used(&self.inner.budget);
-        match outcome {
+        let healthy = outcome.is_ok();
+        let result = match outcome {
             Ok(result) => {
                 log_stderr(self.name(), inst);
-                lease.give_back();
-                let value = result.map_err(|e| {
-                    let e = e.into();
-                    match loan.denied.take() {
-                        // The plugin passed on the host's refusal of a change.
-                        Some((action, permission)) if e.code == "capability-denied" => {
-                            self.denied(&action, &format!("{permission} = true"))
-                        }
-                        _ => Error::Plugin { plugin: self.name().to_owned(), hook, code: e.code, message: e.message },
-                    }
-                })?;
-                let size = value.output_size().saturating_add(loan.output);
-                let limit = self.limits().max_output_bytes;
-                if size > limit {
-                    return Err(Error::OutputTooLarge { plugin: self.name().to_owned(), hook, size, limit });
-                }
-                Ok(value)
+                self.returned(hook, result, &mut inst.store.data_mut().lent)
             }
             Err(err) => {
                 // A trap poisons the store: the lease drops the instance.
                 tracing::debug!(plugin = %self.name(), %hook, error = %err, "call failed; instance discarded");
                 Err(err)
             }
+        };
+        loan.take_back(&mut inst.store.data_mut().lent, result.is_ok());
+        if healthy {
+            lease.give_back();
         }
+        result
+    }
+
+    /// What a call that returned gives its caller: the value, or the
+    /// plugin's error (the host's refusal of a change, if that is what the
+    /// plugin passed on), or `OutputTooLarge` if the value and the call's
+    /// changes to lent messages are over `max-output`.
+    fn returned<R: OutputSize, E: Into<PluginError>>(
+        &self,
+        hook: Hook,
+        result: std::result::Result<R, E>,
+        lent: &mut Lent,
+    ) -> Result<R> {
+        let value = result.map_err(|e| {
+            let e = e.into();
+            match lent.denied.take() {
+                Some((action, permission)) if e.code == "capability-denied" => {
+                    self.denied(&action, &format!("{permission} = true"))
+                }
+                _ => Error::Plugin { plugin: self.name().to_owned(), hook, code: e.code, message: e.message },
+            }
+        })?;
+        let size = value.output_size().saturating_add(lent.output);
+        let limit = self.limits().max_output_bytes;
+        if size > limit {
+            return Err(Error::OutputTooLarge { plugin: self.name().to_owned(), hook, size, limit });
+        }
+        Ok(value)
     }
 
     /// Runs `f`, a call into `inst`, and types its failure: a trap or a
@@ -732,33 +735,55 @@ impl Drop for Lease<'_> {
     }
 }
 
-/// The messages a call lends its plugin, and what its changes added.
+/// What a call lends its plugin: moved into the instance's slots when the
+/// call starts and back when it ends (see [`crate::handles`]).
 #[derive(Default)]
-struct Loan {
-    ctx: Option<CallContext>,
-    request: Option<Slot<Request>>,
-    response: Option<Slot<Response>>,
-    output: u64,
-    denied: Option<(String, &'static str)>,
+struct Loan<'a> {
+    ctx: Option<&'a CallContext>,
+    request: Lending<'a, Request>,
+    response: Lending<'a, Response>,
 }
 
-impl Loan {
-    fn new(ctx: &CallContext) -> Loan {
-        Loan { ctx: Some(ctx.clone()), ..Loan::default() }
+#[derive(Default)]
+enum Lending<'a, T> {
+    #[default]
+    Nothing,
+    /// Taken for the call (and changed, if the access allows), then put back.
+    Owned(&'a mut T, Access),
+    /// Read-only.
+    Shared(&'a Arc<T>),
+}
+
+impl Loan<'_> {
+    fn with(ctx: &CallContext) -> Loan<'_> {
+        Loan { ctx: Some(ctx), ..Loan::default() }
     }
 
-    fn lend(&mut self, lent: &mut crate::handles::Lent) {
-        lent.ctx = self.ctx.take();
-        lent.request = self.request.take();
-        lent.response = self.response.take();
+    fn lend(&mut self, lent: &mut Lent) {
+        lent.ctx = self.ctx.cloned();
+        match &mut self.request {
+            Lending::Nothing => {}
+            Lending::Owned(msg, access) => lent.request.lend(std::mem::take(*msg), *access),
+            Lending::Shared(msg) => lent.request.lend_shared(Arc::clone(msg)),
+        }
+        match &mut self.response {
+            Lending::Nothing => {}
+            Lending::Owned(msg, access) => lent.response.lend(std::mem::take(*msg), *access),
+            Lending::Shared(msg) => lent.response.lend_shared(Arc::clone(msg)),
+        }
     }
 
-    fn take_back(&mut self, lent: &mut crate::handles::Lent) {
-        self.ctx = lent.ctx.take();
-        self.request = lent.request.take();
-        self.response = lent.response.take();
-        self.output = lent.output;
-        self.denied = lent.denied.take();
+    /// Puts the owned messages back: as the call left them if `keep`, else
+    /// with the call's changes undone.
+    fn take_back(&mut self, lent: &mut Lent, keep: bool) {
+        if let (Lending::Owned(msg, _), Some(back)) = (&mut self.request, lent.request.take_back(keep)) {
+            **msg = back;
+        }
+        if let (Lending::Owned(msg, _), Some(back)) = (&mut self.response, lent.response.take_back(keep)) {
+            **msg = back;
+        }
+        // Shared messages and the context are released with the call.
+        lent.end();
     }
 }
 
@@ -808,15 +833,12 @@ mod tests {
         for _ in 0..3 {
             // A host import that panics looks like this from here: wasmtime
             // resumes the panic out of the guest call.
-            let result = plugin.call(
-                Hook::Handle,
-                &mut Loan::default(),
-                |inst| -> wasmtime::Result<Result<Vec<u8>, PluginError>> {
+            let result =
+                plugin.call(Hook::Handle, Loan::default(), |inst| -> wasmtime::Result<Result<Vec<u8>, PluginError>> {
                     let guest = inst.guests.handler.as_ref().expect("echo exports handler");
                     let _counted = guest.call_handle(&mut inst.store, "count", b"")?;
                     panic!("host import panicked");
-                },
-            );
+                });
             let err = result.expect_err("the call fails");
             assert_eq!(err.kind(), crate::ErrorKind::Runtime);
             assert!(

@@ -2,7 +2,9 @@
 //! histogram, fuel, peak memory and the last error.
 //!
 //! Recording is lock-free (relaxed atomics) except for the last error, which
-//! only failing calls touch. Stats live as long as the plugin's name in a
+//! only failing calls touch. The per-call counters are sharded by CPU, each
+//! shard on its own cache lines, so that calls on different cores do not
+//! contend for one counter; a snapshot sums the shards. Stats live as long as the plugin's name in a
 //! [`PluginManager`](crate::PluginManager): a reload keeps counting.
 
 use std::sync::Mutex;
@@ -51,14 +53,21 @@ impl Histogram {
         self.buckets[Self::index(ns)].fetch_add(1, Relaxed);
     }
 
-    /// For each of `bounds` (ascending), how many values are at most that
-    /// bound: a sub-bucket counts toward the first bound at or above its
-    /// upper end, so a count never includes a value above its bound.
-    fn cumulative<const N: usize>(&self, bounds: [Duration; N]) -> [u64; N] {
+    /// Adds the bucket counts into `counts`.
+    fn add_to(&self, counts: &mut [u64]) {
+        for (c, b) in counts.iter_mut().zip(self.buckets.iter()) {
+            *c += b.load(Relaxed);
+        }
+    }
+
+    /// For each of `bounds` (ascending), how many of `counts` are at most
+    /// that bound: a sub-bucket counts toward the first bound at or above
+    /// its upper end, so a count never includes a value above its bound.
+    fn cumulative<const N: usize>(counts: &[u64], bounds: [Duration; N]) -> [u64; N] {
         let mut out = [0u64; N];
         let mut seen = 0;
         let mut b = 0;
-        for (i, bucket) in self.buckets.iter().enumerate() {
+        for (i, bucket) in counts.iter().enumerate() {
             let upper = Self::upper(i);
             while b < N && u128::from(upper) > bounds[b].as_nanos() {
                 out[b] = seen;
@@ -67,7 +76,7 @@ impl Histogram {
             if b == N {
                 break;
             }
-            seen += bucket.load(Relaxed);
+            seen += bucket;
         }
         for slot in &mut out[b..] {
             *slot = seen;
@@ -75,9 +84,8 @@ impl Histogram {
         out
     }
 
-    /// Upper bounds of the buckets holding the given quantiles (0..=1).
-    fn quantiles<const N: usize>(&self, qs: [f64; N]) -> [Duration; N] {
-        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Relaxed)).collect();
+    /// Upper bounds of the buckets of `counts` holding the given quantiles (0..=1).
+    fn quantiles<const N: usize>(counts: &[u64], qs: [f64; N]) -> [Duration; N] {
         let total: u64 = counts.iter().sum();
         let mut out = [Duration::ZERO; N];
         if total == 0 {
@@ -119,14 +127,35 @@ pub const LATENCY_BUCKETS: [Duration; 16] = [
     Duration::from_secs(10),
 ];
 
+/// Shards of the per-call counters; a call records into the shard of the
+/// CPU it runs on.
+const SHARDS: usize = 8;
+
+/// The per-call counters of one shard, alone on its cache lines.
+#[repr(align(128))]
+struct Shard {
+    calls: AtomicU64,
+    /// Sum of call latencies, in nanoseconds.
+    latency_sum: AtomicU64,
+    fuel: AtomicU64,
+    latency: Histogram,
+}
+
+impl Shard {
+    fn new() -> Shard {
+        Shard {
+            calls: AtomicU64::new(0),
+            latency_sum: AtomicU64::new(0),
+            fuel: AtomicU64::new(0),
+            latency: Histogram::new(),
+        }
+    }
+}
+
 /// Live counters for one plugin, shared by every version of it.
 pub(crate) struct Stats {
-    calls: AtomicU64,
-    /// Sum of all call latencies, in nanoseconds.
-    latency_sum: AtomicU64,
+    shards: [Shard; SHARDS],
     errors: [AtomicU64; ErrorKind::ALL.len()],
-    latency: Histogram,
-    fuel: AtomicU64,
     peak_memory: AtomicU64,
     reloads: AtomicU64,
     reload_failures: AtomicU64,
@@ -137,11 +166,8 @@ pub(crate) struct Stats {
 impl Default for Stats {
     fn default() -> Self {
         Stats {
-            calls: AtomicU64::new(0),
-            latency_sum: AtomicU64::new(0),
+            shards: std::array::from_fn(|_| Shard::new()),
             errors: std::array::from_fn(|_| AtomicU64::new(0)),
-            latency: Histogram::new(),
-            fuel: AtomicU64::new(0),
             peak_memory: AtomicU64::new(0),
             reloads: AtomicU64::new(0),
             reload_failures: AtomicU64::new(0),
@@ -155,11 +181,12 @@ impl Stats {
     /// Records one finished call.
     pub(crate) fn call(&self, elapsed: Duration, fuel: u64, error: Option<&Error>) {
         let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        self.calls.fetch_add(1, Relaxed);
-        self.latency_sum.fetch_add(ns, Relaxed);
-        self.latency.record(ns);
+        let shard = &self.shards[crate::instance::current_cpu() % SHARDS];
+        shard.calls.fetch_add(1, Relaxed);
+        shard.latency_sum.fetch_add(ns, Relaxed);
+        shard.latency.record(ns);
         if fuel > 0 {
-            self.fuel.fetch_add(fuel, Relaxed);
+            shard.fuel.fetch_add(fuel, Relaxed);
         }
         if let Some(e) = error {
             self.error(e);
@@ -205,9 +232,12 @@ impl Stats {
             .filter(|(_, n)| *n > 0)
             .collect();
         let count = |pred: fn(ErrorKind) -> bool| errors.iter().filter(|(k, _)| pred(*k)).map(|(_, n)| n).sum();
-        let [p50, p90, p99, max] = self.latency.quantiles([0.5, 0.9, 0.99, 1.0]);
+        let mut counts = vec![0; BUCKETS];
+        self.shards.iter().for_each(|s| s.latency.add_to(&mut counts));
+        let sum = |counter: fn(&Shard) -> &AtomicU64| self.shards.iter().map(|s| counter(s).load(Relaxed)).sum();
+        let [p50, p90, p99, max] = Histogram::quantiles(&counts, [0.5, 0.9, 0.99, 1.0]);
         StatsSnapshot {
-            calls: self.calls.load(Relaxed),
+            calls: sum(|s| &s.calls),
             errors_total: errors.iter().map(|(_, n)| n).sum(),
             traps: count(ErrorKind::is_trap),
             timeouts: count(|k| k == ErrorKind::Timeout),
@@ -217,10 +247,10 @@ impl Stats {
                 p90,
                 p99,
                 max,
-                sum: Duration::from_nanos(self.latency_sum.load(Relaxed)),
-                buckets: self.latency.cumulative(LATENCY_BUCKETS),
+                sum: Duration::from_nanos(sum(|s| &s.latency_sum)),
+                buckets: Histogram::cumulative(&counts, LATENCY_BUCKETS),
             },
-            fuel_consumed: self.fuel.load(Relaxed),
+            fuel_consumed: sum(|s| &s.fuel),
             peak_memory_bytes: self.peak_memory.load(Relaxed),
             instances,
             reloads: self.reloads.load(Relaxed),
@@ -319,17 +349,23 @@ mod tests {
         assert_eq!(Histogram::index(u64::MAX), BUCKETS - 1);
     }
 
+    fn counts(h: &Histogram) -> Vec<u64> {
+        let mut counts = vec![0; BUCKETS];
+        h.add_to(&mut counts);
+        counts
+    }
+
     #[test]
     fn quantiles_within_resolution() {
         let h = Histogram::new();
         for us in 1..=1000u64 {
             h.record(us * 1000);
         }
-        let [p50, p99] = h.quantiles([0.5, 0.99]);
+        let [p50, p99] = Histogram::quantiles(&counts(&h), [0.5, 0.99]);
         let near = |d: Duration, us: f64| (d.as_secs_f64() * 1e6 / us - 1.0).abs() < 0.13;
         assert!(near(p50, 500.0), "{p50:?}");
         assert!(near(p99, 990.0), "{p99:?}");
-        assert_eq!(Histogram::new().quantiles([0.5]), [Duration::ZERO]);
+        assert_eq!(Histogram::quantiles(&counts(&Histogram::new()), [0.5]), [Duration::ZERO]);
     }
 
     #[test]
@@ -339,7 +375,8 @@ mod tests {
             h.record(us * 1000);
         }
         let ms = Duration::from_millis;
-        let [a, b, c, d, e] = h.cumulative([Duration::from_micros(100), ms(1), ms(10), ms(100), ms(100_000)]);
+        let [a, b, c, d, e] =
+            Histogram::cumulative(&counts(&h), [Duration::from_micros(100), ms(1), ms(10), ms(100), ms(100_000)]);
         // 100 us itself may land above the bound (its sub-bucket reaches past it).
         assert!(a == 2 || a == 3, "{a}");
         assert_eq!((b, c, d, e), (6, 6, 7, 8));
@@ -350,6 +387,21 @@ mod tests {
         assert_eq!(latency.sum, Duration::from_millis(5));
         assert_eq!(latency.buckets[LATENCY_BUCKETS.len() - 1], 2);
         assert_eq!(latency.buckets[0], 0);
+    }
+
+    #[test]
+    fn calls_on_every_cpu_add_up() {
+        let s = std::sync::Arc::new(Stats::default());
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let s = s.clone();
+                std::thread::spawn(move || (0..1000).for_each(|_| s.call(Duration::from_micros(10), 2, None)))
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        let snap = s.snapshot(0);
+        assert_eq!((snap.calls, snap.fuel_consumed, snap.latency.sum), (4000, 8000, Duration::from_millis(40)));
+        assert_eq!(snap.latency.buckets[0], 4000);
     }
 
     #[test]
