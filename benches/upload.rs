@@ -63,20 +63,14 @@ impl Gateway {
         while !banner.contains("stop with") {
             assert!(out.read_line(&mut banner).unwrap() > 0, "warden serve exited: {banner}");
         }
-        let addr = banner
-            .split("listening on http://")
-            .nth(1)
-            .and_then(|s| s.split_whitespace().next())
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("no address in: {banner}"));
+        let addr =
+            warden_fixtures::process::listening_addr(&banner).unwrap_or_else(|| panic!("no address in: {banner}"));
         Gateway { child, addr, _dir: dir }
     }
 
     /// Peak resident memory so far, in bytes.
     fn peak_rss(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let kb = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next());
-        kb.and_then(|v| v.parse::<u64>().ok()).unwrap() << 10
+        warden_fixtures::process::peak_rss(self.child.id()).unwrap()
     }
 }
 

@@ -315,6 +315,21 @@ fn unavailable_plugins_give_503_when_fail_closed() {
     assert_eq!(h.request("GET", "/api", &[], b"").status, 200);
 }
 
+/// A chunked POST to `path` (with `headers`, each ending in CRLF) of
+/// `chunks` chunks of `size` bytes, with no length given up front.
+fn chunked_post(path: &str, headers: &str, chunks: usize, size: usize) -> Vec<u8> {
+    let head =
+        format!("POST {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n{headers}transfer-encoding: chunked\r\n\r\n");
+    let mut raw = head.into_bytes();
+    for _ in 0..chunks {
+        raw.extend_from_slice(format!("{size:x}\r\n").as_bytes());
+        raw.extend(std::iter::repeat_n(b'b', size));
+        raw.extend_from_slice(b"\r\n");
+    }
+    raw.extend_from_slice(b"0\r\n\r\n");
+    raw
+}
+
 #[test]
 fn bodies_over_max_body_get_413_before_any_plugin() {
     let h = Harness::start(
@@ -325,14 +340,7 @@ fn bodies_over_max_body_get_413_before_any_plugin() {
     let r = h.request("POST", "/api", &[], &big);
     assert_eq!((r.status, r.text().as_str()), (413, "request body too large\n"));
     // Chunked, with no length given up front.
-    let mut raw = b"POST /api HTTP/1.1\r\nhost: x\r\nconnection: close\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
-    for _ in 0..4 {
-        raw.extend_from_slice(format!("{:x}\r\n", 600).as_bytes());
-        raw.extend_from_slice(&[b'b'; 600]);
-        raw.extend_from_slice(b"\r\n");
-    }
-    raw.extend_from_slice(b"0\r\n\r\n");
-    assert_eq!(send_raw(h.addr, &raw).unwrap().status, 413);
+    assert_eq!(send_raw(h.addr, &chunked_post("/api", "", 4, 600)).unwrap().status, 413);
     assert_eq!(h.manager().info("gw").unwrap().stats.calls, 0, "no plugin saw an oversized body");
     let ok = h.request("POST", "/api", &[], &vec![b'a'; 1024]);
     assert_eq!(ok.status, 200, "exactly max-body is fine");
@@ -438,13 +446,7 @@ fn max_body_bounds_only_bodies_a_plugin_reads() {
     let r = h.request("POST", "/echo", &[("x-test", "read-body")], b"small");
     assert_eq!(r.json()["body"], "small", "read by both plugins, then forwarded");
     // Without a length up front, the limit holds while reading.
-    let mut raw = b"POST /echo HTTP/1.1\r\nhost: x\r\nconnection: close\r\nx-test: read-body\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
-    for _ in 0..4 {
-        raw.extend_from_slice(format!("{:x}\r\n", 600).as_bytes());
-        raw.extend_from_slice(&[b'b'; 600]);
-        raw.extend_from_slice(b"\r\n");
-    }
-    raw.extend_from_slice(b"0\r\n\r\n");
+    let raw = chunked_post("/echo", "x-test: read-body\r\n", 4, 600);
     assert_eq!(send_raw(h.addr, &raw).unwrap().status, 413);
     // A plugin that asks only for the length gets the declared one, unread.
     let r = h.request("POST", "/echo", &[("x-test", "body-length")], &big);

@@ -69,12 +69,8 @@ impl Served {
             }
             banner.push_str(&line);
         }
-        let addr = banner
-            .split("listening on http://")
-            .nth(1)
-            .and_then(|s| s.split_whitespace().next())
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("no address in: {banner}"));
+        let addr =
+            warden_fixtures::process::listening_addr(&banner).unwrap_or_else(|| panic!("no address in: {banner}"));
         Served { child, addr, banner, stderr, dir }
     }
 
@@ -412,13 +408,6 @@ fn warden_serve_reports_config_errors_with_file_key_and_line() {
     assert!(err.contains("gateway.toml:5:1: route.max-body: unknown field `max-body`"), "{err}");
 }
 
-/// The gateway's peak resident memory so far (`VmHWM`), in bytes.
-fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kb = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next());
-    kb.and_then(|v| v.parse::<u64>().ok()).expect("VmHWM in /proc/PID/status") << 10
-}
-
 /// 100 MB up and 100 MB down through a proxy route whose plugins only
 /// look at headers: both bodies stream, whatever `max-body` says, and the
 /// gateway's peak memory hardly moves. A gateway that buffered either
@@ -445,7 +434,7 @@ fn bodies_no_plugin_reads_stream_through_with_flat_memory() {
         format!("5 {:016x}", fnv1a(FNV_OFFSET, b"hello"))
     );
     assert_eq!(request(served.addr, "GET", "/big/1000", &[], b"").body.len(), 1000);
-    let before = peak_rss(pid);
+    let before = warden_fixtures::process::peak_rss(pid).unwrap();
 
     // Upload: written as it is made, in 64 KiB pieces.
     let mut conn = TcpStream::connect(served.addr).unwrap();
@@ -472,6 +461,6 @@ fn bodies_no_plugin_reads_stream_through_with_flat_memory() {
         }
     }
     assert!(total > SIZE && total < SIZE + 1024, "the whole body and a head: {total}");
-    let grown = peak_rss(pid).saturating_sub(before);
+    let grown = warden_fixtures::process::peak_rss(pid).unwrap().saturating_sub(before);
     assert!(grown < 32 << 20, "peak memory grew by {} MiB while 2 x 100 MiB streamed", grown >> 20);
 }

@@ -60,6 +60,102 @@ fn set_body(headers: &mut Headers, body: &mut Vec<u8>, new: Vec<u8>) {
     *body = new;
 }
 
+/// The methods [`Request`] and [`Response`] share; changes need `$permission`.
+macro_rules! shared_methods {
+    ($permission:literal) => {
+        /// The first value of header `name` (case-insensitive), if present.
+        pub fn header(&self, name: &str) -> Option<String> {
+            match &self.src {
+                Src::Host(h) => h.header(name),
+                Src::Local(l) => first(&l.borrow().headers, name),
+            }
+        }
+
+        /// Every value of header `name`, in order.
+        pub fn header_values(&self, name: &str) -> Vec<String> {
+            match &self.src {
+                Src::Host(h) => h.header_values(name),
+                Src::Local(l) => all(&l.borrow().headers, name),
+            }
+        }
+
+        /// Whether header `name` is present.
+        pub fn has_header(&self, name: &str) -> bool {
+            self.header(name).is_some()
+        }
+
+        /// Every header field, in order (copies them all: prefer
+        /// `header` for the ones you need).
+        pub fn headers(&self) -> Headers {
+            match &self.src {
+                Src::Host(h) => h.headers(),
+                Src::Local(l) => l.borrow().headers.clone(),
+            }
+        }
+
+        /// The body's length, if known without reading it.
+        pub fn body_length(&self) -> Option<u64> {
+            match &self.src {
+                Src::Host(h) => h.body_length(),
+                Src::Local(l) => Some(l.borrow().body.len() as u64),
+            }
+        }
+
+        /// The whole body, copied from the host at each call: keep the
+        /// result. Only a plugin that calls this makes the host read the
+        /// body; errors (code `body-too-large`, `body-timeout`,
+        /// `body-unavailable`) say why there is none.
+        pub fn body(&self) -> Result<Vec<u8>, PluginError> {
+            match &self.src {
+                Src::Host(h) => h.body(),
+                Src::Local(l) => Ok(l.borrow().body.clone()),
+            }
+        }
+
+        #[doc = concat!("Sets header `name` to `value`, replacing every field of that name (needs `", $permission, "`).")]
+        pub fn set_header(&self, name: &str, value: &str) -> Result<(), PluginError> {
+            match &self.src {
+                Src::Host(h) => h.set_header(name, value),
+                Src::Local(l) => {
+                    set(&mut l.borrow_mut().headers, name, value);
+                    Ok(())
+                }
+            }
+        }
+
+        #[doc = concat!("Adds a field `name: value`, keeping the others of that name (needs `", $permission, "`).")]
+        pub fn append_header(&self, name: &str, value: &str) -> Result<(), PluginError> {
+            match &self.src {
+                Src::Host(h) => h.append_header(name, value),
+                Src::Local(l) => {
+                    l.borrow_mut().headers.push((name.to_owned(), value.to_owned()));
+                    Ok(())
+                }
+            }
+        }
+
+        #[doc = concat!("Removes every field named `name`; returns whether there was one (needs `", $permission, "`).")]
+        pub fn remove_header(&self, name: &str) -> Result<bool, PluginError> {
+            match &self.src {
+                Src::Host(h) => h.remove_header(name),
+                Src::Local(l) => Ok(remove(&mut l.borrow_mut().headers, name)),
+            }
+        }
+
+        #[doc = concat!("Replaces the body; a `content-length` field follows it (needs `", $permission, "`).")]
+        pub fn set_body(&self, body: impl Into<Vec<u8>>) -> Result<(), PluginError> {
+            match &self.src {
+                Src::Host(h) => h.set_body(&body.into()),
+                Src::Local(l) => {
+                    let l = &mut *l.borrow_mut();
+                    set_body(&mut l.headers, &mut l.body, body.into());
+                    Ok(())
+                }
+            }
+        }
+    };
+}
+
 /// The HTTP request a hook is lent.
 ///
 /// ```
@@ -139,54 +235,7 @@ impl Request<'_> {
         }
     }
 
-    /// The first value of header `name` (case-insensitive), if present.
-    pub fn header(&self, name: &str) -> Option<String> {
-        match &self.src {
-            Src::Host(h) => h.header(name),
-            Src::Local(l) => first(&l.borrow().headers, name),
-        }
-    }
-
-    /// Every value of header `name`, in order.
-    pub fn header_values(&self, name: &str) -> Vec<String> {
-        match &self.src {
-            Src::Host(h) => h.header_values(name),
-            Src::Local(l) => all(&l.borrow().headers, name),
-        }
-    }
-
-    /// Whether header `name` is present.
-    pub fn has_header(&self, name: &str) -> bool {
-        self.header(name).is_some()
-    }
-
-    /// Every header field, in order (copies them all: prefer
-    /// [`header`](Self::header) for the ones you need).
-    pub fn headers(&self) -> Headers {
-        match &self.src {
-            Src::Host(h) => h.headers(),
-            Src::Local(l) => l.borrow().headers.clone(),
-        }
-    }
-
-    /// The body's length, if known without reading it.
-    pub fn body_length(&self) -> Option<u64> {
-        match &self.src {
-            Src::Host(h) => h.body_length(),
-            Src::Local(l) => Some(l.borrow().body.len() as u64),
-        }
-    }
-
-    /// The whole body, copied from the host at each call: keep the result.
-    /// Only a plugin that calls this makes the host read the body; errors
-    /// (code `body-too-large`, `body-timeout`, `body-unavailable`) say why
-    /// there is none.
-    pub fn body(&self) -> Result<Vec<u8>, PluginError> {
-        match &self.src {
-            Src::Host(h) => h.body(),
-            Src::Local(l) => Ok(l.borrow().body.clone()),
-        }
-    }
+    shared_methods!("modify-request");
 
     /// The raw handle number, or 0 for a local request. Only the host's
     /// own tests need it (a handle is valid for one call).
@@ -215,51 +264,6 @@ impl Request<'_> {
             Src::Host(h) => h.set_uri(uri),
             Src::Local(l) => {
                 l.borrow_mut().uri = uri.to_owned();
-                Ok(())
-            }
-        }
-    }
-
-    /// Sets header `name` to `value`, replacing every field of that name
-    /// (needs `modify-request`).
-    pub fn set_header(&self, name: &str, value: &str) -> Result<(), PluginError> {
-        match &self.src {
-            Src::Host(h) => h.set_header(name, value),
-            Src::Local(l) => {
-                set(&mut l.borrow_mut().headers, name, value);
-                Ok(())
-            }
-        }
-    }
-
-    /// Adds a field `name: value`, keeping the others of that name (needs
-    /// `modify-request`).
-    pub fn append_header(&self, name: &str, value: &str) -> Result<(), PluginError> {
-        match &self.src {
-            Src::Host(h) => h.append_header(name, value),
-            Src::Local(l) => {
-                l.borrow_mut().headers.push((name.to_owned(), value.to_owned()));
-                Ok(())
-            }
-        }
-    }
-
-    /// Removes every field named `name`; returns whether there was one
-    /// (needs `modify-request`).
-    pub fn remove_header(&self, name: &str) -> Result<bool, PluginError> {
-        match &self.src {
-            Src::Host(h) => h.remove_header(name),
-            Src::Local(l) => Ok(remove(&mut l.borrow_mut().headers, name)),
-        }
-    }
-
-    /// Replaces the body; a `content-length` field follows it (needs `modify-request`).
-    pub fn set_body(&self, body: impl Into<Vec<u8>>) -> Result<(), PluginError> {
-        match &self.src {
-            Src::Host(h) => h.set_body(&body.into()),
-            Src::Local(l) => {
-                let l = &mut *l.borrow_mut();
-                set_body(&mut l.headers, &mut l.body, body.into());
                 Ok(())
             }
         }
@@ -302,50 +306,7 @@ impl Response<'_> {
         }
     }
 
-    /// The first value of header `name` (case-insensitive), if present.
-    pub fn header(&self, name: &str) -> Option<String> {
-        match &self.src {
-            Src::Host(h) => h.header(name),
-            Src::Local(l) => first(&l.borrow().headers, name),
-        }
-    }
-
-    /// Every value of header `name`, in order.
-    pub fn header_values(&self, name: &str) -> Vec<String> {
-        match &self.src {
-            Src::Host(h) => h.header_values(name),
-            Src::Local(l) => all(&l.borrow().headers, name),
-        }
-    }
-
-    /// Whether header `name` is present.
-    pub fn has_header(&self, name: &str) -> bool {
-        self.header(name).is_some()
-    }
-
-    /// Every header field, in order.
-    pub fn headers(&self) -> Headers {
-        match &self.src {
-            Src::Host(h) => h.headers(),
-            Src::Local(l) => l.borrow().headers.clone(),
-        }
-    }
-
-    /// The body's length, if known without reading it.
-    pub fn body_length(&self) -> Option<u64> {
-        match &self.src {
-            Src::Host(h) => h.body_length(),
-            Src::Local(l) => Some(l.borrow().body.len() as u64),
-        }
-    }
-
-    /// The whole body, copied from the host at each call (see [`Request::body`]).
-    pub fn body(&self) -> Result<Vec<u8>, PluginError> {
-        match &self.src {
-            Src::Host(h) => h.body(),
-            Src::Local(l) => Ok(l.borrow().body.clone()),
-        }
-    }
+    shared_methods!("modify-response");
 
     /// Replaces the status, 200-599 (needs `modify-response`).
     pub fn set_status(&self, status: u16) -> Result<(), PluginError> {
@@ -353,50 +314,6 @@ impl Response<'_> {
             Src::Host(h) => h.set_status(status),
             Src::Local(l) => {
                 l.borrow_mut().status = status;
-                Ok(())
-            }
-        }
-    }
-
-    /// Sets header `name` to `value`, replacing every field of that name
-    /// (needs `modify-response`).
-    pub fn set_header(&self, name: &str, value: &str) -> Result<(), PluginError> {
-        match &self.src {
-            Src::Host(h) => h.set_header(name, value),
-            Src::Local(l) => {
-                set(&mut l.borrow_mut().headers, name, value);
-                Ok(())
-            }
-        }
-    }
-
-    /// Adds a field `name: value` (needs `modify-response`).
-    pub fn append_header(&self, name: &str, value: &str) -> Result<(), PluginError> {
-        match &self.src {
-            Src::Host(h) => h.append_header(name, value),
-            Src::Local(l) => {
-                l.borrow_mut().headers.push((name.to_owned(), value.to_owned()));
-                Ok(())
-            }
-        }
-    }
-
-    /// Removes every field named `name`; returns whether there was one
-    /// (needs `modify-response`).
-    pub fn remove_header(&self, name: &str) -> Result<bool, PluginError> {
-        match &self.src {
-            Src::Host(h) => h.remove_header(name),
-            Src::Local(l) => Ok(remove(&mut l.borrow_mut().headers, name)),
-        }
-    }
-
-    /// Replaces the body; a `content-length` field follows it (needs `modify-response`).
-    pub fn set_body(&self, body: impl Into<Vec<u8>>) -> Result<(), PluginError> {
-        match &self.src {
-            Src::Host(h) => h.set_body(&body.into()),
-            Src::Local(l) => {
-                let l = &mut *l.borrow_mut();
-                set_body(&mut l.headers, &mut l.body, body.into());
                 Ok(())
             }
         }

@@ -505,6 +505,63 @@ impl types::HostCallContext for HostState {
     }
 }
 
+/// The methods `request` and `response` share, for `$msg` lent through
+/// `$handle`.
+macro_rules! message_methods {
+    ($msg:ty, $handle:ty) => {
+        fn header(&mut self, h: Resource<$handle>, name: String) -> wasmtime::Result<Option<String>> {
+            Ok(first(&self.message::<$msg>(h.rep())?.headers, &name))
+        }
+
+        fn header_values(&mut self, h: Resource<$handle>, name: String) -> wasmtime::Result<Vec<String>> {
+            Ok(all(&self.message::<$msg>(h.rep())?.headers, &name))
+        }
+
+        fn headers(&mut self, h: Resource<$handle>) -> wasmtime::Result<Vec<(String, String)>> {
+            Ok(pairs(&self.message::<$msg>(h.rep())?.headers))
+        }
+
+        fn body_length(&mut self, h: Resource<$handle>) -> wasmtime::Result<Option<u64>> {
+            Ok(self.message::<$msg>(h.rep())?.body.len())
+        }
+
+        fn body(&mut self, h: Resource<$handle>) -> wasmtime::Result<Result<Vec<u8>, PluginError>> {
+            self.read_body::<$msg>(h.rep())
+        }
+
+        fn set_header(
+            &mut self,
+            h: Resource<$handle>,
+            name: String,
+            value: String,
+        ) -> wasmtime::Result<Result<(), PluginError>> {
+            Ok(self.change_header::<$msg>(h.rep(), "set-header", &name, HeaderChange::Set(value))?.map(drop))
+        }
+
+        fn append_header(
+            &mut self,
+            h: Resource<$handle>,
+            name: String,
+            value: String,
+        ) -> wasmtime::Result<Result<(), PluginError>> {
+            Ok(self.change_header::<$msg>(h.rep(), "append-header", &name, HeaderChange::Append(value))?.map(drop))
+        }
+
+        fn remove_header(&mut self, h: Resource<$handle>, name: String) -> wasmtime::Result<Result<bool, PluginError>> {
+            self.change_header::<$msg>(h.rep(), "remove-header", &name, HeaderChange::Remove)
+        }
+
+        fn set_body(&mut self, h: Resource<$handle>, body: Vec<u8>) -> wasmtime::Result<Result<(), PluginError>> {
+            self.write_body::<$msg>(h.rep(), body)
+        }
+
+        fn drop(&mut self, _handle: Resource<$handle>) -> wasmtime::Result<()> {
+            // Only borrowed handles exist; the host owns the message.
+            Ok(())
+        }
+    };
+}
+
 impl types::HostRequest for HostState {
     fn method(&mut self, h: Resource<RequestHandle>) -> wasmtime::Result<String> {
         Ok(self.message::<Request>(h.rep())?.method.as_str().to_owned())
@@ -523,25 +580,7 @@ impl types::HostRequest for HostState {
         Ok(self.message::<Request>(h.rep())?.uri.query().map(str::to_owned))
     }
 
-    fn header(&mut self, h: Resource<RequestHandle>, name: String) -> wasmtime::Result<Option<String>> {
-        Ok(first(&self.message::<Request>(h.rep())?.headers, &name))
-    }
-
-    fn header_values(&mut self, h: Resource<RequestHandle>, name: String) -> wasmtime::Result<Vec<String>> {
-        Ok(all(&self.message::<Request>(h.rep())?.headers, &name))
-    }
-
-    fn headers(&mut self, h: Resource<RequestHandle>) -> wasmtime::Result<Vec<(String, String)>> {
-        Ok(pairs(&self.message::<Request>(h.rep())?.headers))
-    }
-
-    fn body_length(&mut self, h: Resource<RequestHandle>) -> wasmtime::Result<Option<u64>> {
-        Ok(self.message::<Request>(h.rep())?.body.len())
-    }
-
-    fn body(&mut self, h: Resource<RequestHandle>) -> wasmtime::Result<Result<Vec<u8>, PluginError>> {
-        self.read_body::<Request>(h.rep())
-    }
+    message_methods!(Request, RequestHandle);
 
     fn set_method(&mut self, h: Resource<RequestHandle>, method: String) -> wasmtime::Result<Result<(), PluginError>> {
         let Ok(parsed) = Method::from_bytes(method.as_bytes()) else {
@@ -560,40 +599,6 @@ impl types::HostRequest for HostState {
         };
         Ok(self.change::<Request>(h.rep(), "set-uri", uri.len() as u64, false)?.map(|r| r.uri = parsed))
     }
-
-    fn set_header(
-        &mut self,
-        h: Resource<RequestHandle>,
-        name: String,
-        value: String,
-    ) -> wasmtime::Result<Result<(), PluginError>> {
-        Ok(self.change_header::<Request>(h.rep(), "set-header", &name, HeaderChange::Set(value))?.map(drop))
-    }
-
-    fn append_header(
-        &mut self,
-        h: Resource<RequestHandle>,
-        name: String,
-        value: String,
-    ) -> wasmtime::Result<Result<(), PluginError>> {
-        Ok(self.change_header::<Request>(h.rep(), "append-header", &name, HeaderChange::Append(value))?.map(drop))
-    }
-
-    fn remove_header(
-        &mut self,
-        h: Resource<RequestHandle>,
-        name: String,
-    ) -> wasmtime::Result<Result<bool, PluginError>> {
-        self.change_header::<Request>(h.rep(), "remove-header", &name, HeaderChange::Remove)
-    }
-
-    fn set_body(&mut self, h: Resource<RequestHandle>, body: Vec<u8>) -> wasmtime::Result<Result<(), PluginError>> {
-        self.write_body::<Request>(h.rep(), body)
-    }
-
-    fn drop(&mut self, _handle: Resource<RequestHandle>) -> wasmtime::Result<()> {
-        Ok(())
-    }
 }
 
 impl types::HostResponse for HostState {
@@ -601,64 +606,12 @@ impl types::HostResponse for HostState {
         Ok(self.message::<Response>(h.rep())?.status.as_u16())
     }
 
-    fn header(&mut self, h: Resource<ResponseHandle>, name: String) -> wasmtime::Result<Option<String>> {
-        Ok(first(&self.message::<Response>(h.rep())?.headers, &name))
-    }
-
-    fn header_values(&mut self, h: Resource<ResponseHandle>, name: String) -> wasmtime::Result<Vec<String>> {
-        Ok(all(&self.message::<Response>(h.rep())?.headers, &name))
-    }
-
-    fn headers(&mut self, h: Resource<ResponseHandle>) -> wasmtime::Result<Vec<(String, String)>> {
-        Ok(pairs(&self.message::<Response>(h.rep())?.headers))
-    }
-
-    fn body_length(&mut self, h: Resource<ResponseHandle>) -> wasmtime::Result<Option<u64>> {
-        Ok(self.message::<Response>(h.rep())?.body.len())
-    }
-
-    fn body(&mut self, h: Resource<ResponseHandle>) -> wasmtime::Result<Result<Vec<u8>, PluginError>> {
-        self.read_body::<Response>(h.rep())
-    }
+    message_methods!(Response, ResponseHandle);
 
     fn set_status(&mut self, h: Resource<ResponseHandle>, status: u16) -> wasmtime::Result<Result<(), PluginError>> {
         let Some(parsed) = StatusCode::from_u16(status).ok().filter(|s| (200..=599).contains(&s.as_u16())) else {
             return Ok(Err(error("invalid-response", format!("invalid status {status}: use 200-599"))));
         };
         Ok(self.change::<Response>(h.rep(), "set-status", 0, false)?.map(|r| r.status = parsed))
-    }
-
-    fn set_header(
-        &mut self,
-        h: Resource<ResponseHandle>,
-        name: String,
-        value: String,
-    ) -> wasmtime::Result<Result<(), PluginError>> {
-        Ok(self.change_header::<Response>(h.rep(), "set-header", &name, HeaderChange::Set(value))?.map(drop))
-    }
-
-    fn append_header(
-        &mut self,
-        h: Resource<ResponseHandle>,
-        name: String,
-        value: String,
-    ) -> wasmtime::Result<Result<(), PluginError>> {
-        Ok(self.change_header::<Response>(h.rep(), "append-header", &name, HeaderChange::Append(value))?.map(drop))
-    }
-
-    fn remove_header(
-        &mut self,
-        h: Resource<ResponseHandle>,
-        name: String,
-    ) -> wasmtime::Result<Result<bool, PluginError>> {
-        self.change_header::<Response>(h.rep(), "remove-header", &name, HeaderChange::Remove)
-    }
-
-    fn set_body(&mut self, h: Resource<ResponseHandle>, body: Vec<u8>) -> wasmtime::Result<Result<(), PluginError>> {
-        self.write_body::<Response>(h.rep(), body)
-    }
-
-    fn drop(&mut self, _handle: Resource<ResponseHandle>) -> wasmtime::Result<()> {
-        Ok(())
     }
 }
