@@ -214,9 +214,7 @@ impl Lent {
     /// Starts a call: new handles, nothing lent yet.
     pub(crate) fn begin(&mut self) {
         self.seq = self.seq.wrapping_add(1) & (u32::MAX >> 2);
-        self.ctx = None;
-        self.request.clear();
-        self.response.clear();
+        self.end();
         self.output = 0;
         self.denied = None;
     }
