@@ -338,6 +338,15 @@ fn plain(status: u16, text: &str) -> Response<Body> {
     r
 }
 
+/// The answer to a request body that could not be read.
+fn unread(e: &BodyError) -> Response<Body> {
+    match e {
+        BodyError::TooLarge { .. } => plain(413, "request body too large"),
+        BodyError::TimedOut => plain(408, "request body not received in time"),
+        _ => plain(400, "could not read the request body"),
+    }
+}
+
 /// The answer to a failure inside the gateway: generic for the client,
 /// details in the log.
 fn internal(status: u16) -> Response<Body> {
@@ -439,11 +448,9 @@ impl Shared {
         let buffer = needed || (small && !route.on_request.is_empty());
         let body = Deadline::new(body, req.start, self.timeouts.body_read);
         let body = if buffer {
-            match read_capped(body, usize::try_from(self.max_body).unwrap_or(usize::MAX)).await {
+            match read_capped(body, self.max_body).await {
                 Ok(bytes) => warden::Body::from(bytes),
-                Err(ReadError::TooLarge) => return plain(413, "request body too large"),
-                Err(ReadError::TimedOut) => return plain(408, "request body not received in time"),
-                Err(ReadError::Failed(_)) => return plain(400, "could not read the request body"),
+                Err(e) => return unread(&e),
             }
         } else {
             let body = body.map_err(Into::into).boxed();
@@ -475,13 +482,10 @@ impl Shared {
                 request = changed;
                 // A body a plugin could not read is the client's doing,
                 // whatever the plugin made of it.
-                if matches!(outcome, RequestOutcome::Continue | RequestOutcome::Failed(_)) {
-                    match request.body.error() {
-                        Some(BodyError::TooLarge { .. }) => break 'answer plain(413, "request body too large"),
-                        Some(BodyError::TimedOut) => break 'answer plain(408, "request body not received in time"),
-                        Some(_) => break 'answer plain(400, "could not read the request body"),
-                        None => {}
-                    }
+                if matches!(outcome, RequestOutcome::Continue | RequestOutcome::Failed(_))
+                    && let Some(e) = request.body.error()
+                {
+                    break 'answer unread(e);
                 }
                 match outcome {
                     RequestOutcome::Continue => {}
@@ -604,15 +608,9 @@ impl Shared {
                 Ok(Response::from_parts(parts, body.map_err(|e| Box::new(e) as BoxError).boxed()))
             }
             Ok(Err(e)) => {
-                let too_large = std::error::Error::source(&e).is_some_and(|s| {
-                    s.is::<http_body_util::LengthLimitError>()
-                        || s.source().is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-                });
-                if too_large {
-                    return Err(plain(413, "request body too large"));
-                }
+                // A streamed body is not bounded in size; its deadline holds.
                 if conn::is_body_timeout(&e) {
-                    return Err(plain(408, "request body not received in time"));
+                    return Err(unread(&BodyError::TimedOut));
                 }
                 tracing::warn!(request_id = %req.ctx.request_id(), trace_id = %req.trace_id, error = %e, "upstream request failed");
                 Err(plain(502, "upstream unavailable"))
@@ -761,29 +759,8 @@ fn copy(request: &warden::Request) -> warden::Request {
     copy
 }
 
-/// Why a body could not be read whole.
-#[derive(Debug)]
-pub(crate) enum ReadError {
-    /// Longer than the cap.
-    TooLarge,
-    /// Not received within the body-read timeout.
-    TimedOut,
-    /// The stream failed.
-    Failed(String),
-}
-
-impl std::fmt::Display for ReadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ReadError::TooLarge => f.write_str("body over the size limit"),
-            ReadError::TimedOut => f.write_str("body not received in time"),
-            ReadError::Failed(e) => f.write_str(e),
-        }
-    }
-}
-
-/// Reads a whole body, failing as soon as it passes `cap` bytes.
-pub(crate) async fn read_capped<B>(mut body: B, cap: usize) -> Result<Bytes, ReadError>
+/// Reads a whole body, failing as soon as it passes `limit` bytes.
+pub(crate) async fn read_capped<B>(mut body: B, limit: u64) -> Result<Bytes, BodyError>
 where
     B: http_body::Body<Data = Bytes> + Unpin,
     B::Error: Into<BoxError>,
@@ -792,11 +769,11 @@ where
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
             let e: BoxError = e.into();
-            if conn::is_body_timeout(&*e) { ReadError::TimedOut } else { ReadError::Failed(e.to_string()) }
+            if conn::is_body_timeout(&*e) { BodyError::TimedOut } else { BodyError::Failed(e.to_string()) }
         })?;
         if let Ok(data) = frame.into_data() {
-            if buf.len() + data.len() > cap {
-                return Err(ReadError::TooLarge);
+            if (buf.len() + data.len()) as u64 > limit {
+                return Err(BodyError::TooLarge { limit });
             }
             buf.extend_from_slice(&data);
         }

@@ -11,7 +11,7 @@ use http::HeaderMap;
 use http::header::{CONTENT_LENGTH, HeaderValue, TRANSFER_ENCODING};
 use warden::{BodyError, BodySource};
 
-use crate::server::{Body, ReadError, full_body, read_capped};
+use crate::server::{Body, full_body, read_capped};
 
 /// A body still on the wire, readable from a plugin's (blocking) thread.
 pub(crate) struct Wire {
@@ -34,15 +34,9 @@ impl BodySource for Wire {
         let Some(body) = self.body.take() else {
             return Err(BodyError::Failed("the body was already taken".into()));
         };
-        let cap = usize::try_from(limit).unwrap_or(usize::MAX);
+        let deadline = tokio::time::Instant::from_std(deadline);
         let read = async {
-            let deadline = tokio::time::Instant::from_std(deadline);
-            match tokio::time::timeout_at(deadline, read_capped(body, cap)).await {
-                Ok(Ok(bytes)) => Ok(bytes),
-                Ok(Err(ReadError::TooLarge)) => Err(BodyError::TooLarge { limit }),
-                Ok(Err(ReadError::TimedOut)) | Err(_) => Err(BodyError::TimedOut),
-                Ok(Err(ReadError::Failed(e))) => Err(BodyError::Failed(e)),
-            }
+            tokio::time::timeout_at(deadline, read_capped(body, limit)).await.unwrap_or(Err(BodyError::TimedOut))
         };
         // Plugins run on blocking threads, where waiting on the runtime is allowed.
         self.runtime.block_on(read)
