@@ -18,3 +18,4 @@ mod outbound;
 mod reload;
 mod sandbox;
 mod serve;
+mod worlds;

@@ -96,7 +96,7 @@ fn a_granted_directory_removed_after_load_fails_new_instances_clearly() {
     match handle_err(&plugin, "read-file", b"/data/a.txt") {
         Error::Runtime(message) => assert!(
             message.starts_with(&format!(
-                "plugin '{}' could not be instantiated: cannot open granted directory",
+                "plugin '{}' could not be instantiated: capability 'wasi': cannot open granted directory",
                 plugin.name()
             )) && message.contains(&data.display().to_string()),
             "{message}"

@@ -6,6 +6,7 @@
 //! excess, it never fails (Rust's `eprintln!` would panic on a failed write).
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
@@ -24,11 +25,20 @@ struct Buffer {
 
 /// A shared, bounded stderr buffer. Clones share the buffer.
 #[derive(Clone, Default)]
-pub(crate) struct Capture(Arc<Mutex<Buffer>>);
+pub(crate) struct Capture(Arc<Shared>);
+
+#[derive(Default)]
+struct Shared {
+    /// Whether anything was written since the last `take`: most calls
+    /// write nothing, and `take` after each of them costs no lock.
+    written: AtomicBool,
+    buffer: Mutex<Buffer>,
+}
 
 impl Capture {
     fn push(&self, bytes: &[u8]) {
-        let mut buf = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut buf = self.0.buffer.lock().unwrap_or_else(PoisonError::into_inner);
+        self.0.written.store(true, Ordering::Release);
         let room = CAPACITY.saturating_sub(buf.data.len());
         let take = room.min(bytes.len());
         buf.data.extend_from_slice(&bytes[..take]);
@@ -37,7 +47,10 @@ impl Capture {
 
     /// Empties the buffer and returns what it held, as text.
     pub(crate) fn take(&self) -> String {
-        let mut buf = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if !self.0.written.swap(false, Ordering::Acquire) {
+            return String::new();
+        }
+        let mut buf = self.0.buffer.lock().unwrap_or_else(PoisonError::into_inner);
         let mut text = String::from_utf8_lossy(&buf.data).into_owned();
         if buf.dropped > 0 {
             text.push_str(&format!("\n[{} more bytes dropped]", buf.dropped));

@@ -60,8 +60,9 @@ pub enum Error {
         actual: String,
     },
 
-    /// The plugin imports something Warden does not provide, or asks for
-    /// more than the runtime allows.
+    /// The plugin imports something no capability of the runtime provides,
+    /// is built for none of the runtime's worlds, or asks for more than the
+    /// runtime allows.
     #[error("plugin '{plugin}': {message}")]
     Unsupported {
         /// Plugin name.
@@ -166,6 +167,22 @@ pub enum Error {
         hook: Hook,
         /// The hooks it does export.
         exported: Vec<Hook>,
+    },
+
+    /// The plugin is not of the world a call was made for.
+    #[error(
+        "plugin '{plugin}' does not export world {world}, so it cannot be called with {function}; it exports: {}",
+        worlds.join(", ")
+    )]
+    WorldNotExported {
+        /// Plugin name.
+        plugin: String,
+        /// The world of the call.
+        world: &'static str,
+        /// The function called.
+        function: &'static str,
+        /// The runtime's worlds the plugin does export.
+        worlds: Vec<&'static str>,
     },
 
     /// The plugin did something its manifest does not permit.
@@ -406,7 +423,7 @@ impl Error {
             Error::StackOverflow { .. } => ErrorKind::StackOverflow,
             Error::OutputTooLarge { .. } => ErrorKind::OutputTooLarge,
             Error::Trap { .. } => ErrorKind::Trap,
-            Error::HookNotExported { .. } => ErrorKind::HookNotExported,
+            Error::HookNotExported { .. } | Error::WorldNotExported { .. } => ErrorKind::HookNotExported,
             Error::CapabilityDenied { .. } => ErrorKind::CapabilityDenied,
             Error::Plugin { .. } => ErrorKind::Plugin,
             Error::Busy { .. } => ErrorKind::Busy,

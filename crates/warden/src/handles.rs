@@ -323,19 +323,19 @@ impl HostState {
                 self.lent.denied.get_or_insert((tried, permission));
                 let message = format!(
                     "plugin '{}' may not change the {} without `{permission} = true` in [permissions]",
-                    self.shared.name,
+                    self.core.shared.name,
                     T::NAME
                 );
-                return Ok(Err(self.refused(import, error("capability-denied", message))));
+                return Ok(Err(self.core.refused(import, error("capability-denied", message))));
             }
         }
-        let limit = self.shared.max_output_bytes;
+        let limit = self.core.shared.max_output_bytes;
         let output = self.lent.output.saturating_add(adds);
         if output > limit {
             let message = format!(
                 "the changes of this call would come to {output} bytes, over the plugin's max-output of {limit} bytes"
             );
-            return Ok(Err(self.refused(import, error("output-too-large", message))));
+            return Ok(Err(self.core.refused(import, error("output-too-large", message))));
         }
         self.lent.output = output;
         let slot = self.slot::<T>(rep)?;
@@ -372,7 +372,7 @@ impl HostState {
             HeaderChange::Set(_) => !headers.contains_key(&name),
             HeaderChange::Remove => false,
         };
-        let (count, max) = (headers.len(), self.shared.max_headers);
+        let (count, max) = (headers.len(), self.core.shared.max_headers);
         let msg = match self.change::<T>(rep, import, adds, false)? {
             Ok(_) if grows && count >= max => {
                 // Checked after the permission, so that a plugin without
@@ -397,7 +397,7 @@ impl HostState {
     where
         Lent: Lends<T>,
     {
-        let deadline = self.deadline.at;
+        let deadline = self.core.deadline.at;
         let slot = self.slot::<T>(rep)?;
         let result = match &mut slot.msg {
             Lend::None => unreachable!("slot() checks that a message is lent"),
@@ -412,14 +412,14 @@ impl HostState {
         };
         if matches!(result, Err(BodyError::TimedOut)) && std::time::Instant::now() >= deadline {
             // Waiting for the sender, not the plugin's doing.
-            self.stalled_on = Some(format!("the {} body", T::NAME));
+            self.core.stalled_on = Some(format!("the {} body", T::NAME));
         }
         let result = result.map(|b| b.to_vec()).map_err(|e| match e {
             BodyError::TooLarge { .. } => error("body-too-large", format!("the {} {e}", T::NAME)),
             BodyError::TimedOut => error("body-timeout", format!("the {} {e}", T::NAME)),
             _ => error("body-unavailable", format!("the {} {e}", T::NAME)),
         });
-        self.or_deadline(result)
+        self.core.or_deadline(result)
     }
 
     fn write_body<T: Message>(&mut self, rep: u32, body: Vec<u8>) -> wasmtime::Result<Result<(), PluginError>>

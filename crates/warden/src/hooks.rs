@@ -62,6 +62,21 @@ impl Interface {
     }
 }
 
+/// The Warden interfaces a compiled plugin exports, whatever their
+/// version (the bindings decide whether the version is compatible).
+pub(crate) fn exported_interfaces(pre: &crate::world::InstancePre) -> Vec<Interface> {
+    use wasmtime::component::types::ComponentItem;
+    let engine = pre.engine();
+    let ty = pre.component().component_type();
+    let unversioned = |n: &str| n.split('@').next().unwrap_or(n).to_owned();
+    let exported: Vec<String> = ty
+        .exports(engine)
+        .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentInstance(_)))
+        .map(|(n, _)| unversioned(n))
+        .collect();
+    Interface::ALL.into_iter().filter(|i| exported.contains(&unversioned(i.wit_name()))).collect()
+}
+
 /// One function a host can call on a plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
@@ -86,6 +101,9 @@ pub enum Hook {
     Handle,
     /// `subscriber.on-message`
     OnMessage,
+    /// A function of a host-defined world, called through
+    /// [`Plugin::call`](crate::Plugin::call).
+    Export(&'static str),
 }
 
 impl Hook {
@@ -116,12 +134,14 @@ impl Hook {
             Hook::OnRuleMatch => "on-rule-match",
             Hook::Handle => "handle",
             Hook::OnMessage => "on-message",
+            Hook::Export(name) => name,
         }
     }
 
-    /// The interface that defines this hook.
-    pub fn interface(self) -> Interface {
-        match self {
+    /// The Warden interface that defines this hook (`None` for a function
+    /// of a host-defined world).
+    pub fn interface(self) -> Option<Interface> {
+        Some(match self {
             Hook::Init | Hook::Shutdown | Hook::Health => Interface::Lifecycle,
             Hook::OnRequest | Hook::OnResponse => Interface::HttpFilter,
             Hook::OnConnect => Interface::Connect,
@@ -129,7 +149,8 @@ impl Hook {
             Hook::OnRuleMatch => Interface::RuleMatch,
             Hook::Handle => Interface::Handler,
             Hook::OnMessage => Interface::Subscriber,
-        }
+            Hook::Export(_) => return None,
+        })
     }
 }
 
@@ -158,7 +179,7 @@ mod tests {
     fn hooks_round_trip_and_belong_to_their_interface() {
         for hook in Hook::ALL {
             assert_eq!(hook.as_str().parse::<Hook>(), Ok(hook));
-            assert!(hook.interface().hooks().contains(&hook));
+            assert!(hook.interface().is_some_and(|i| i.hooks().contains(&hook)));
         }
         assert!("on_request".parse::<Hook>().unwrap_err().contains("on-request"));
     }

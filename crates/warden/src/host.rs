@@ -1,21 +1,20 @@
-//! The per-store host state and the host imports every plugin gets:
-//! `log`, `config`, and the WASI context built by [`crate::sandbox`].
+//! The per-store host state: what every capability of an instance shares
+//! (the plugin, the call in progress, the audit of refusals) and the state
+//! of each capability.
 
+use std::any::Any;
 use std::sync::Arc;
 use std::time::Instant;
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{WasiCtxView, WasiView};
 
-use crate::bindings::{config, log, plugins, types};
-use crate::bus::{Message, TopicPattern};
+use crate::bindings::types;
 use crate::capture::Capture;
 use crate::deadline::Deadline;
+use crate::messaging::bus::Message;
 use crate::stats::Stats;
-
-/// Longest log record a plugin can write; longer ones are cut.
-const MAX_LOG_RECORD: usize = 16 << 10;
 
 /// What every instance of one plugin shares.
 pub(crate) struct Shared {
@@ -29,10 +28,6 @@ pub(crate) struct Shared {
     pub memory_limit: u64,
     /// Call statistics, shared by every version of the plugin.
     pub stats: Arc<Stats>,
-    /// The manifest's `[dependencies]`: the only plugins it may call.
-    pub dependencies: std::collections::BTreeMap<String, semver::VersionReq>,
-    /// Topics it may publish to.
-    pub publish: Vec<TopicPattern>,
     /// Its `max-output`: the largest message it may publish, and what the
     /// changes of one call to a lent message may add.
     pub max_output_bytes: u64,
@@ -40,10 +35,6 @@ pub(crate) struct Shared {
     pub max_headers: usize,
     /// The way to other plugins; set by the plugin manager.
     pub links: Option<Arc<dyn Links>>,
-    /// Its access to the key-value store.
-    pub key_value: crate::kv::Grant,
-    /// Outbound HTTP: the runtime's client, the manifest's grants and limits.
-    pub outbound: crate::outbound::Grant,
 }
 
 /// What a plugin reaches through the plugin manager: other plugins and the
@@ -77,19 +68,30 @@ pub(crate) trait Links: Send + Sync {
 pub(crate) const AUDITED_REFUSALS: &[&str] =
     &["capability-denied", "quota-exceeded", "budget-exceeded", "response-too-large", "output-too-large"];
 
-/// Data stored in each wasmtime `Store`.
-pub(crate) struct HostState {
+/// The data of every plugin instance's wasmtime `Store`: what the call in
+/// progress needs ([`Core`]), the state of each capability, and the
+/// messages lent to the call. Opaque: host functions see it through
+/// [`HostView`](crate::capability::HostView).
+pub struct HostState {
+    pub(crate) core: Core,
+    /// One state per capability of the runtime, in its order.
+    pub(crate) caps: Vec<Box<dyn Any + Send>>,
+    /// The messages lent to the current call.
+    pub(crate) lent: crate::handles::Lent,
+}
+
+/// The per-instance data every capability shares: the plugin, the call in
+/// progress, the resource table.
+pub(crate) struct Core {
     pub shared: Arc<Shared>,
-    pub wasi: WasiCtx,
     pub table: ResourceTable,
-    pub stderr: Capture,
     /// Set when the limiter refused a memory growth during the current call.
     pub memory_denied: bool,
     /// When the current call must end; bounds blocking host calls (see
-    /// [`crate::poll`]) and the calls it makes into other plugins.
+    /// [`crate::wasi`]) and the calls it makes into other plugins.
     pub deadline: Deadline,
-    /// Outbound HTTP requests sent in the current call (redirects included).
-    pub outbound_requests: u32,
+    /// Changes with every call (see `HostView::call_id`).
+    pub call_id: u64,
     /// Whether the current call already had an import refusal audited.
     pub refusal_audited: bool,
     /// The host-side service (e.g. the key-value store) a blocking import
@@ -97,11 +99,16 @@ pub(crate) struct HostState {
     /// with [`Error::ServiceUnavailable`](crate::Error::ServiceUnavailable),
     /// not as the plugin's timeout.
     pub stalled_on: Option<String>,
-    /// The messages lent to the current call.
-    pub lent: crate::handles::Lent,
 }
 
 impl HostState {
+    /// What the plugin wrote to stderr (kept by the WASI capability).
+    pub(crate) fn stderr(&self) -> Option<&Capture> {
+        self.caps.iter().find_map(|s| s.downcast_ref::<crate::wasi::WasiState>()).map(|w| &w.stderr)
+    }
+}
+
+impl Core {
     /// A failed blocking import's answer: the error value, or, if the call's
     /// deadline passed while it waited (the wait gave up for that reason), a
     /// trap that fails the call with a timeout, as a loop would.
@@ -138,17 +145,23 @@ impl HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        let HostState { caps, core, .. } = self;
+        let wasi = caps
+            .iter_mut()
+            .find_map(|s| s.downcast_mut::<crate::wasi::WasiState>())
+            .expect("the WASI capability is built in");
+        WasiCtxView { ctx: &mut wasi.ctx, table: &mut core.table }
     }
 }
 
 impl ResourceLimiter for HostState {
     fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        if desired as u64 > self.shared.memory_limit {
-            self.memory_denied = true;
+        let core = &mut self.core;
+        if desired as u64 > core.shared.memory_limit {
+            core.memory_denied = true;
             return Ok(false);
         }
-        self.shared.stats.memory(desired as u64);
+        core.shared.stats.memory(desired as u64);
         Ok(true)
     }
 
@@ -159,92 +172,3 @@ impl ResourceLimiter for HostState {
 }
 
 impl types::Host for HostState {}
-
-impl log::Host for HostState {
-    fn log(&mut self, level: log::Level, mut message: String) {
-        truncate_record(&mut message);
-        let plugin = self.shared.name.as_str();
-        crate::trace::with_current(|trace_id| match level {
-            log::Level::Trace => tracing::trace!(target: "warden::plugin", plugin, trace_id, "{message}"),
-            log::Level::Debug => tracing::debug!(target: "warden::plugin", plugin, trace_id, "{message}"),
-            log::Level::Info => tracing::info!(target: "warden::plugin", plugin, trace_id, "{message}"),
-            log::Level::Warn => tracing::warn!(target: "warden::plugin", plugin, trace_id, "{message}"),
-            log::Level::Error => tracing::error!(target: "warden::plugin", plugin, trace_id, "{message}"),
-        });
-    }
-}
-
-/// Cuts a log record to [`MAX_LOG_RECORD`] bytes (on a character boundary)
-/// and marks the cut.
-fn truncate_record(message: &mut String) {
-    if message.len() > MAX_LOG_RECORD {
-        let mut cut = MAX_LOG_RECORD;
-        while !message.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        message.truncate(cut);
-        message.push_str("...[truncated]");
-    }
-}
-
-impl plugins::Host for HostState {
-    fn call(
-        &mut self,
-        plugin: String,
-        action: String,
-        payload: Vec<u8>,
-    ) -> wasmtime::Result<Result<Vec<u8>, types::PluginError>> {
-        let me = &self.shared;
-        let refuse = |code: &str, message: String| Ok(Err(types::PluginError { code: code.to_owned(), message }));
-        let Some(req) = me.dependencies.get(&plugin) else {
-            let allowed: Vec<&str> = me.dependencies.keys().map(String::as_str).collect();
-            let allowed = if allowed.is_empty() { "none".to_owned() } else { allowed.join(", ") };
-            let message = format!(
-                "plugin '{}' may only call the plugins in its [dependencies] ({allowed}); add '{plugin}' there",
-                me.name
-            );
-            // Audited here only: the callee's own errors come back with
-            // codes such as `capability-denied` too, and are the callee's.
-            let error = types::PluginError { code: "capability-denied".to_owned(), message };
-            return Ok(Err(self.refused("plugins.call", error)));
-        };
-        let Some(links) = &me.links else {
-            let msg =
-                format!("plugin '{}' was loaded on its own; calls to other plugins need a PluginManager", me.name);
-            return refuse("unavailable", msg);
-        };
-        // The callee ends no later than this call (see `crate::deadline`).
-        let result = links.call(&me.name, &plugin, req, &action, &payload);
-        self.or_deadline(result)
-    }
-}
-
-impl config::Host for HostState {
-    fn get(&mut self, key: String) -> Option<String> {
-        let config = &self.shared.config;
-        config.binary_search_by(|(k, _)| k.as_str().cmp(&key)).ok().map(|i| config[i].1.clone())
-    }
-
-    fn get_all(&mut self) -> Vec<(String, String)> {
-        self.shared.config.clone()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn long_log_records_are_cut_on_a_char_boundary() {
-        let mut short = "hello".to_owned();
-        truncate_record(&mut short);
-        assert_eq!(short, "hello");
-
-        // 'é' is two bytes: a cut at MAX_LOG_RECORD would split one.
-        let mut long = format!("a{}", "é".repeat(MAX_LOG_RECORD));
-        truncate_record(&mut long);
-        assert!(long.ends_with("...[truncated]"));
-        let kept = long.len() - "...[truncated]".len();
-        assert_eq!(kept, MAX_LOG_RECORD - 1, "cut before the 'é' that straddles the limit");
-    }
-}

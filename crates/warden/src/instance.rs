@@ -2,49 +2,52 @@
 //! and the loaded export handles. Cheap to create from an `InstancePre`;
 //! thrown away after any trap, because a trap poisons the whole store.
 
+use std::any::Any;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{InstancePre, ResourceTable};
 use wasmtime::{Store, Trap};
 
-use crate::bindings::{capture, connect, handler, http_filter, lifecycle, rule_match, subscriber};
-use crate::capture::Capture;
+use crate::bindings::lifecycle;
+use crate::capability::Erased;
 use crate::deadline::Deadline;
 use crate::error::Error;
 use crate::hooks::Hook;
-use crate::host::{HostState, Shared};
+use crate::host::{Core, HostState, Shared};
 use crate::limits::Limits;
-use crate::sandbox::Sandbox;
+use crate::world::{self, Hooks, World};
 
-/// Export handles resolved once per plugin (`None`: not exported).
-#[derive(Default)]
+/// Export handles resolved once per plugin.
 pub(crate) struct ExportIndices {
+    /// `warden:plugin/lifecycle`, whatever the world.
     pub lifecycle: Option<lifecycle::GuestIndices>,
-    pub http_filter: Option<http_filter::GuestIndices>,
-    pub connect: Option<connect::GuestIndices>,
-    pub capture: Option<capture::GuestIndices>,
-    pub rule_match: Option<rule_match::GuestIndices>,
-    pub handler: Option<handler::GuestIndices>,
-    pub subscriber: Option<subscriber::GuestIndices>,
+    /// The runtime's worlds this plugin exports, with their indices.
+    pub worlds: Vec<(world::Entry, Box<dyn Any + Send + Sync>)>,
 }
 
-/// Export handles bound to one instance.
-pub(crate) struct Guests {
-    pub lifecycle: Option<lifecycle::Guest>,
-    pub http_filter: Option<http_filter::Guest>,
-    pub connect: Option<connect::Guest>,
-    pub capture: Option<capture::Guest>,
-    pub rule_match: Option<rule_match::Guest>,
-    pub handler: Option<handler::Guest>,
-    pub subscriber: Option<subscriber::Guest>,
-}
+/// A capability with one plugin's grant: what makes its state in each
+/// new instance.
+pub(crate) type Granted = (Arc<dyn Erased>, Arc<dyn Any + Send + Sync>);
 
 pub(crate) struct Instance {
     pub store: Store<HostState>,
-    pub guests: Guests,
+    pub lifecycle: Option<lifecycle::Guest>,
+    /// The exports of each world in [`ExportIndices::worlds`], in order.
+    pub exports: Vec<Box<dyn Any + Send + Sync>>,
     /// The CPU this instance last ran on (see [`current_cpu`]).
     pub cpu: usize,
+}
+
+/// The exports of world `W` among an instance's `exports`.
+pub(crate) fn exports<W: World>(exports: &[Box<dyn Any + Send + Sync>]) -> Option<&W::Exports> {
+    exports.iter().find_map(|e| e.downcast_ref::<W::Exports>())
+}
+
+/// The hooks of a plugin of Warden's world; only called once the plugin is
+/// known to export the hook (`Plugin::has_hook`).
+pub(crate) fn hooks(all: &[Box<dyn Any + Send + Sync>]) -> &Hooks {
+    exports::<world::WardenWorld>(all).expect("a plugin with a hook exports Warden's world")
 }
 
 /// The CPU the calling thread runs on, as a hint for picking an idle
@@ -103,33 +106,39 @@ impl Instance {
         pre: &InstancePre<HostState>,
         indices: &ExportIndices,
         shared: &Arc<Shared>,
-        sandbox: &Sandbox,
+        capabilities: &[Granted],
         limits: &Limits,
         budget: &CallBudget,
     ) -> Result<Instance, Error> {
         let not_instantiated = |message: &dyn std::fmt::Display| {
             Error::Runtime(format!("plugin '{}' could not be instantiated: {message}", shared.name))
         };
-        let stderr = Capture::default();
-        let wasi = sandbox.wasi(&stderr).map_err(|e| not_instantiated(&e))?;
+        let mut caps = Vec::with_capacity(capabilities.len());
+        for (capability, grant) in capabilities {
+            let state = capability
+                .instantiate(grant)
+                .map_err(|e| not_instantiated(&format_args!("capability '{}': {e:#}", capability.name())))?;
+            caps.push(state);
+        }
         let mut store = Store::new(
             pre.engine(),
             HostState {
-                shared: shared.clone(),
-                wasi,
-                table: ResourceTable::new(),
-                stderr,
-                memory_denied: false,
-                deadline: Deadline::starting(Instant::now(), budget.timeout),
-                outbound_requests: 0,
-                refusal_audited: false,
-                stalled_on: None,
+                core: Core {
+                    shared: shared.clone(),
+                    table: ResourceTable::new(),
+                    memory_denied: false,
+                    deadline: Deadline::starting(Instant::now(), budget.timeout),
+                    call_id: 0,
+                    refusal_audited: false,
+                    stalled_on: None,
+                },
+                caps,
                 lent: Default::default(),
             },
         );
         store.limiter(|s| s);
         store.epoch_deadline_trap();
-        begin(&mut store, budget);
+        begin(&mut store, budget, Instant::now());
         // A trap here is the plugin's start-up code failing, not a call.
         let fail = |store: &mut Store<HostState>, e: wasmtime::Error| match classify(
             &shared.name,
@@ -145,24 +154,18 @@ impl Instance {
             Ok(i) => i,
             Err(e) => return Err(fail(&mut store, e)),
         };
-        macro_rules! load {
-            ($field:ident) => {
-                match indices.$field.as_ref().map(|ix| ix.load(&mut store, &instance)).transpose() {
-                    Ok(g) => g,
-                    Err(e) => return Err(fail(&mut store, e)),
-                }
-            };
-        }
-        let guests = Guests {
-            lifecycle: load!(lifecycle),
-            http_filter: load!(http_filter),
-            connect: load!(connect),
-            capture: load!(capture),
-            rule_match: load!(rule_match),
-            handler: load!(handler),
-            subscriber: load!(subscriber),
+        let lifecycle = match indices.lifecycle.as_ref().map(|ix| ix.load(&mut store, &instance)).transpose() {
+            Ok(g) => g,
+            Err(e) => return Err(fail(&mut store, e)),
         };
-        Ok(Instance { store, guests, cpu: current_cpu() })
+        let mut exports = Vec::with_capacity(indices.worlds.len());
+        for (world, ix) in &indices.worlds {
+            match (world.load)(ix.as_ref(), &mut store, &instance) {
+                Ok(e) => exports.push(e),
+                Err(e) => return Err(fail(&mut store, e)),
+            }
+        }
+        Ok(Instance { store, lifecycle, exports, cpu: current_cpu() })
     }
 
     /// Fuel burnt since the last `begin` (0 without metering).
@@ -179,27 +182,28 @@ impl Instance {
     /// from now, or the deadline of the call this one runs inside if that
     /// is sooner; enter it (`Deadline::enter`) for the length of the call.
     /// (Stderr is drained after every call, so it starts out empty.)
-    pub(crate) fn begin(&mut self, budget: &CallBudget) -> Deadline {
-        begin(&mut self.store, budget)
+    pub(crate) fn begin(&mut self, budget: &CallBudget, now: Instant) -> Deadline {
+        begin(&mut self.store, budget, now)
     }
 }
 
-fn begin(store: &mut Store<HostState>, budget: &CallBudget) -> Deadline {
+fn begin(store: &mut Store<HostState>, budget: &CallBudget, now: Instant) -> Deadline {
     if budget.metered {
         // Cannot fail: metering is on for this engine.
         let _ = store.set_fuel(budget.fuel.unwrap_or(u64::MAX));
     }
-    let deadline = Deadline::starting(Instant::now(), budget.timeout);
+    let deadline = Deadline::starting(now, budget.timeout);
     store.set_epoch_deadline(match deadline.by_caller {
         true => budget.ticks(deadline.timeout),
         false => budget.deadline_ticks,
     });
     let data = store.data_mut();
-    data.memory_denied = false;
-    data.outbound_requests = 0;
-    data.refusal_audited = false;
-    data.stalled_on = None;
-    data.deadline = deadline;
+    let core = &mut data.core;
+    core.memory_denied = false;
+    core.call_id += 1;
+    core.refusal_audited = false;
+    core.stalled_on = None;
+    core.deadline = deadline;
     data.lent.begin();
     deadline
 }
@@ -207,9 +211,9 @@ fn begin(store: &mut Store<HostState>, budget: &CallBudget) -> Deadline {
 /// Turns a failed call into a typed error, from what the call left in its
 /// store: what it wrote to stderr, a refused memory growth, its deadline.
 pub(crate) fn classify(plugin: &str, hook: Hook, limits: &Limits, err: wasmtime::Error, state: &HostState) -> Error {
-    let HostState { stderr, memory_denied, deadline, stalled_on, .. } = state;
+    let Core { memory_denied, deadline, stalled_on, .. } = &state.core;
     let plugin = plugin.to_owned();
-    let printed = stderr.take();
+    let printed = state.stderr().map(|s| s.take()).unwrap_or_default();
     let trap = err.downcast_ref::<Trap>().copied();
     match trap {
         Some(Trap::Interrupt) if stalled_on.is_some() => Error::ServiceUnavailable {

@@ -25,16 +25,23 @@
 //! # Ok(()) }
 //! ```
 //!
+//! A host with its own WIT world and its own host functions registers them
+//! with [`RuntimeBuilder::world`] and [`RuntimeBuilder::capability`] and
+//! calls its plugins typed with [`Plugin::call`]: see [`world`],
+//! [`capability`] and `docs/EMBEDDING.md`.
+//!
 //! See `docs/PLUGIN_DEVELOPMENT.md` for writing plugins and
 //! `docs/MANIFEST.md` for `plugin.toml`.
 
 mod audit;
 #[allow(missing_docs, reason = "generated: the WIT docs cover the public types")]
 mod bindings;
-mod bus;
 mod cache;
+mod calls;
+pub mod capability;
 mod capture;
 mod component;
+mod config;
 mod deadline;
 mod error;
 mod handles;
@@ -43,28 +50,32 @@ mod host;
 mod instance;
 mod kv;
 mod limits;
+mod log;
 mod manager;
 mod manifest;
 mod message;
+mod messaging;
 mod outbound;
 mod output;
 mod permissions;
 mod plugin;
-mod poll;
 mod position;
 mod runtime;
-mod sandbox;
 mod stats;
 mod trace;
 mod types;
 mod units;
+mod wasi;
 mod watch;
+pub mod world;
 
 pub use audit::AuditSink;
-pub use bus::{TopicError, TopicPattern};
+pub use bindings::warden::plugin as wit;
+pub use capability::Capability;
 pub use component::DEFAULT_MAX_COMPONENT_BYTES;
 pub use error::{Error, ErrorKind, Result};
 pub use hooks::{Hook, Interface};
+pub use host::HostState;
 /// The `http` crate, whose types [`Request`] and [`Response`] hold.
 pub use http;
 pub use kv::{KeyValueError, KeyValueStore};
@@ -75,20 +86,34 @@ pub use manager::{
 };
 pub use manifest::{Manifest, ManifestError};
 pub use message::{Body, BodyError, BodySource, CallContext, Exchange, Request, Response, RuleEvent};
+pub use messaging::bus::{TopicError, TopicPattern};
 pub use outbound::{AddressRange, AddressRangeError, OutboundHttp};
+pub use output::OutputSize;
 pub use permissions::{Access, FileGrant, HostMatch, HostPattern, HostPatternError, Permissions, Scheme};
 pub use plugin::Plugin;
 pub use position::{text_position, write_location};
 pub use runtime::{DEFAULT_MAX_HEADERS, Runtime, RuntimeBuilder};
 pub use stats::{LATENCY_BUCKETS, LastError, Latency, StatsSnapshot};
+/// The `toml` crate, whose values carry host capabilities' grants.
+pub use toml;
 pub use trace::TraceScope;
 pub use types::{
     ConnectAction, ConnectionInfo, HealthStatus, HttpResponse, PluginError, Rejection, RequestAction, ResponseAction,
 };
 pub use units::{parse_duration, parse_size};
+/// The `wasmtime` crate Warden runs on: a host's `bindgen!` must use this
+/// version (depend on the same one, or pass `wasmtime_crate:
+/// warden::wasmtime`).
+pub use wasmtime;
 pub use watch::DirWatcher;
+pub use world::{WardenWorld, World};
 
 /// The README's Rust examples, compiled as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
+
+/// docs/EMBEDDING.md's host example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/EMBEDDING.md")]
+pub struct EmbeddingDoctests;

@@ -17,12 +17,12 @@ use arc_swap::ArcSwap;
 use serde_json::{Value, json};
 
 use crate::audit::{Audit, AuditSink};
-use crate::bus::{Mailbox, Message};
 use crate::cache;
 use crate::component::ComponentFile;
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::Links;
 use crate::manifest::{MANIFEST_FILE, Manifest, ManifestError};
+use crate::messaging::bus::{Mailbox, Message};
 use crate::plugin::Plugin;
 use crate::runtime::Runtime;
 use crate::stats::{Stats, StatsSnapshot};
@@ -437,8 +437,8 @@ impl PluginManager {
     /// every plugin subscribed to `topic` receives it, asynchronously.
     /// Returns how many subscribers it was queued for.
     pub fn publish(&self, topic: &str, payload: &[u8]) -> Result<usize> {
-        if !crate::bus::valid_topic(topic) {
-            return Err(Error::Runtime(crate::bus::TopicError(topic.to_owned()).to_string()));
+        if !crate::messaging::bus::valid_topic(topic) {
+            return Err(Error::Runtime(crate::messaging::bus::TopicError(topic.to_owned()).to_string()));
         }
         self.deliver(None, Message { topic: topic.into(), payload: payload.into() })
             .map_err(|e| Error::Runtime(e.message))

@@ -42,8 +42,8 @@ use std::time::Duration;
 use serde_spanned::Spanned;
 use toml::de::{DeArray, DeTable, DeValue};
 
-use crate::bus::{TopicError, TopicPattern};
 use crate::limits::{InstancePolicy, Limits};
+use crate::messaging::bus::{TopicError, TopicPattern};
 use crate::permissions::{Access, FileGrant, HostPattern, HostPatternError, Permissions};
 use crate::units::{parse_duration, parse_size};
 
@@ -82,6 +82,8 @@ pub struct Manifest {
     /// Plugins this one needs, with the versions it accepts. It may call
     /// exactly these (through the `warden:plugin/plugins` import).
     pub dependencies: BTreeMap<String, semver::VersionReq>,
+    /// Where the host capabilities' `[permissions]` values are in the file.
+    pub(crate) positions: Positions,
 }
 
 impl Manifest {
@@ -115,6 +117,7 @@ impl Manifest {
             limits: Limits::default(),
             config: BTreeMap::new(),
             dependencies: BTreeMap::new(),
+            positions: Positions::new(),
         }
     }
 
@@ -138,6 +141,7 @@ impl Manifest {
         grants.extend(p.publish.iter().map(|t| format!("publish: {t}")));
         grants.extend(p.subscribe.iter().map(|t| format!("subscribe: {t}")));
         grants.extend(self.dependencies.iter().map(|(name, req)| format!("calls: {name} {req}")));
+        grants.extend(p.host.iter().map(|(key, value)| format!("{key}: {value}")));
         grants.sort();
         grants.dedup();
         grants
@@ -183,10 +187,11 @@ impl Manifest {
         let mut limits = Limits::default();
         let mut config = BTreeMap::new();
         let mut dependencies = BTreeMap::new();
+        let mut positions = Positions::new();
         for (key, value) in cx.entries(doc.get_ref(), "", TABLES)? {
             match key {
                 "plugin" => plugin = Some(cx.plugin(value, &dir)?),
-                "permissions" => permissions = cx.permissions(value)?,
+                "permissions" => permissions = cx.permissions(value, &mut positions)?,
                 "limits" => limits = cx.limits(value)?,
                 "dependencies" => dependencies = cx.dependencies(value)?,
                 _ => config = cx.config(value)?,
@@ -213,7 +218,30 @@ impl Manifest {
             limits: limits.instance_policy(plugin.instance_policy),
             config,
             dependencies,
+            positions,
         })
+    }
+}
+
+/// Line and column of keys' values, by dotted key (`permissions.crypto`).
+pub(crate) type Positions = BTreeMap<String, (usize, usize)>;
+
+/// A parsed TOML value as a `toml::Value`, for a host capability to read.
+fn to_value(value: &DeValue<'_>) -> toml::Value {
+    match value {
+        DeValue::String(s) => toml::Value::String(s.to_string()),
+        DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
+            Ok(n) => toml::Value::Integer(n),
+            // Out of i64's range: kept as written, for the capability to refuse.
+            Err(_) => toml::Value::String(i.as_str().to_owned()),
+        },
+        DeValue::Float(f) => toml::Value::Float(f.as_str().parse().unwrap_or(f64::NAN)),
+        DeValue::Boolean(b) => toml::Value::Boolean(*b),
+        DeValue::Datetime(d) => toml::Value::Datetime(*d),
+        DeValue::Array(a) => toml::Value::Array(a.iter().map(|v| to_value(v.get_ref())).collect()),
+        DeValue::Table(t) => {
+            toml::Value::Table(t.iter().map(|(k, v)| (k.get_ref().to_string(), to_value(v.get_ref()))).collect())
+        }
     }
 }
 
@@ -244,7 +272,8 @@ impl fmt::Display for ManifestError {
 const TABLES: &[&str] = &["plugin", "permissions", "limits", "config", "dependencies"];
 const PLUGIN_KEYS: &[&str] =
     &["name", "version", "description", "authors", "license", "component", "sha256", "instance-policy"];
-const PERMISSION_KEYS: &[&str] =
+/// The `[permissions]` keys Warden itself reads.
+pub(crate) const PERMISSION_KEYS: &[&str] =
     &["files", "env", "network", "modify-request", "modify-response", "publish", "subscribe", "key-value"];
 const FILE_KEYS: &[&str] = &["path", "guest", "mode"];
 const LIMIT_KEYS: &[&str] = &[
@@ -506,11 +535,29 @@ impl Cx<'_> {
         Ok(plugin)
     }
 
-    fn permissions(&self, value: &Item<'_>) -> Result<Permissions, ManifestError> {
+    /// `[permissions]`: Warden's own keys, checked here, and the host's
+    /// (any other key), kept with their positions for the capability that
+    /// claims them to check when the plugin loads.
+    fn permissions(&self, value: &Item<'_>, positions: &mut Positions) -> Result<Permissions, ManifestError> {
         let mut perms = Permissions::default();
         let table = self.table(value, "permissions")?;
-        for (k, v) in self.entries(table, "permissions", PERMISSION_KEYS)? {
+        let mut entries: Vec<_> = table.iter().collect();
+        entries.sort_by_key(|(key, _)| key.span().start);
+        for (k, v) in entries {
+            let (k, key_span): (&str, _) = (k.get_ref(), k.span());
             let key = &format!("permissions.{k}");
+            if !PERMISSION_KEYS.contains(&k) {
+                if !valid_name(k) {
+                    let message = format!(
+                        "unknown key in [permissions]; allowed keys: {}, or a key of one of the host's capabilities (lowercase, e.g. \"crypto\")",
+                        PERMISSION_KEYS.join(", ")
+                    );
+                    return Err(self.err(key_span, key, message));
+                }
+                positions.insert(key.clone(), crate::text_position(self.text, v.span().start));
+                perms.host.insert(k.to_owned(), to_value(v.get_ref()));
+                continue;
+            }
             match k {
                 "files" => {
                     for (i, item) in self.array(v, key)?.iter().enumerate() {
@@ -921,7 +968,12 @@ greeting = "hello"
             Some("permissions.files[0].readonly"),
             "allowed keys: path, guest, mode",
         );
-        err("[permissions]\nfs = []\n", 6, Some("permissions.fs"), "allowed keys: files, env, network");
+        err("[permissions]\nFS = []\n", 6, Some("permissions.FS"), "allowed keys: files, env, network");
+        // A lowercase key may belong to a host capability: kept, with its
+        // position, for the runtime to check at load.
+        let m = ok(&format!("{HEAD}[permissions]\nfs = [\"a\", 1]\n"));
+        assert_eq!(m.permissions.host["fs"], toml::Value::Array(vec!["a".into(), 1.into()]));
+        assert_eq!(m.positions["permissions.fs"], (6, 6));
         err("[plugin.extra]\n", 5, Some("plugin.extra"), "unknown key in [plugin]");
         let e = parse(&format!("top = 1\n{HEAD}")).unwrap_err();
         assert_eq!((e.line, e.key.as_deref()), (Some(1), Some("top")), "{e}");

@@ -20,15 +20,16 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use crate::bus::TopicPattern;
+use crate::messaging::bus::TopicPattern;
 
 /// Everything a plugin may do beyond pure computation. The default denies all.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct Permissions {
     /// Host folders mounted into the guest file system.
@@ -48,6 +49,11 @@ pub struct Permissions {
     pub subscribe: Vec<TopicPattern>,
     /// Whether the plugin may use the key-value store (its own namespace).
     pub key_value: bool,
+    /// The grants of the host's own capabilities: every other key of
+    /// `[permissions]`, with its value, for the capability that claims the
+    /// key to check when the plugin loads (see
+    /// [`Capability::permissions`](crate::capability::Capability::permissions)).
+    pub host: BTreeMap<String, toml::Value>,
 }
 
 impl Permissions {
@@ -93,6 +99,12 @@ impl Permissions {
     /// Sets whether the plugin may use the key-value store.
     pub fn key_value(mut self, allow: bool) -> Self {
         self.key_value = allow;
+        self
+    }
+
+    /// Sets `[permissions] key = value` for a host capability.
+    pub fn grant(mut self, key: impl Into<String>, value: impl Into<toml::Value>) -> Self {
+        self.host.insert(key.into(), value.into());
         self
     }
 

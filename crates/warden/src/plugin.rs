@@ -5,25 +5,25 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::InstancePre;
-use wasmtime::component::types::ComponentItem;
 
-use crate::bindings::{capture, connect, handler, http_filter, lifecycle, rule_match, subscriber};
+use crate::bindings::lifecycle;
 use crate::cache;
+use crate::capability::GrantContext;
 use crate::component::ComponentFile;
 use crate::error::{Error, Result};
 use crate::handles::{Access, Lent};
 use crate::hooks::{Hook, Interface};
 use crate::host::{HostState, Links, Shared};
-use crate::instance::{self, CallBudget, ExportIndices, Instance};
+use crate::instance::{self, CallBudget, ExportIndices, Granted, Instance};
 use crate::limits::{InstancePolicy, Limits};
 use crate::manifest::Manifest;
 use crate::message::{CallContext, Exchange, Request, Response, RuleEvent};
 use crate::output::OutputSize;
 use crate::runtime::Runtime;
-use crate::sandbox::Sandbox;
 use crate::stats::{Stats, StatsSnapshot};
 use crate::trace::TraceScope;
 use crate::types::{ConnectAction, ConnectionInfo, HealthStatus, PluginError, RequestAction, ResponseAction};
+use crate::world::{self, WardenWorld, World};
 
 /// A loaded plugin. Cheap to clone; `Send + Sync`; calls from many threads
 /// run in parallel on up to `max-instances` instances.
@@ -55,7 +55,8 @@ struct Inner {
     exports: Vec<Interface>,
     imports: Vec<String>,
     shared: Arc<Shared>,
-    sandbox: Sandbox,
+    /// Every capability of the runtime with this plugin's grant.
+    capabilities: Vec<Granted>,
     pre: InstancePre<HostState>,
     indices: ExportIndices,
     budget: CallBudget,
@@ -121,54 +122,60 @@ impl Plugin {
         let engine = runtime.engine();
         let ty = component.component_type();
         let imports: Vec<String> = ty.imports(engine).map(|(n, _)| n.to_owned()).collect();
-        let pre = runtime.inner().linker.instantiate_pre(&component).map_err(|e| {
-            let provided = "warden:plugin/log, config, plugins, messaging, outbound-http, keyvalue and WASI 0.2";
-            unsupported(format!("its imports cannot be satisfied ({e:#}); Warden provides {provided}"))
+        let inner = runtime.inner();
+        let pre = inner.linker.instantiate_pre(&component).map_err(|e| {
+            let provided = inner.capabilities.provided();
+            match imports.iter().find(|i| !inner.capabilities.provides(i)) {
+                Some(missing) => unsupported(format!(
+                    "it imports `{missing}`, which no capability of this host provides (this host provides {provided}); build the plugin against this host's WIT, or have the host add a capability for it"
+                )),
+                None => unsupported(format!("its imports cannot be satisfied ({e:#}); this host provides {provided}")),
+            }
         })?;
 
-        let exported: Vec<&str> = ty
-            .exports(engine)
-            .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentInstance(_)))
-            .map(|(n, _)| n)
-            .collect();
-        let mut indices = ExportIndices::default();
-        let mut exports = Vec::new();
-        for interface in Interface::ALL {
-            // Match the interface regardless of its version; the bindings
-            // check below decides whether the version is compatible.
-            let unversioned = |n: &str| n.split('@').next().unwrap_or(n).to_owned();
-            if !exported.iter().any(|n| unversioned(n) == unversioned(interface.wit_name())) {
-                continue;
+        let exported = crate::hooks::exported_interfaces(&pre);
+        let lifecycle = match exported.contains(&Interface::Lifecycle) {
+            true => Some(lifecycle::GuestIndices::new(&pre).map_err(|e| {
+                unsupported(format!(
+                    "its export `{}` does not match the WIT package: {e:#}",
+                    Interface::Lifecycle.wit_name()
+                ))
+            })?),
+            false => None,
+        };
+        let mut indices = ExportIndices { lifecycle, worlds: Vec::new() };
+        let mut mismatches = Vec::new();
+        for world in &inner.worlds {
+            match (world.indices)(&pre) {
+                Ok(ix) => indices.worlds.push((*world, ix)),
+                Err(e) => mismatches.push(format!("{} ({e:#})", world.name)),
             }
-            let bad = |e: wasmtime::Error| {
-                unsupported(format!("its export `{}` does not match the WIT package: {e:#}", interface.wit_name()))
-            };
-            match interface {
-                Interface::Lifecycle => indices.lifecycle = Some(lifecycle::GuestIndices::new(&pre).map_err(bad)?),
-                Interface::HttpFilter => indices.http_filter = Some(http_filter::GuestIndices::new(&pre).map_err(bad)?),
-                Interface::Connect => indices.connect = Some(connect::GuestIndices::new(&pre).map_err(bad)?),
-                Interface::Capture => indices.capture = Some(capture::GuestIndices::new(&pre).map_err(bad)?),
-                Interface::RuleMatch => indices.rule_match = Some(rule_match::GuestIndices::new(&pre).map_err(bad)?),
-                Interface::Handler => indices.handler = Some(handler::GuestIndices::new(&pre).map_err(bad)?),
-                Interface::Subscriber => {
-                    indices.subscriber = Some(subscriber::GuestIndices::new(&pre).map_err(bad)?);
-                }
-            }
-            exports.push(interface);
         }
+        if indices.worlds.is_empty() {
+            let names: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_owned()).collect();
+            return Err(unsupported(format!(
+                "it is not built for this host: it exports none of the host's worlds: {}; its exports: {}",
+                mismatches.join("; "),
+                if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+            )));
+        }
+        let warden = indices.worlds.iter().any(|(w, _)| w.type_id == std::any::TypeId::of::<WardenWorld>());
+        let exports: Vec<Interface> = Interface::ALL
+            .into_iter()
+            .filter(|i| exported.contains(i) && (warden || *i == Interface::Lifecycle))
+            .collect();
         if !manifest.permissions.subscribe.is_empty() && !exports.contains(&Interface::Subscriber) {
             return Err(unsupported(
                 "[permissions] subscribe lists topics but the component does not export warden:plugin/subscriber; export it (warden_pdk::export!(T: subscriber)) or remove the subscriptions".into(),
             ));
         }
-        if exports.iter().all(|i| *i == Interface::Lifecycle) {
-            return Err(unsupported(format!(
-                "it exports no hook interface (exports: {}); export at least one of warden:plugin/http-filter, connect, capture, rule-match, handler or subscriber",
-                if exported.is_empty() { "none".to_owned() } else { exported.join(", ") }
-            )));
-        }
 
-        let sandbox = Sandbox::new(&name, &manifest.permissions, &manifest.dir)?;
+        check_permission_keys(&manifest, &inner.capabilities)?;
+        let cx = GrantContext { manifest: &manifest };
+        let mut capabilities = Vec::with_capacity(inner.capabilities.0.len());
+        for capability in &inner.capabilities.0 {
+            capabilities.push((Arc::clone(capability), capability.grant(&cx)?));
+        }
         let mut config: Vec<(String, String)> = manifest.config.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         config.sort();
         let shared = Arc::new(Shared {
@@ -177,18 +184,9 @@ impl Plugin {
             config,
             memory_limit: limits.memory_bytes,
             stats,
-            dependencies: manifest.dependencies.clone(),
-            publish: manifest.permissions.publish.clone(),
             max_output_bytes: limits.max_output_bytes,
             max_headers: settings.max_headers,
             links,
-            key_value: crate::kv::Grant::new(&manifest.permissions, limits, settings.key_value.as_ref()),
-            outbound: crate::outbound::Grant {
-                client: runtime.inner().outbound.clone(),
-                network: manifest.permissions.network.clone(),
-                max_requests: limits.max_outbound_requests,
-                max_response_bytes: limits.max_outbound_response_bytes,
-            },
         });
         let budget = CallBudget::new(limits, settings.epoch_tick, settings.fuel);
 
@@ -200,7 +198,7 @@ impl Plugin {
                 exports,
                 imports,
                 shared,
-                sandbox,
+                capabilities,
                 pre,
                 indices,
                 budget,
@@ -255,9 +253,52 @@ impl Plugin {
         self.inner.exports.iter().flat_map(|i| i.hooks().iter().copied()).collect()
     }
 
-    /// Whether the plugin exports `hook`.
+    /// Whether the plugin exports `hook` (always false for
+    /// [`Hook::Export`]: see [`exports_world`](Plugin::exports_world)).
     pub fn has_hook(&self, hook: Hook) -> bool {
-        self.inner.exports.contains(&hook.interface())
+        hook.interface().is_some_and(|i| self.inner.exports.contains(&i))
+    }
+
+    /// The runtime's worlds this plugin exports (see
+    /// [`RuntimeBuilder::world`](crate::RuntimeBuilder::world)).
+    pub fn worlds(&self) -> Vec<&'static str> {
+        self.inner.indices.worlds.iter().map(|(w, _)| w.name).collect()
+    }
+
+    /// Whether the plugin exports world `W`.
+    pub fn exports_world<W: World>(&self) -> bool {
+        let id = std::any::TypeId::of::<W>();
+        self.inner.indices.worlds.iter().any(|(w, _)| w.type_id == id)
+    }
+
+    /// Calls `function` of host-defined world `W`: `f` gets the instance's
+    /// typed exports (the world type `bindgen!` generated) and its store,
+    /// and makes one typed call, e.g.
+    /// `plugin.call::<Analyzer, _>("analyze-graph", |w, store| w.call_analyze_graph(store, &nodes))`.
+    ///
+    /// The call runs like a hook: on a pooled instance, under the plugin's
+    /// deadline, fuel and memory limits, with stats; its result counts
+    /// against `max-output` ([`OutputSize`]). A trap or limit fails it with
+    /// the same typed [`Error`] and discards the instance, so the next
+    /// call gets a fresh one. Make one export call per `f`: after a trap
+    /// the store must not be used again.
+    pub fn call<W: World, R: OutputSize>(
+        &self,
+        function: &'static str,
+        f: impl FnOnce(&W::Exports, &mut world::Store) -> wasmtime::Result<R>,
+    ) -> Result<R> {
+        if !self.exports_world::<W>() {
+            return Err(Error::WorldNotExported {
+                plugin: self.name().to_owned(),
+                world: W::NAME,
+                function,
+                worlds: self.worlds(),
+            });
+        }
+        self.invoke(Hook::Export(function), Loan::default(), |inst| {
+            let exports = instance::exports::<W>(&inst.exports).expect("world checked");
+            f(exports, &mut inst.store).map(Ok::<R, Never>)
+        })
     }
 
     /// The component's imports (WIT names).
@@ -283,8 +324,8 @@ impl Plugin {
         let access = self.access(self.inner.manifest.permissions.modify_request, "modify-request");
         let mut loan = Loan::with(ctx);
         loan.request = Lending::Owned(request, access);
-        self.call(Hook::OnRequest, loan, |inst| {
-            let guest = inst.guests.http_filter.as_ref().expect("export checked");
+        self.invoke(Hook::OnRequest, loan, |inst| {
+            let guest = instance::hooks(&inst.exports).http_filter.as_ref().expect("export checked");
             let lent = &inst.store.data().lent;
             let (c, r) = (lent.context_handle(), lent.request_handle());
             guest.call_on_request(&mut inst.store, c, r)
@@ -306,8 +347,8 @@ impl Plugin {
         let mut loan = Loan::with(ctx);
         loan.request = Lending::Shared(request);
         loan.response = Lending::Owned(response, self.access(may, "modify-response"));
-        self.call(Hook::OnResponse, loan, |inst| {
-            let guest = inst.guests.http_filter.as_ref().expect("export checked");
+        self.invoke(Hook::OnResponse, loan, |inst| {
+            let guest = instance::hooks(&inst.exports).http_filter.as_ref().expect("export checked");
             let lent = &inst.store.data().lent;
             let (c, q, r) = (lent.context_handle(), lent.request_handle(), lent.response_handle());
             let action = guest.call_on_response(&mut inst.store, c, q, r)?;
@@ -319,9 +360,9 @@ impl Plugin {
                 let tried = "replace the response in on-response (respond)";
                 state.lent.denied = Some((tried.to_owned(), "modify-response"));
                 let message =
-                    format!("plugin '{}' may not {tried} without `modify-response = true`", state.shared.name);
+                    format!("plugin '{}' may not {tried} without `modify-response = true`", state.core.shared.name);
                 let error = PluginError { code: "capability-denied".to_owned(), message };
-                return Ok(Err(state.refused("on-response", error)));
+                return Ok(Err(state.core.refused("on-response", error)));
             }
             Ok(action)
         })
@@ -329,8 +370,8 @@ impl Plugin {
 
     /// Runs `on-connect` for a new connection.
     pub fn on_connect(&self, connection: &ConnectionInfo) -> Result<ConnectAction> {
-        self.call(Hook::OnConnect, Loan::default(), |inst| {
-            let guest = inst.guests.connect.as_ref().expect("export checked");
+        self.invoke(Hook::OnConnect, Loan::default(), |inst| {
+            let guest = instance::hooks(&inst.exports).connect.as_ref().expect("export checked");
             guest.call_on_connect(&mut inst.store, connection)
         })
     }
@@ -342,8 +383,8 @@ impl Plugin {
         loan.request = Lending::Shared(&exchange.request);
         loan.response = Lending::Shared(&exchange.response);
         let duration = u64::try_from(exchange.duration.as_micros()).unwrap_or(u64::MAX);
-        self.call(Hook::OnCapture, loan, |inst| {
-            let guest = inst.guests.capture.as_ref().expect("export checked");
+        self.invoke(Hook::OnCapture, loan, |inst| {
+            let guest = instance::hooks(&inst.exports).capture.as_ref().expect("export checked");
             let lent = &inst.store.data().lent;
             let (c, q, r) = (lent.context_handle(), lent.request_handle(), lent.response_handle());
             guest.call_on_capture(&mut inst.store, c, q, r, duration)
@@ -356,8 +397,8 @@ impl Plugin {
         let _trace = scope(&event.context);
         let mut loan = Loan::with(&event.context);
         loan.request = Lending::Shared(&event.request);
-        self.call(Hook::OnRuleMatch, loan, |inst| {
-            let guest = inst.guests.rule_match.as_ref().expect("export checked");
+        self.invoke(Hook::OnRuleMatch, loan, |inst| {
+            let guest = instance::hooks(&inst.exports).rule_match.as_ref().expect("export checked");
             let lent = &inst.store.data().lent;
             let (c, q) = (lent.context_handle(), lent.request_handle());
             guest.call_on_rule_match(&mut inst.store, c, &event.rule, q, &event.details)
@@ -366,16 +407,16 @@ impl Plugin {
 
     /// Calls the generic `handle(action, payload)` entry point.
     pub fn handle(&self, action: &str, payload: &[u8]) -> Result<Vec<u8>> {
-        self.call(Hook::Handle, Loan::default(), |inst| {
-            let guest = inst.guests.handler.as_ref().expect("export checked");
+        self.invoke(Hook::Handle, Loan::default(), |inst| {
+            let guest = instance::hooks(&inst.exports).handler.as_ref().expect("export checked");
             guest.call_handle(&mut inst.store, action, payload)
         })
     }
 
     /// Delivers a message published on `topic` (`subscriber.on-message`).
     pub fn on_message(&self, topic: &str, payload: &[u8]) -> Result<()> {
-        self.call(Hook::OnMessage, Loan::default(), |inst| {
-            let guest = inst.guests.subscriber.as_ref().expect("export checked");
+        self.invoke(Hook::OnMessage, Loan::default(), |inst| {
+            let guest = instance::hooks(&inst.exports).subscriber.as_ref().expect("export checked");
             guest.call_on_message(&mut inst.store, topic, payload)
         })
     }
@@ -386,8 +427,8 @@ impl Plugin {
         if !self.has_hook(Hook::Health) {
             return Ok(HealthStatus::Healthy);
         }
-        self.call(Hook::Health, Loan::default(), |inst| {
-            let guest = inst.guests.lifecycle.as_ref().expect("export checked");
+        self.invoke(Hook::Health, Loan::default(), |inst| {
+            let guest = inst.lifecycle.as_ref().expect("export checked");
             guest.call_health(&mut inst.store).map(Ok::<_, Never>)
         })
     }
@@ -410,8 +451,8 @@ impl Plugin {
     /// Runs an instance's `shutdown` hook (under the call budget) and drops
     /// it. A panic in a host import is contained and logged like a failure.
     fn shut_down(&self, mut inst: Instance) {
-        let _deadline = inst.begin(&self.inner.budget).enter();
-        if let Some(guest) = inst.guests.lifecycle.clone()
+        let _deadline = inst.begin(&self.inner.budget, Instant::now()).enter();
+        if let Some(guest) = inst.lifecycle.clone()
             && let Err(err) = self.run(Hook::Shutdown, &mut inst, |inst| guest.call_shutdown(&mut inst.store))
         {
             tracing::warn!(plugin = %self.name(), error = %err, "shutdown failed");
@@ -479,7 +520,7 @@ impl Plugin {
     /// budget, classifying failures and discarding trapped instances.
     /// What `loan` holds is lent to the call and given back in it, with
     /// the bytes the call's changes added.
-    fn call<R, E>(
+    fn invoke<R, E>(
         &self,
         hook: Hook,
         loan: Loan<'_>,
@@ -491,7 +532,7 @@ impl Plugin {
     {
         let start = Instant::now();
         let mut fuel = 0;
-        let result = self.call_inner(hook, loan, f, &mut fuel);
+        let result = self.call_inner(hook, loan, f, start, &mut fuel);
         self.inner.shared.stats.call(start.elapsed(), fuel, result.as_ref().err());
         result
     }
@@ -501,19 +542,24 @@ impl Plugin {
         hook: Hook,
         mut loan: Loan<'_>,
         f: impl FnOnce(&mut Instance) -> wasmtime::Result<Result<R, E>>,
+        start: Instant,
         fuel: &mut u64,
     ) -> Result<R>
     where
         R: OutputSize,
         E: Into<PluginError>,
     {
-        if !self.has_hook(hook) {
+        if hook.interface().is_some() && !self.has_hook(hook) {
             return Err(Error::HookNotExported { plugin: self.name().to_owned(), hook, exported: self.hooks() });
         }
         let mut lease = self.checkout()?;
         let inst = lease.instance();
-        let deadline = inst.begin(&self.inner.budget);
-        loan.lend(&mut inst.store.data_mut().lent);
+        let deadline = inst.begin(&self.inner.budget, start);
+        // An empty loan has nothing to lend: `begin` left the slots empty.
+        let lends = !loan.is_empty();
+        if lends {
+            loan.lend(&mut inst.store.data_mut().lent);
+        }
         let outcome = {
             let _deadline = deadline.enter();
             self.run(hook, inst, f)
@@ -531,7 +577,9 @@ impl Plugin {
                 Err(err)
             }
         };
-        loan.take_back(&mut inst.store.data_mut().lent, result.is_ok());
+        if lends {
+            loan.take_back(&mut inst.store.data_mut().lent, result.is_ok());
+        }
         if healthy {
             lease.give_back();
         }
@@ -673,10 +721,16 @@ impl Plugin {
 
     fn instantiate(&self) -> Result<Instance> {
         let inner = &self.inner;
-        let mut inst =
-            Instance::new(&inner.pre, &inner.indices, &inner.shared, &inner.sandbox, self.limits(), &inner.budget)?;
-        if let Some(guest) = inst.guests.lifecycle.clone() {
-            let _deadline = inst.store.data().deadline.enter();
+        let mut inst = Instance::new(
+            &inner.pre,
+            &inner.indices,
+            &inner.shared,
+            &inner.capabilities,
+            self.limits(),
+            &inner.budget,
+        )?;
+        if let Some(guest) = inst.lifecycle.clone() {
+            let _deadline = inst.store.data().core.deadline.enter();
             let init = |inst: &mut Instance| guest.call_init(&mut inst.store, &inner.shared.config);
             if let Err(e) = self.run(Hook::Init, &mut inst, init)? {
                 return Err(Error::InitFailed { plugin: self.name().to_owned(), code: e.code, message: e.message });
@@ -691,6 +745,30 @@ impl Plugin {
     pub fn live_instances(&self) -> u32 {
         self.pool().live
     }
+}
+
+/// Refuses `[permissions]` keys that no capability of the runtime reads.
+fn check_permission_keys(manifest: &Manifest, capabilities: &crate::capability::Capabilities) -> Result<()> {
+    let keys = capabilities.keys();
+    for key in manifest.permissions.host.keys() {
+        if !keys.contains(&key.as_str()) {
+            let mut allowed = crate::manifest::PERMISSION_KEYS.to_vec();
+            for k in &keys {
+                if !allowed.contains(k) {
+                    allowed.push(k);
+                }
+            }
+            let position = manifest.positions.get(&format!("permissions.{key}")).copied();
+            return Err(Error::Manifest(crate::ManifestError {
+                file: manifest.file.clone(),
+                line: position.map(|p| p.0),
+                column: position.map(|p| p.1),
+                key: Some(format!("permissions.{key}")),
+                message: format!("unknown key in [permissions]; allowed keys: {}", allowed.join(", ")),
+            }));
+        }
+    }
+    Ok(())
 }
 
 /// Which idle instance a call on `cpu` gets: the most recently returned one
@@ -773,13 +851,22 @@ impl Loan<'_> {
         }
     }
 
+    /// Whether there is nothing to lend (calls other than the HTTP hooks).
+    fn is_empty(&self) -> bool {
+        self.ctx.is_none() && matches!((&self.request, &self.response), (Lending::Nothing, Lending::Nothing))
+    }
+
     /// Puts the owned messages back: as the call left them if `keep`, else
     /// with the call's changes undone.
     fn take_back(&mut self, lent: &mut Lent, keep: bool) {
-        if let (Lending::Owned(msg, _), Some(back)) = (&mut self.request, lent.request.take_back(keep)) {
+        if let Lending::Owned(msg, _) = &mut self.request
+            && let Some(back) = lent.request.take_back(keep)
+        {
             **msg = back;
         }
-        if let (Lending::Owned(msg, _), Some(back)) = (&mut self.response, lent.response.take_back(keep)) {
+        if let Lending::Owned(msg, _) = &mut self.response
+            && let Some(back) = lent.response.take_back(keep)
+        {
             **msg = back;
         }
         // Shared messages and the context are released with the call.
@@ -794,7 +881,7 @@ fn scope(ctx: &CallContext) -> Option<TraceScope> {
 }
 
 fn log_stderr(plugin: &str, inst: &Instance) {
-    let printed = inst.store.data().stderr.take();
+    let printed = inst.store.data().stderr().map(|s| s.take()).unwrap_or_default();
     if !printed.is_empty() {
         tracing::debug!(target: "warden::plugin", plugin, stderr = %printed.trim_end(), "plugin wrote to stderr");
     }
@@ -833,12 +920,15 @@ mod tests {
         for _ in 0..3 {
             // A host import that panics looks like this from here: wasmtime
             // resumes the panic out of the guest call.
-            let result =
-                plugin.call(Hook::Handle, Loan::default(), |inst| -> wasmtime::Result<Result<Vec<u8>, PluginError>> {
-                    let guest = inst.guests.handler.as_ref().expect("echo exports handler");
+            let result = plugin.invoke(
+                Hook::Handle,
+                Loan::default(),
+                |inst| -> wasmtime::Result<Result<Vec<u8>, PluginError>> {
+                    let guest = instance::hooks(&inst.exports).handler.as_ref().expect("echo exports handler");
                     let _counted = guest.call_handle(&mut inst.store, "count", b"")?;
                     panic!("host import panicked");
-                });
+                },
+            );
             let err = result.expect_err("the call fails");
             assert_eq!(err.kind(), crate::ErrorKind::Runtime);
             assert!(

@@ -11,6 +11,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::cache::Cache;
+use crate::capability::{Capabilities, Capability};
 use crate::component::ComponentFile;
 use crate::error::{Error, Result};
 use crate::host::HostState;
@@ -18,6 +19,7 @@ use crate::kv::KeyValueStore;
 use crate::manifest::Manifest;
 use crate::outbound::{self, OutboundHttp};
 use crate::plugin::Plugin;
+use crate::world::{self, WardenWorld, World};
 
 /// Default of [`RuntimeBuilder::max_headers`].
 pub const DEFAULT_MAX_HEADERS: usize = 100;
@@ -43,8 +45,11 @@ pub(crate) struct Inner {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<HostState>,
     pub(crate) settings: RuntimeBuilder,
-    /// The outbound HTTP client, if the runtime offers outbound HTTP.
-    pub(crate) outbound: Option<Arc<outbound::Client>>,
+    /// Every capability, built-in ones first: each instance holds a state
+    /// of each, in this order.
+    pub(crate) capabilities: Capabilities,
+    /// The worlds plugins may be of.
+    pub(crate) worlds: Vec<world::Entry>,
     cache: Option<Cache>,
     /// Dropping this stops the epoch ticker thread.
     _ticker: mpsc::Sender<()>,
@@ -63,6 +68,8 @@ pub struct RuntimeBuilder {
     outbound_http: Option<OutboundHttp>,
     pub(crate) max_component_bytes: u64,
     pub(crate) max_headers: usize,
+    capabilities: Capabilities,
+    worlds: Vec<world::Entry>,
 }
 
 impl Default for RuntimeBuilder {
@@ -78,6 +85,8 @@ impl Default for RuntimeBuilder {
             outbound_http: None,
             max_component_bytes: crate::component::DEFAULT_MAX_COMPONENT_BYTES,
             max_headers: DEFAULT_MAX_HEADERS,
+            capabilities: Capabilities::default(),
+            worlds: Vec::new(),
         }
     }
 }
@@ -169,6 +178,30 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Adds a host capability: its WIT host functions, the `[permissions]`
+    /// keys that grant it and its per-instance state (see
+    /// [`capability`](crate::capability)). Names and permission keys must
+    /// be unique, also against the built-in capabilities (`files`, `env`,
+    /// `network`, `publish`, `subscribe`, `key-value`, `modify-request`,
+    /// `modify-response`).
+    pub fn capability<C: Capability>(mut self, capability: C) -> Self {
+        self.capabilities.0.push(Arc::new(capability));
+        self
+    }
+
+    /// Loads plugins of world `W` (see [`world`](crate::world)). Without
+    /// any call to `world`, a runtime loads plugins of Warden's own world
+    /// ([`WardenWorld`]); with some, only of those given (add
+    /// `.world::<WardenWorld>()` for both). A plugin that exports none of
+    /// the runtime's worlds fails to load, naming them.
+    pub fn world<W: World>(mut self) -> Self {
+        let entry = world::Entry::of::<W>();
+        if !self.worlds.iter().any(|w| w.type_id == entry.type_id) {
+            self.worlds.push(entry);
+        }
+        self
+    }
+
     /// Builds the runtime: creates the engine, links the host imports and
     /// starts the epoch ticker.
     pub fn build(self) -> Result<Runtime> {
@@ -176,6 +209,13 @@ impl RuntimeBuilder {
             Some(config) => Some(Arc::new(outbound::Client::new(config).map_err(Error::Runtime)?)),
             None => None,
         };
+        let mut capabilities = builtins(outbound, self.key_value.clone());
+        capabilities.0.extend(self.capabilities.0.iter().cloned());
+        capabilities.check()?;
+        let mut worlds = self.worlds.clone();
+        if worlds.is_empty() {
+            worlds.push(world::Entry::of::<WardenWorld>());
+        }
         let mut config = Config::new();
         config
             .wasm_component_model(true)
@@ -194,22 +234,14 @@ impl RuntimeBuilder {
         let engine = Engine::new(&config).map_err(|e| Error::Runtime(format!("cannot create the wasm engine: {e}")))?;
 
         let mut linker = Linker::new(&engine);
-        let link = |e: wasmtime::Error| Error::Runtime(format!("cannot link host imports: {e}"));
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(link)?;
-        crate::poll::add_to_linker(&mut linker).map_err(link)?;
-        crate::bindings::log::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s).map_err(link)?;
-        crate::bindings::config::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
-            .map_err(link)?;
+        // The lent request, response and context of Warden's hooks.
         crate::bindings::types::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
-            .map_err(link)?;
-        crate::bindings::plugins::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
-            .map_err(link)?;
-        crate::bindings::messaging::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
-            .map_err(link)?;
-        crate::bindings::outbound_http::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
-            .map_err(link)?;
-        crate::bindings::keyvalue::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
-            .map_err(link)?;
+            .map_err(|e| Error::Runtime(format!("cannot link warden:plugin/types: {e}")))?;
+        for capability in &capabilities.0 {
+            capability.add_to_linker(&mut linker).map_err(|e| {
+                Error::Runtime(format!("cannot link the host functions of capability '{}': {e:#}", capability.name()))
+            })?;
+        }
 
         let cache = self.cache_dir.as_deref().map(|dir| Cache::open(dir, &engine)).transpose()?;
 
@@ -225,8 +257,23 @@ impl RuntimeBuilder {
             })
             .map_err(|e| Error::Runtime(format!("cannot start the epoch thread: {e}")))?;
 
-        Ok(Runtime { inner: Arc::new(Inner { engine, linker, settings: self, outbound, cache, _ticker: stop }) })
+        Ok(Runtime {
+            inner: Arc::new(Inner { engine, linker, settings: self, capabilities, worlds, cache, _ticker: stop }),
+        })
     }
+}
+
+/// Warden's own capabilities, in the order their states sit in a store.
+fn builtins(outbound: Option<Arc<outbound::Client>>, store: Option<KeyValueStore>) -> Capabilities {
+    Capabilities(vec![
+        Arc::new(crate::wasi::Wasi),
+        Arc::new(crate::log::Log),
+        Arc::new(crate::config::Config),
+        Arc::new(crate::calls::Calls),
+        Arc::new(crate::messaging::Messaging),
+        Arc::new(outbound::Outbound { client: outbound }),
+        Arc::new(crate::kv::KeyValue { store }),
+    ])
 }
 
 impl Runtime {

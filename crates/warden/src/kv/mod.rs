@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::bindings::{keyvalue, types};
-use crate::host::HostState;
+use crate::capability::{Capability, GrantContext, Has, HostView, Linker, view};
 use crate::limits::Limits;
 use crate::permissions::Permissions;
 
@@ -375,21 +375,61 @@ impl Grant {
     }
 }
 
-impl HostState {
+/// The built-in key-value capability, over the runtime's store (if any).
+pub(crate) struct KeyValue {
+    pub(crate) store: Option<KeyValueStore>,
+}
+
+/// Per instance: the grant.
+pub(crate) struct KeyValueState(Arc<Grant>);
+
+impl Capability for KeyValue {
+    type Grant = Grant;
+    type State = KeyValueState;
+
+    fn name(&self) -> &str {
+        "key-value"
+    }
+
+    fn interfaces(&self) -> &[&str] {
+        &["warden:plugin/keyvalue"]
+    }
+
+    fn permissions(&self) -> &[&str] {
+        &["key-value"]
+    }
+
+    fn add_to_linker(&self, linker: &mut Linker) -> wasmtime::Result<()> {
+        keyvalue::add_to_linker::<_, Has<KeyValueState>>(linker, view)
+    }
+
+    fn grant(&self, cx: &GrantContext<'_>) -> Result<Grant, crate::Error> {
+        let manifest = cx.manifest();
+        Ok(Grant::new(&manifest.permissions, &manifest.limits, self.store.as_ref()))
+    }
+
+    fn instantiate(&self, grant: &Arc<Grant>) -> wasmtime::Result<KeyValueState> {
+        Ok(KeyValueState(Arc::clone(grant)))
+    }
+}
+
+impl HostView<'_, KeyValueState> {
     /// Runs one key-value import, `op` on this plugin's store with its
     /// namespace and quota, and makes its answer: refusals (no permission,
-    /// quota) are audited by [`HostState::refused`], and a wait for Redis
-    /// that the call's deadline cut short fails the call naming the store
-    /// (`stalled_on`) when the store had at least half of the call's time:
-    /// a stalled store is not the plugin's fault.
+    /// quota) are audited, and a wait for Redis that the call's deadline
+    /// cut short fails the call naming the store (`stalled_on`) when the
+    /// store had at least half of the call's time: a stalled store is not
+    /// the plugin's fault.
     fn key_value<T>(
         &mut self,
         import: &str,
         op: impl FnOnce(&KeyValueStore, &str, u64) -> Result<T, KeyValueError>,
     ) -> wasmtime::Result<Result<T, types::PluginError>> {
-        let name = &self.shared.name;
+        let grant = Arc::clone(&self.state().0);
+        let core = self.core();
+        let name = &core.shared.name;
         let started = Instant::now();
-        let result = match &self.shared.key_value {
+        let result = match &*grant {
             Grant::Granted { store, quota } => op(store, name, *quota).map_err(to_plugin),
             Grant::Denied => Err(types::PluginError {
                 code: "capability-denied".to_owned(),
@@ -404,19 +444,19 @@ impl HostState {
                 ),
             }),
         };
-        let answer = self.or_deadline(result);
-        let deadline = self.deadline;
+        let answer = core.or_deadline(result);
+        let deadline = core.deadline;
         // The wait outlasted the call, and the plugin had left the store at
         // least half of its time: the store's fault. (A plugin that spent
         // its time itself and calls the store at the last moment is timed
         // out as usual.)
         if answer.is_err()
             && deadline.at.saturating_duration_since(started) >= deadline.timeout / 2
-            && let Grant::Granted { store, .. } = &self.shared.key_value
+            && let Grant::Granted { store, .. } = &*grant
         {
-            self.stalled_on = Some(format!("the key-value store ({})", store.backend.describe()));
+            core.stalled_on = Some(format!("the key-value store ({})", store.backend.describe()));
         }
-        Ok(answer?.map_err(|e| self.refused(import, e)))
+        Ok(answer?.map_err(|e| core.refused(import, e)))
     }
 }
 
@@ -425,7 +465,7 @@ fn to_plugin(e: KeyValueError) -> types::PluginError {
     types::PluginError { code: e.code().to_owned(), message: e.to_string() }
 }
 
-impl keyvalue::Host for HostState {
+impl keyvalue::Host for HostView<'_, KeyValueState> {
     fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, types::PluginError>> {
         self.key_value("keyvalue.get", |store, namespace, _| store.get(namespace, &key))
     }

@@ -35,10 +35,10 @@ pub use self::config::OutboundHttp;
 use self::client::SendError;
 use self::target::Target;
 use crate::bindings::{outbound_http, types};
-use crate::host::{HostState, Shared};
+use crate::capability::{Capability, GrantContext, Has, HostView, Linker, view};
 use crate::permissions::HostPattern;
 
-/// What one plugin may do with outbound HTTP (part of its [`Shared`]).
+/// What one plugin may do with outbound HTTP.
 pub(crate) struct Grant {
     /// The runtime's client; `None` when the runtime has no outbound HTTP.
     pub client: Option<Arc<Client>>,
@@ -90,16 +90,70 @@ fn refused(code: &str, message: String) -> Failure {
     Failure::Refused(types::PluginError { code: code.to_owned(), message })
 }
 
-impl outbound_http::Host for HostState {
+/// The built-in outbound HTTP capability, over the runtime's client (if any).
+pub(crate) struct Outbound {
+    pub(crate) client: Option<Arc<Client>>,
+}
+
+/// Per instance: the grant, and the requests sent in the current call.
+pub(crate) struct OutboundState {
+    grant: Arc<Grant>,
+    /// The call `used` counts for (see `HostView::call_id`).
+    call: u64,
+    used: u32,
+}
+
+impl Capability for Outbound {
+    type Grant = Grant;
+    type State = OutboundState;
+
+    fn name(&self) -> &str {
+        "outbound-http"
+    }
+
+    fn interfaces(&self) -> &[&str] {
+        &["warden:plugin/outbound-http"]
+    }
+
+    fn permissions(&self) -> &[&str] {
+        &["network"]
+    }
+
+    fn add_to_linker(&self, linker: &mut Linker) -> wasmtime::Result<()> {
+        outbound_http::add_to_linker::<_, Has<OutboundState>>(linker, view)
+    }
+
+    fn grant(&self, cx: &GrantContext<'_>) -> Result<Grant, crate::Error> {
+        let manifest = cx.manifest();
+        Ok(Grant {
+            client: self.client.clone(),
+            network: manifest.permissions.network.clone(),
+            max_requests: manifest.limits.max_outbound_requests,
+            max_response_bytes: manifest.limits.max_outbound_response_bytes,
+        })
+    }
+
+    fn instantiate(&self, grant: &Arc<Grant>) -> wasmtime::Result<OutboundState> {
+        Ok(OutboundState { grant: Arc::clone(grant), call: 0, used: 0 })
+    }
+}
+
+impl outbound_http::Host for HostView<'_, OutboundState> {
     fn fetch(
         &mut self,
         request: outbound_http::OutgoingRequest,
     ) -> wasmtime::Result<Result<types::HttpResponse, types::PluginError>> {
-        let shared = self.shared.clone();
-        match fetch(&shared, request, self.deadline.at, &mut self.outbound_requests) {
+        let (call, deadline) = (self.call_id(), self.deadline());
+        let name = self.plugin().to_owned();
+        let state = self.state();
+        if state.call != call {
+            (state.call, state.used) = (call, 0);
+        }
+        let grant = Arc::clone(&state.grant);
+        match fetch(&name, &grant, request, deadline, &mut state.used) {
             Ok(response) => Ok(Ok(response)),
             // Audited if it is a refused grant or a limit.
-            Err(Failure::Refused(e)) => Ok(Err(self.refused("outbound-http.fetch", e))),
+            Err(Failure::Refused(e)) => Ok(Err(self.core().refused("outbound-http.fetch", e))),
             Err(Failure::Deadline) => Err(Trap::Interrupt.into()),
         }
     }
@@ -108,13 +162,12 @@ impl outbound_http::Host for HostState {
 /// Sends `request` for the plugin, following redirects. `used` counts the
 /// requests of the current call.
 fn fetch(
-    shared: &Shared,
+    name: &str,
+    grant: &Grant,
     request: outbound_http::OutgoingRequest,
     deadline: Instant,
     used: &mut u32,
 ) -> Result<types::HttpResponse, Failure> {
-    let name = shared.name.as_str();
-    let grant = &shared.outbound;
     let Some(client) = &grant.client else {
         return Err(refused(
             "unavailable",

@@ -1,7 +1,4 @@
-//! The messaging capability: plugins publish to topics (host import
-//! `warden:plugin/messaging.publish`) and receive the topics they subscribe
-//! to (export `warden:plugin/subscriber.on-message`). Both directions are
-//! granted per topic pattern in the manifest's `[permissions]`.
+//! The message bus: topic patterns and the subscribers' mailboxes.
 //!
 //! Delivery is asynchronous: `publish` only queues the message in each
 //! subscriber's bounded mailbox and returns. One worker thread per
@@ -16,9 +13,6 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-
-use crate::bindings::{messaging, types};
-use crate::host::{HostState, Shared};
 
 /// Longest topic, in bytes.
 const MAX_TOPIC: usize = 128;
@@ -187,42 +181,6 @@ impl Mailbox {
         self.ready.notify_all();
         lost
     }
-}
-
-impl messaging::Host for HostState {
-    fn publish(&mut self, topic: String, payload: Vec<u8>) -> Result<(), types::PluginError> {
-        // Audited if it is a refused grant or a limit.
-        publish(&self.shared, topic, payload).map_err(|e| self.refused("messaging.publish", e))
-    }
-}
-
-/// Checks and queues one message for plugin `me`.
-fn publish(me: &Shared, topic: String, payload: Vec<u8>) -> Result<(), types::PluginError> {
-    let refuse = |code: &str, message: String| Err(types::PluginError { code: code.to_owned(), message });
-    if !valid_topic(&topic) {
-        return refuse("invalid-topic", TopicError(topic).to_string());
-    }
-    if !me.publish.iter().any(|p| p.matches(&topic)) {
-        let msg = format!(
-            "plugin '{}' may not publish to '{topic}'; add a matching pattern to [permissions] publish",
-            me.name
-        );
-        return refuse("capability-denied", msg);
-    }
-    if payload.len() as u64 > me.max_output_bytes {
-        let msg = format!(
-            "plugin '{}' published {} bytes to '{topic}'; the limit is [limits] max-output ({} bytes)",
-            me.name,
-            payload.len(),
-            me.max_output_bytes
-        );
-        return refuse("output-too-large", msg);
-    }
-    let Some(links) = &me.links else {
-        let msg = format!("plugin '{}' was loaded on its own; publishing needs a PluginManager", me.name);
-        return refuse("unavailable", msg);
-    };
-    links.publish(Some(&me.name), Message { topic: topic.into(), payload: payload.into() })
 }
 
 #[cfg(test)]

@@ -33,8 +33,8 @@ impl HasData for HasBounded {
 pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
     let result = poll::add_to_linker::<HostState, HasBounded>(linker, |s| Bounded {
-        table: &mut s.table,
-        deadline: s.deadline.at,
+        table: &mut s.core.table,
+        deadline: s.core.deadline.at,
     });
     linker.allow_shadowing(false);
     result
