@@ -23,7 +23,7 @@ pub(crate) struct ExportIndices {
     /// `warden:plugin/lifecycle`, whatever the world.
     pub lifecycle: Option<lifecycle::GuestIndices>,
     /// The runtime's worlds this plugin exports, with their indices.
-    pub worlds: Vec<(world::Entry, Box<dyn Any + Send + Sync>)>,
+    pub worlds: Vec<(world::Entry, world::Erased)>,
 }
 
 /// A capability with one plugin's grant: what makes its state in each
@@ -34,19 +34,19 @@ pub(crate) struct Instance {
     pub store: Store<HostState>,
     pub lifecycle: Option<lifecycle::Guest>,
     /// The exports of each world in [`ExportIndices::worlds`], in order.
-    pub exports: Vec<Box<dyn Any + Send + Sync>>,
+    pub exports: Vec<world::Erased>,
     /// The CPU this instance last ran on (see [`current_cpu`]).
     pub cpu: usize,
 }
 
 /// The exports of world `W` among an instance's `exports`.
-pub(crate) fn exports<W: World>(exports: &[Box<dyn Any + Send + Sync>]) -> Option<&W::Exports> {
+pub(crate) fn exports<W: World>(exports: &[world::Erased]) -> Option<&W::Exports> {
     exports.iter().find_map(|e| e.downcast_ref::<W::Exports>())
 }
 
 /// The hooks of a plugin of Warden's world; only called once the plugin is
 /// known to export the hook (`Plugin::has_hook`).
-pub(crate) fn hooks(all: &[Box<dyn Any + Send + Sync>]) -> &Hooks {
+pub(crate) fn hooks(all: &[world::Erased]) -> &Hooks {
     exports::<world::WardenWorld>(all).expect("a plugin with a hook exports Warden's world")
 }
 

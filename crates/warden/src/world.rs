@@ -186,45 +186,28 @@ impl World for WardenWorld {
     type Exports = Hooks;
 
     fn indices(pre: &InstancePre) -> wasmtime::Result<HookIndices> {
-        let exported = crate::hooks::exported_interfaces(pre);
-        let has = |i: crate::Interface| exported.contains(&i);
-        let bad = |i: crate::Interface| {
-            move |e: wasmtime::Error| {
-                wasmtime::Error::msg(format!("its export `{}` does not match the WIT package: {e:#}", i.wit_name()))
-            }
-        };
         use crate::Interface as I;
+        let exported = crate::hooks::exported_interfaces(pre);
+        // The indices of an exported interface; a version that does not
+        // match Warden's WIT is an error.
+        macro_rules! index {
+            ($interface:ident, $module:ident) => {
+                match exported.contains(&I::$interface) {
+                    true => Some($module::GuestIndices::new(pre).map_err(|e| {
+                        let name = I::$interface.wit_name();
+                        wasmtime::Error::msg(format!("its export `{name}` does not match the WIT package: {e:#}"))
+                    })?),
+                    false => None,
+                }
+            };
+        }
         let indices = HookIndices {
-            http_filter: if has(I::HttpFilter) {
-                Some(http_filter::GuestIndices::new(pre).map_err(bad(I::HttpFilter))?)
-            } else {
-                None
-            },
-            connect: if has(I::Connect) {
-                Some(connect::GuestIndices::new(pre).map_err(bad(I::Connect))?)
-            } else {
-                None
-            },
-            capture: if has(I::Capture) {
-                Some(capture::GuestIndices::new(pre).map_err(bad(I::Capture))?)
-            } else {
-                None
-            },
-            rule_match: if has(I::RuleMatch) {
-                Some(rule_match::GuestIndices::new(pre).map_err(bad(I::RuleMatch))?)
-            } else {
-                None
-            },
-            handler: if has(I::Handler) {
-                Some(handler::GuestIndices::new(pre).map_err(bad(I::Handler))?)
-            } else {
-                None
-            },
-            subscriber: if has(I::Subscriber) {
-                Some(subscriber::GuestIndices::new(pre).map_err(bad(I::Subscriber))?)
-            } else {
-                None
-            },
+            http_filter: index!(HttpFilter, http_filter),
+            connect: index!(Connect, connect),
+            capture: index!(Capture, capture),
+            rule_match: index!(RuleMatch, rule_match),
+            handler: index!(Handler, handler),
+            subscriber: index!(Subscriber, subscriber),
         };
         if exported.iter().all(|i| *i == I::Lifecycle) {
             return Err(wasmtime::Error::msg(
