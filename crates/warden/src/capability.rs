@@ -426,3 +426,86 @@ impl Capabilities {
         self.0.iter().flat_map(|c| c.permissions().iter().copied()).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A capability that only declares itself.
+    struct Named {
+        name: &'static str,
+        interfaces: &'static [&'static str],
+        keys: &'static [&'static str],
+    }
+
+    impl Capability for Named {
+        type Grant = ();
+        type State = ();
+
+        fn name(&self) -> &str {
+            self.name
+        }
+
+        fn interfaces(&self) -> &[&str] {
+            self.interfaces
+        }
+
+        fn permissions(&self) -> &[&str] {
+            self.keys
+        }
+
+        fn add_to_linker(&self, _: &mut Linker) -> wasmtime::Result<()> {
+            Ok(())
+        }
+
+        fn grant(&self, _: &GrantContext<'_>) -> Result<(), Error> {
+            Ok(())
+        }
+
+        fn instantiate(&self, _: &Arc<()>) -> wasmtime::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn set(caps: &[(&'static str, &'static [&'static str], &'static [&'static str])]) -> Capabilities {
+        Capabilities(
+            caps.iter()
+                .map(|&(name, interfaces, keys)| Arc::new(Named { name, interfaces, keys }) as Arc<dyn Erased>)
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn names_and_permission_keys_are_unique() {
+        assert!(set(&[("a", &[], &["x"]), ("b", &[], &["y"])]).check().is_ok());
+        let e = set(&[("a", &[], &[]), ("a", &[], &[])]).check().unwrap_err();
+        assert!(e.to_string().contains("two capabilities are named 'a'"), "{e}");
+        let e = set(&[("a", &[], &["x"]), ("b", &[], &["x"])]).check().unwrap_err();
+        assert!(e.to_string().contains("capabilities 'a' and 'b' both read [permissions] x"), "{e}");
+        // Warden's own world reads these.
+        let e = set(&[("a", &[], &["modify-request"])]).check().unwrap_err();
+        assert!(e.to_string().contains("'warden:plugin/http-filter' and 'a' both read"), "{e}");
+    }
+
+    #[test]
+    fn interfaces_match_with_or_without_version_and_by_package() {
+        let caps = set(&[("wasi", &["wasi:"], &[]), ("crypto", &["my:app/crypto"], &[])]);
+        assert!(caps.provides("my:app/crypto"));
+        assert!(caps.provides("my:app/crypto@1.2.0"));
+        assert!(caps.provides("wasi:io/poll@0.2.6"));
+        assert!(!caps.provides("my:app/cryptography"));
+        assert!(!caps.provides("my:app/other@1.0.0"));
+        assert_eq!(caps.provided(), "wasi:, my:app/crypto");
+    }
+
+    #[test]
+    fn invalid_grants_point_at_the_value() {
+        let text = "[plugin]\nname = \"p\"\nversion = \"0.1.0\"\ncomponent = \"p.wasm\"\n[permissions]\ncrypto = [1]\n";
+        let manifest = Manifest::parse(text, std::path::Path::new("dir/plugin.toml")).unwrap();
+        let cx = GrantContext::new(&manifest);
+        assert_eq!(cx.permission("crypto"), Some(&toml::Value::Array(vec![1.into()])));
+        assert_eq!(cx.permission("other"), None);
+        let e = cx.invalid("crypto", "expected operation names");
+        assert_eq!(e.to_string(), "dir/plugin.toml:6:10: permissions.crypto: expected operation names");
+    }
+}

@@ -14,6 +14,14 @@ pub(crate) struct Config;
 /// A plugin's `[config]`, sorted by key.
 pub(crate) struct Table(Vec<(String, String)>);
 
+impl Table {
+    /// The value of `key`, if set.
+    fn get(&self, key: &str) -> Option<&str> {
+        let i = self.0.binary_search_by(|(k, _)| k.as_str().cmp(key)).ok()?;
+        Some(&self.0[i].1)
+    }
+}
+
 /// Per instance: the table.
 pub(crate) struct ConfigState(Arc<Table>);
 
@@ -45,11 +53,25 @@ impl Capability for Config {
 
 impl wit::Host for HostView<'_, ConfigState> {
     fn get(&mut self, key: String) -> Option<String> {
-        let config = &self.state().0.0;
-        config.binary_search_by(|(k, _)| k.as_str().cmp(&key)).ok().map(|i| config[i].1.clone())
+        self.state().0.get(&key).map(str::to_owned)
     }
 
     fn get_all(&mut self) -> Vec<(String, String)> {
         self.state().0.0.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_grant_is_the_manifests_config_sorted() {
+        let mut manifest = crate::Manifest::new("p", "/p.wasm");
+        manifest.config.insert("b".into(), "2".into());
+        manifest.config.insert("a".into(), "1".into());
+        let table = Config.grant(&GrantContext::new(&manifest)).unwrap();
+        assert_eq!(table.0, [("a".to_owned(), "1".to_owned()), ("b".to_owned(), "2".to_owned())]);
+        assert_eq!((table.get("a"), table.get("b"), table.get("c")), (Some("1"), Some("2"), None));
     }
 }

@@ -59,3 +59,27 @@ impl Capability for Wasi {
         Ok(WasiState { ctx, stderr })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Access, Manifest, Permissions};
+
+    #[test]
+    fn grants_are_checked_at_load_and_opened_per_instance() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        let mut manifest = Manifest::new("p", dir.path().join("p.wasm"));
+        manifest.permissions = Permissions::default().file("data", "/data", Access::ReadOnly).env("HOME");
+        let grant = Arc::new(Wasi.grant(&GrantContext::new(&manifest)).unwrap());
+        assert!(Wasi.instantiate(&grant).is_ok());
+        // Gone after load: the next instance fails, naming the folder.
+        std::fs::remove_dir(&data).unwrap();
+        let e = Wasi.instantiate(&grant).err().expect("the folder is gone");
+        assert!(e.to_string().contains("cannot open granted directory"), "{e}");
+        // Missing at load: the load fails.
+        let e = Wasi.grant(&GrantContext::new(&manifest)).expect_err("no such folder");
+        assert!(e.to_string().contains("which is not a directory"), "{e}");
+    }
+}
