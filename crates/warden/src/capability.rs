@@ -89,7 +89,7 @@ use wasmtime::component::{HasData, ResourceTable};
 
 use crate::error::Error;
 use crate::host::{Core, HostState};
-use crate::manifest::{Manifest, ManifestError};
+use crate::manifest::Manifest;
 
 /// The linker every capability adds its host functions to.
 pub type Linker = wasmtime::component::Linker<HostState>;
@@ -277,9 +277,11 @@ impl<S> HostView<'_, S> {
         self.wait(service, |_| result.ok())
     }
 
-    /// The call's shared core, for the built-in capabilities.
-    pub(crate) fn core(&mut self) -> &mut Core {
-        self.core
+    /// The state and the call's shared core at once, for the built-in
+    /// capabilities: a host function that reads its grant while it audits
+    /// or checks the deadline.
+    pub(crate) fn parts(&mut self) -> (&mut S, &mut Core) {
+        (self.state, self.core)
     }
 }
 
@@ -317,14 +319,7 @@ impl<'a> GrantContext<'a> {
     /// of its value when the manifest came from a file, and `message`
     /// (say what is wrong and what to write instead).
     pub fn invalid(&self, key: &str, message: impl Into<String>) -> Error {
-        let position = self.manifest.positions.get(&format!("permissions.{key}")).copied();
-        Error::Manifest(ManifestError {
-            file: self.manifest.file.clone(),
-            line: position.map(|p| p.0),
-            column: position.map(|p| p.1),
-            key: Some(format!("permissions.{key}")),
-            message: message.into(),
-        })
+        Error::Manifest(self.manifest.error_at(format!("permissions.{key}"), message.into()))
     }
 }
 

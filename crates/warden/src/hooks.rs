@@ -77,6 +77,12 @@ pub(crate) fn exported_interfaces(pre: &crate::world::InstancePre) -> Vec<Interf
     Interface::ALL.into_iter().filter(|i| exported.contains(&unversioned(i.wit_name()))).collect()
 }
 
+/// Why a plugin's export of `interface` cannot be used: its version or
+/// types differ from Warden's WIT.
+pub(crate) fn mismatch(interface: Interface, e: &wasmtime::Error) -> String {
+    format!("its export `{}` does not match the WIT package: {e:#}", interface.wit_name())
+}
+
 /// One function a host can call on a plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]

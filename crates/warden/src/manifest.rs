@@ -223,6 +223,21 @@ impl Manifest {
     }
 }
 
+impl Manifest {
+    /// An error about `key` (dotted, e.g. `permissions.crypto`) found when
+    /// the plugin loads: at the key's value in the file, if it came from one.
+    pub(crate) fn error_at(&self, key: String, message: String) -> ManifestError {
+        let position = self.positions.get(&key).copied();
+        ManifestError {
+            file: self.file.clone(),
+            line: position.map(|p| p.0),
+            column: position.map(|p| p.1),
+            key: Some(key),
+            message,
+        }
+    }
+}
+
 /// Line and column of keys' values, by dotted key (`permissions.crypto`).
 pub(crate) type Positions = BTreeMap<String, (usize, usize)>;
 

@@ -135,12 +135,10 @@ impl Plugin {
 
         let exported = crate::hooks::exported_interfaces(&pre);
         let lifecycle = match exported.contains(&Interface::Lifecycle) {
-            true => Some(lifecycle::GuestIndices::new(&pre).map_err(|e| {
-                unsupported(format!(
-                    "its export `{}` does not match the WIT package: {e:#}",
-                    Interface::Lifecycle.wit_name()
-                ))
-            })?),
+            true => Some(
+                lifecycle::GuestIndices::new(&pre)
+                    .map_err(|e| unsupported(crate::hooks::mismatch(Interface::Lifecycle, &e)))?,
+            ),
             false => None,
         };
         let mut indices = ExportIndices { lifecycle, worlds: Vec::new() };
@@ -758,14 +756,8 @@ fn check_permission_keys(manifest: &Manifest, capabilities: &crate::capability::
                     allowed.push(k);
                 }
             }
-            let position = manifest.positions.get(&format!("permissions.{key}")).copied();
-            return Err(Error::Manifest(crate::ManifestError {
-                file: manifest.file.clone(),
-                line: position.map(|p| p.0),
-                column: position.map(|p| p.1),
-                key: Some(format!("permissions.{key}")),
-                message: format!("unknown key in [permissions]; allowed keys: {}", allowed.join(", ")),
-            }));
+            let message = format!("unknown key in [permissions]; allowed keys: {}", allowed.join(", "));
+            return Err(Error::Manifest(manifest.error_at(format!("permissions.{key}"), message)));
         }
     }
     Ok(())

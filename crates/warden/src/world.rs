@@ -193,10 +193,10 @@ impl World for WardenWorld {
         macro_rules! index {
             ($interface:ident, $module:ident) => {
                 match exported.contains(&I::$interface) {
-                    true => Some($module::GuestIndices::new(pre).map_err(|e| {
-                        let name = I::$interface.wit_name();
-                        wasmtime::Error::msg(format!("its export `{name}` does not match the WIT package: {e:#}"))
-                    })?),
+                    true => Some(
+                        $module::GuestIndices::new(pre)
+                            .map_err(|e| wasmtime::Error::msg(crate::hooks::mismatch(I::$interface, &e)))?,
+                    ),
                     false => None,
                 }
             };

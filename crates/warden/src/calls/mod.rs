@@ -52,8 +52,7 @@ impl wit::Host for HostView<'_, CallsState> {
         action: String,
         payload: Vec<u8>,
     ) -> wasmtime::Result<Result<Vec<u8>, types::PluginError>> {
-        let grant = Arc::clone(&self.state().0);
-        let core = self.core();
+        let (CallsState(grant), core) = self.parts();
         let me = Arc::clone(&core.shared);
         let refuse = |code: &str, message: String| Ok(Err(types::PluginError { code: code.to_owned(), message }));
         let Some(req) = grant.0.get(&plugin) else {

@@ -425,11 +425,10 @@ impl HostView<'_, KeyValueState> {
         import: &str,
         op: impl FnOnce(&KeyValueStore, &str, u64) -> Result<T, KeyValueError>,
     ) -> wasmtime::Result<Result<T, types::PluginError>> {
-        let grant = Arc::clone(&self.state().0);
-        let core = self.core();
+        let (KeyValueState(grant), core) = self.parts();
         let name = &core.shared.name;
         let started = Instant::now();
-        let result = match &*grant {
+        let result = match &**grant {
             Grant::Granted { store, quota } => op(store, name, *quota).map_err(to_plugin),
             Grant::Denied => Err(types::PluginError {
                 code: "capability-denied".to_owned(),
@@ -452,7 +451,7 @@ impl HostView<'_, KeyValueState> {
         // out as usual.)
         if answer.is_err()
             && deadline.at.saturating_duration_since(started) >= deadline.timeout / 2
-            && let Grant::Granted { store, .. } = &*grant
+            && let Grant::Granted { store, .. } = &**grant
         {
             core.stalled_on = Some(format!("the key-value store ({})", store.backend.describe()));
         }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use crate::bindings::{messaging, types};
 use crate::capability::{Capability, GrantContext, Has, HostView, Linker, view};
 use crate::error::Error;
+use crate::host::Shared;
 use bus::{Message, TopicError, TopicPattern, valid_topic};
 
 /// The built-in messaging capability.
@@ -56,20 +57,14 @@ impl Capability for Messaging {
 
 impl messaging::Host for HostView<'_, MessagingState> {
     fn publish(&mut self, topic: String, payload: Vec<u8>) -> Result<(), types::PluginError> {
+        let (MessagingState(grant), core) = self.parts();
         // Audited if it is a refused grant or a limit.
-        let grant = Arc::clone(&self.state().0);
-        publish(self, &grant, topic, payload).map_err(|e| self.core().refused("messaging.publish", e))
+        publish(&core.shared, grant, topic, payload).map_err(|e| core.refused("messaging.publish", e))
     }
 }
 
-/// Checks and queues one message for the calling plugin.
-fn publish(
-    view: &mut HostView<'_, MessagingState>,
-    grant: &Grant,
-    topic: String,
-    payload: Vec<u8>,
-) -> Result<(), types::PluginError> {
-    let me = &view.core().shared;
+/// Checks and queues one message for plugin `me`.
+fn publish(me: &Shared, grant: &Grant, topic: String, payload: Vec<u8>) -> Result<(), types::PluginError> {
     let refuse = |code: &str, message: String| Err(types::PluginError { code: code.to_owned(), message });
     if !valid_topic(&topic) {
         return refuse("invalid-topic", TopicError(topic).to_string());

@@ -143,17 +143,14 @@ impl outbound_http::Host for HostView<'_, OutboundState> {
         &mut self,
         request: outbound_http::OutgoingRequest,
     ) -> wasmtime::Result<Result<types::HttpResponse, types::PluginError>> {
-        let (call, deadline) = (self.call_id(), self.deadline());
-        let name = self.plugin().to_owned();
-        let state = self.state();
-        if state.call != call {
-            (state.call, state.used) = (call, 0);
+        let (state, core) = self.parts();
+        if state.call != core.call_id {
+            (state.call, state.used) = (core.call_id, 0);
         }
-        let grant = Arc::clone(&state.grant);
-        match fetch(&name, &grant, request, deadline, &mut state.used) {
+        match fetch(&core.shared.name, &state.grant, request, core.deadline.at, &mut state.used) {
             Ok(response) => Ok(Ok(response)),
             // Audited if it is a refused grant or a limit.
-            Err(Failure::Refused(e)) => Ok(Err(self.core().refused("outbound-http.fetch", e))),
+            Err(Failure::Refused(e)) => Ok(Err(core.refused("outbound-http.fetch", e))),
             Err(Failure::Deadline) => Err(Trap::Interrupt.into()),
         }
     }
