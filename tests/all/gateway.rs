@@ -751,7 +751,7 @@ fn shutdown_drains_in_flight_requests() {
 
 /// The plugins folder of the demo: each shipped example plugin's manifest
 /// with its component built from source.
-fn demo_plugins(plugins: &Path) {
+pub(crate) fn demo_plugins(plugins: &Path) {
     for (name, wasm) in [
         ("logger", warden_fixtures::LOGGER),
         ("validator", warden_fixtures::VALIDATOR),
@@ -779,8 +779,9 @@ fn demo_config(kv: &str) -> String {
         .replace("watch = true", "watch = false")
 }
 
-fn demo_pipeline_end_to_end(kv: &str) {
-    let h = Harness::start(demo_plugins, &demo_config(kv));
+/// The demo's `/orders` route, through the plugins `plugins` puts in place.
+pub(crate) fn demo_pipeline_end_to_end(kv: &str, plugins: impl FnOnce(&Path)) {
+    let h = Harness::start(plugins, &demo_config(kv));
     let ct = [("content-type", "application/json")];
     let r = h.request("POST", "/orders", &ct, br#"{"user_id":"42","action":"buy","item":"book","password":"hunter2"}"#);
     assert_eq!(r.status, 200, "{}", r.text());
@@ -806,13 +807,13 @@ fn demo_pipeline_end_to_end(kv: &str) {
 
 #[test]
 fn demo_pipeline_with_the_embedded_key_value_store() {
-    demo_pipeline_end_to_end("redb");
+    demo_pipeline_end_to_end("redb", demo_plugins);
 }
 
 #[test]
 fn demo_pipeline_with_redis() {
     let redis = crate::kv::RedisServer::start();
-    demo_pipeline_end_to_end(&format!("redis://127.0.0.1:{}", redis.port));
+    demo_pipeline_end_to_end(&format!("redis://127.0.0.1:{}", redis.port), demo_plugins);
 }
 
 #[test]

@@ -10,6 +10,7 @@ mod fuzz;
 mod gateway;
 mod hooks;
 mod kv;
+mod languages;
 mod limits;
 mod loading;
 mod manager;

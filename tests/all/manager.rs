@@ -677,3 +677,63 @@ fn reentrant_calls_are_refused_not_deadlocked() {
     // Both still serve.
     assert_eq!(m.handle("a", "call", b"b echo ok").unwrap(), b"ok");
 }
+
+#[test]
+fn a_lazy_manager_builds_each_plugin_on_its_first_call() {
+    let dir = TempDir::new().unwrap();
+    add_plugin(dir.path(), "echo", "echo", ECHO, "");
+    add_plugin(dir.path(), "bad-init", "bad-init", ECHO, "[config]\nfail-init = \"true\"");
+    // Not a component at all: a lazy load does not read it.
+    let broken = dir.path().join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("plugin.wasm"), b"not wasm").unwrap();
+    write_manifest(&broken, "broken", "1.0.0", "plugin.wasm", "");
+    // With a dependency: loads at once, and wakes its dependency.
+    add_dependent(dir.path(), "caller", "1.0.0", ECHO, "callee = \"*\"", "");
+    add_dependent(dir.path(), "callee", "1.0.0", MALICIOUS, "", "");
+    let log = TempDir::new().unwrap();
+    let log = log.path().join("audit.jsonl");
+    let m = PluginManager::builder(runtime().clone())
+        .lazy(true)
+        .audit(warden::AuditSink::File(log.clone()))
+        .build()
+        .unwrap();
+    let report = m.load_dir(dir.path()).unwrap();
+    assert!(report.failed.is_empty(), "nothing is built yet: {:?}", report.failed);
+    let state = |name: &str| m.info(name).unwrap().state;
+    assert_eq!(state("caller"), PluginState::Running, "a plugin with dependencies loads eagerly");
+    assert_eq!(state("callee"), PluginState::Running, "and its dependency with it");
+    for name in ["echo", "bad-init", "broken"] {
+        assert_eq!(state(name), PluginState::Idle, "{name}");
+        assert_eq!(m.info(name).unwrap().version, None, "{name} is not built");
+    }
+
+    // The first call builds the plugin; later calls find it running.
+    assert_eq!(m.handle("echo", "echo", b"hi").unwrap(), b"hi");
+    assert_eq!((state("echo"), m.info("echo").unwrap().stats.calls), (PluginState::Running, 1));
+    assert_eq!(m.handle("echo", "echo", b"again").unwrap(), b"again");
+
+    // A plugin that cannot build fails its first call, typed, and stays failed.
+    let err = m.handle("bad-init", "echo", b"x").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InitFailed, "{err}");
+    assert_eq!(state("bad-init"), PluginState::Failed);
+    let err = m.handle("bad-init", "echo", b"x").unwrap_err();
+    assert!(err.to_string().contains("failed to load (") && err.to_string().contains("fail-init requested"), "{err}");
+    assert_eq!(m.handle("broken", "echo", b"x").unwrap_err().kind(), ErrorKind::InvalidComponent);
+
+    // Disabled while idle, it comes back idle and builds on its next call.
+    add_plugin(dir.path(), "later", "later", ECHO, "");
+    m.load(dir.path().join("later")).unwrap();
+    m.disable("later").unwrap();
+    assert_eq!(m.handle("later", "echo", b"x").unwrap_err().kind(), ErrorKind::Unavailable);
+    m.enable("later").unwrap();
+    assert_eq!(state("later"), PluginState::Idle);
+    assert_eq!(m.handle("later", "echo", b"x").unwrap(), b"x");
+
+    let events: Vec<(String, String)> = audit_lines(&log)
+        .iter()
+        .filter(|l| l["plugin"] == "echo")
+        .map(|l| (l["event"].as_str().unwrap().to_owned(), l["lazy"].to_string()))
+        .collect();
+    assert_eq!(events, [("registered".into(), "true".into()), ("loaded".into(), "null".into())], "{events:?}");
+}

@@ -168,7 +168,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(&cli, args),
         Command::Inspect(args) => commands::inspect::run(&cli, args),
         Command::Validate(args) => commands::validate::run(&cli, args),
-        Command::Build(args) => commands::build::run(args),
+        Command::Build(args) => commands::build::run(&cli, args),
         Command::Plugins(args) => commands::plugins::run(&cli, args),
         Command::Serve(_) => unreachable!("handled above"),
     };

@@ -47,5 +47,5 @@ pub use error::GatewayError;
 pub use pipeline::{ConnectOutcome, Failure, Pipeline, RequestOutcome, ResponseOutcome};
 pub use route::{HostRule, Pattern};
 pub use server::{Body, BoxError, Gateway};
-pub use start::{Running, start, token_path};
+pub use start::{Running, compile_settings, start, token_path};
 pub use trace::TraceContext;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use warden::{AuditSink, DirWatcher, KeyValueStore, OutboundHttp, PluginManager, Runtime};
+use warden::{AuditSink, DirWatcher, KeyValueStore, OutboundHttp, PluginManager, Runtime, RuntimeBuilder};
 
 use crate::config::{AdminToken, GatewayConfig};
 use crate::error::GatewayError;
@@ -37,6 +37,18 @@ impl std::fmt::Debug for Running {
     }
 }
 
+/// The runtime settings that decide how the gateway compiles plugins and
+/// where it caches them (`<data-dir>/cache`), without any service: what
+/// `warden build --gateway` needs to fill the gateway's compile cache
+/// ahead of its start (see [`Runtime::precompile`]).
+pub fn compile_settings(config: &GatewayConfig) -> RuntimeBuilder {
+    Runtime::builder()
+        .fuel(config.server.fuel)
+        .cache_dir(config.server.data_dir.join("cache"))
+        .max_component_size(config.server.max_component_size)
+        .max_headers(config.server.max_headers)
+}
+
 /// Starts the gateway described by `config`: creates the data folder, loads
 /// every plugin in the plugin folder (any failure stops the start, naming
 /// the folder), checks the routes against them, starts hot reload if
@@ -47,14 +59,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running, GatewayError> {
     create_private_dir(&data)?;
     let kv = KeyValueStore::from_spec(&config.server.kv, &data)?;
     let outbound = config.outbound_allow.iter().fold(OutboundHttp::new(), |o, range| o.allow_addresses(*range));
-    let runtime = Runtime::builder()
-        .fuel(config.server.fuel)
-        .cache_dir(data.join("cache"))
-        .key_value(kv)
-        .outbound_http(outbound)
-        .max_component_size(config.server.max_component_size)
-        .max_headers(config.server.max_headers)
-        .build()?;
+    let runtime = compile_settings(&config).key_value(kv).outbound_http(outbound).build()?;
     let audit = match &config.server.audit_log {
         Some(path) => AuditSink::File(path.clone()),
         None => AuditSink::Tracing,

@@ -32,7 +32,7 @@ pub enum Error {
 
     /// The component is not valid WebAssembly or could not be compiled.
     #[error(
-        "plugin '{plugin}': `{}` is not a valid WebAssembly component: {message}; build it with `cargo build --target wasm32-wasip2`",
+        "plugin '{plugin}': `{}` is not a valid WebAssembly component: {message}; build it with `warden build` (or `cargo build --target wasm32-wasip2` for Rust)",
         file.display()
     )]
     InvalidComponent {

@@ -36,6 +36,7 @@
 mod audit;
 #[allow(missing_docs, reason = "generated: the WIT docs cover the public types")]
 mod bindings;
+mod build;
 mod cache;
 mod calls;
 pub mod capability;
@@ -71,6 +72,7 @@ pub mod world;
 
 pub use audit::AuditSink;
 pub use bindings::warden::plugin as wit;
+pub use build::{BuildSpec, Language};
 pub use capability::Capability;
 pub use component::DEFAULT_MAX_COMPONENT_BYTES;
 pub use error::{Error, ErrorKind, Result};

@@ -42,6 +42,9 @@ pub enum PluginState {
     /// Trapped too often; calls fail fast until the back-off ends, then the
     /// plugin restarts from fresh instances.
     BackingOff,
+    /// Registered by a lazy manager ([`ManagerBuilder::lazy`]) and not used
+    /// yet: it compiles, instantiates and runs `init` on its first call.
+    Idle,
 }
 
 impl PluginState {
@@ -52,6 +55,7 @@ impl PluginState {
             PluginState::Failed => "failed",
             PluginState::Disabled => "disabled",
             PluginState::BackingOff => "backing-off",
+            PluginState::Idle => "idle",
         }
     }
 }
@@ -113,9 +117,28 @@ pub struct ManagerBuilder {
     audit: AuditSink,
     message_queue: usize,
     message_queue_bytes: u64,
+    lazy: bool,
 }
 
 impl ManagerBuilder {
+    /// Loads plugins lazily (default off): [`load`](PluginManager::load) and
+    /// [`load_dir`](PluginManager::load_dir) read and check each manifest
+    /// and register the plugin as [`PluginState::Idle`]; the component is
+    /// read, compiled (or taken from the compile cache), instantiated and
+    /// initialised on the plugin's first call, which waits for it. A host
+    /// with many plugins, most of them rarely called, starts at once and
+    /// never pays for the ones it does not call; a plugin that fails to
+    /// build then fails its first call (and every later one, as `Failed`,
+    /// until reloaded) instead of the load.
+    ///
+    /// Plugins that cannot wait stay eager: those with `[dependencies]`
+    /// (their dependencies load with them) and subscribers (a message
+    /// published before their first call must not be lost).
+    pub fn lazy(mut self, lazy: bool) -> Self {
+        self.lazy = lazy;
+        self
+    }
+
     /// Messages each subscriber can have waiting (default 1024). When a
     /// subscriber falls further behind, its oldest message is dropped and
     /// counted in its stats (`messages_dropped`).
@@ -241,6 +264,8 @@ struct Entry {
     health: Mutex<Option<HealthStatus>>,
     /// Messages waiting for this plugin; started on the first message.
     mailbox: OnceLock<Arc<Mailbox>>,
+    /// The manifest of an idle (lazy, not yet called) plugin, with its text.
+    pending: Mutex<Option<(Manifest, String)>>,
 }
 
 struct Slot {
@@ -276,7 +301,11 @@ enum State {
     Running,
     Failed,
     Disabled,
-    BackingOff { until: Instant },
+    BackingOff {
+        until: Instant,
+    },
+    /// Lazy and not called yet; [`Entry::pending`] holds its manifest.
+    Idle,
 }
 
 impl State {
@@ -286,6 +315,7 @@ impl State {
             State::Failed => PluginState::Failed,
             State::Disabled => PluginState::Disabled,
             State::BackingOff { .. } => PluginState::BackingOff,
+            State::Idle => PluginState::Idle,
         }
     }
 }
@@ -308,6 +338,7 @@ impl PluginManager {
             audit: AuditSink::Tracing,
             message_queue: DEFAULT_MESSAGE_QUEUE,
             message_queue_bytes: DEFAULT_MESSAGE_QUEUE_BYTES,
+            lazy: false,
         }
     }
 
@@ -360,6 +391,17 @@ impl PluginManager {
             return Err(duplicate_name(&manifest, &existing.dir));
         }
         let stats = Arc::new(Stats::default());
+        let waits = manifest.dependencies.is_empty() && manifest.permissions.subscribe.is_empty();
+        if self.inner.settings.lazy && waits && refused.is_none() {
+            let slot = Slot { plugin: None, state: State::Idle, manifest_text: None };
+            let entry = new_entry(name.clone(), folder, stats, slot);
+            *entry.pending.lock().unwrap_or_else(PoisonError::into_inner) = Some((manifest, text));
+            let mut table = HashMap::clone(&self.inner.plugins.load());
+            table.insert(name.clone(), entry);
+            self.inner.plugins.store(Arc::new(table));
+            self.inner.audit.event("registered", &name, Some(&version), json!({ "lazy": true }));
+            return Ok(name);
+        }
         let loaded = match refused {
             Some(e) => Err(e),
             None => self.build(manifest, &stats),
@@ -390,6 +432,35 @@ impl PluginManager {
         self.check_dependencies(&manifest)?;
         let file = self.runtime().read_component(&manifest)?;
         self.compile(manifest, &file, stats)
+    }
+
+    /// Builds an idle plugin (see [`ManagerBuilder::lazy`]) on its first use:
+    /// afterwards it is running, or failed with the error in its stats.
+    /// Concurrent first calls wait for the one build; the call that built
+    /// it gets the build's error, the others find the plugin failed.
+    fn wake(&self, entry: &Entry) -> Result<()> {
+        let _change = entry.change.lock().unwrap_or_else(PoisonError::into_inner);
+        if !matches!(entry.slot.load().state, State::Idle) {
+            return Ok(());
+        }
+        let Some((manifest, text)) = entry.pending.lock().unwrap_or_else(PoisonError::into_inner).take() else {
+            return Ok(());
+        };
+        let version = manifest.version.clone();
+        let (slot, result) = match self.build(manifest, &entry.stats) {
+            Ok(plugin) => {
+                self.audit_loaded("loaded", &plugin, None);
+                (Slot { plugin: Some(plugin), state: State::Running, manifest_text: Some(text.into()) }, Ok(()))
+            }
+            Err(e) => {
+                entry.stats.error(&e);
+                let dir = json!({ "dir": entry.dir.display().to_string() });
+                self.inner.audit.error("load-failed", &entry.name, Some(&version), &e, dir);
+                (Slot { plugin: None, state: State::Failed, manifest_text: None }, Err(e))
+            }
+        };
+        entry.slot.store(Arc::new(slot));
+        result
     }
 
     /// Audits a version going live: `loaded` lists what it is granted;
@@ -519,6 +590,10 @@ impl PluginManager {
                 let problem = "no plugin of that name is loaded; add its folder or remove the dependency".to_owned();
                 return Err(dependency(name, required, problem));
             };
+            if matches!(entry.slot.load().state, State::Idle) {
+                // A failure is the dependency's own, reported below as such.
+                let _ = self.wake(entry);
+            }
             let slot = entry.slot.load();
             let Some(plugin) = slot.plugin.as_ref() else {
                 return Err(dependency(name, required, "it failed to load; fix it first".into()));
@@ -599,6 +674,7 @@ impl PluginManager {
             _ => State::Running,
         };
         self.audit_loaded("reloaded", &new, entry.slot.load().plugin.as_ref());
+        entry.pending.lock().unwrap_or_else(PoisonError::into_inner).take();
         let old = entry.slot.swap(Arc::new(Slot { plugin: Some(new), state, manifest_text: Some(text.into()) }));
         entry.traps.lock().unwrap_or_else(PoisonError::into_inner).clear();
         entry.stats.reloaded(true);
@@ -773,7 +849,12 @@ impl PluginManager {
     /// Turns a disabled plugin back on (a failed plugin stays failed: reload
     /// it). Also ends a back-off early.
     pub fn enable(&self, name: &str) -> Result<()> {
-        self.set_state(name, "enabled", |slot| if slot.plugin.is_some() { State::Running } else { State::Failed })
+        let idle = self.entry(name)?.pending.lock().unwrap_or_else(PoisonError::into_inner).is_some();
+        self.set_state(name, "enabled", |slot| match (&slot.plugin, idle) {
+            (Some(_), _) => State::Running,
+            (None, true) => State::Idle,
+            (None, false) => State::Failed,
+        })
     }
 
     fn set_state(&self, name: &str, event: &str, state: impl FnOnce(&Slot) -> State) -> Result<()> {
@@ -931,6 +1012,9 @@ impl PluginManager {
 
     /// The entry's slot if it may take calls; ends an expired back-off.
     fn available(&self, entry: &Entry) -> Result<arc_swap::Guard<Arc<Slot>>> {
+        if matches!(entry.slot.load().state, State::Idle) {
+            self.wake(entry)?;
+        }
         let slot = entry.slot.load();
         let reason = match slot.state {
             State::Running => return Ok(slot),
@@ -950,6 +1034,8 @@ impl PluginManager {
                 let why = entry.stats.snapshot(0).last_error.map(|e| e.message).unwrap_or_default();
                 format!("it failed to load ({why}); fix it and reload")
             }
+            // Only while another thread swaps the slot in `wake`.
+            State::Idle => "it is still loading; try again".to_owned(),
         };
         Err(Error::Unavailable { plugin: entry.name.clone(), state: slot.state.public(), reason })
     }
@@ -1074,6 +1160,7 @@ fn new_entry(name: String, dir: PathBuf, stats: Arc<Stats>, slot: Slot) -> Arc<E
         traps: Mutex::new(VecDeque::new()),
         health: Mutex::new(None),
         mailbox: OnceLock::new(),
+        pending: Mutex::new(None),
     })
 }
 

@@ -42,6 +42,7 @@ use std::time::Duration;
 use serde_spanned::Spanned;
 use toml::de::{DeArray, DeTable, DeValue};
 
+use crate::build::{self, BuildSpec, Language};
 use crate::limits::{InstancePolicy, Limits};
 use crate::messaging::bus::{TopicError, TopicPattern};
 use crate::permissions::{Access, FileGrant, HostPattern, HostPatternError, Permissions};
@@ -82,6 +83,9 @@ pub struct Manifest {
     /// Plugins this one needs, with the versions it accepts. It may call
     /// exactly these (through the `warden:plugin/plugins` import).
     pub dependencies: BTreeMap<String, semver::VersionReq>,
+    /// How `warden build` makes the component (`[build]`); the runtime
+    /// ignores it.
+    pub build: BuildSpec,
     /// Where the host capabilities' `[permissions]` values are in the file.
     pub(crate) positions: Positions,
 }
@@ -117,6 +121,7 @@ impl Manifest {
             limits: Limits::default(),
             config: BTreeMap::new(),
             dependencies: BTreeMap::new(),
+            build: BuildSpec::default(),
             positions: Positions::new(),
         }
     }
@@ -188,12 +193,14 @@ impl Manifest {
         let mut config = BTreeMap::new();
         let mut dependencies = BTreeMap::new();
         let mut positions = Positions::new();
+        let mut build = BuildSpec::default();
         for (key, value) in cx.entries(doc.get_ref(), "", TABLES)? {
             match key {
                 "plugin" => plugin = Some(cx.plugin(value, &dir)?),
                 "permissions" => permissions = cx.permissions(value, &mut positions)?,
                 "limits" => limits = cx.limits(value)?,
                 "dependencies" => dependencies = cx.dependencies(value)?,
+                "build" => build = cx.build(value, &dir)?,
                 _ => config = cx.config(value)?,
             }
         }
@@ -218,6 +225,7 @@ impl Manifest {
             limits: limits.instance_policy(plugin.instance_policy),
             config,
             dependencies,
+            build,
             positions,
         })
     }
@@ -284,7 +292,8 @@ impl fmt::Display for ManifestError {
     }
 }
 
-const TABLES: &[&str] = &["plugin", "permissions", "limits", "config", "dependencies"];
+const TABLES: &[&str] = &["plugin", "permissions", "limits", "config", "dependencies", "build"];
+const BUILD_KEYS: &[&str] = &["language", "source", "exports", "flags"];
 const PLUGIN_KEYS: &[&str] =
     &["name", "version", "description", "authors", "license", "component", "sha256", "instance-policy"];
 /// The `[permissions]` keys Warden itself reads.
@@ -737,6 +746,56 @@ impl Cx<'_> {
         Ok(config)
     }
 
+    fn build(&self, value: &Item<'_>, dir: &Path) -> Result<BuildSpec, ManifestError> {
+        let table = self.table(value, "build")?;
+        let mut spec = BuildSpec::default();
+        for (k, v) in self.entries(table, "build", BUILD_KEYS)? {
+            let key = &format!("build.{k}");
+            match k {
+                "language" => {
+                    let s = self.str(v, key)?;
+                    let language = Language::parse(s).ok_or_else(|| {
+                        let names: Vec<_> = Language::ALL.iter().map(|l| l.name()).collect();
+                        self.err(v.span(), key, format!("unknown language {s:?}; use one of {}", names.join(", ")))
+                    })?;
+                    spec.language = Some(language);
+                }
+                "source" => {
+                    let sources = match v.get_ref() {
+                        DeValue::String(s) => vec![s.to_string()],
+                        DeValue::Array(_) => self.strings(v, key)?,
+                        _ => return Err(self.type_err(v, key, "a file name or an array of file names")),
+                    };
+                    if sources.is_empty() || sources.iter().any(|s| s.is_empty()) {
+                        return Err(self.err(v.span(), key, "name at least one source file, none empty"));
+                    }
+                    spec.sources = sources.iter().map(|s| dir.join(s)).collect();
+                }
+                "exports" => {
+                    for (i, item) in self.array(v, key)?.iter().enumerate() {
+                        let name = self.str(item, &format!("{key}[{i}]"))?;
+                        let interface = build::EXPORTS.into_iter().find(|i| build::short_name(*i) == name);
+                        let Some(interface) = interface else {
+                            let names: Vec<_> = build::EXPORTS.into_iter().map(build::short_name).collect();
+                            let msg = if name == "lifecycle" {
+                                "`lifecycle` is always exported; list only hook interfaces".to_owned()
+                            } else {
+                                format!("unknown hook interface {name:?}; use any of {}", names.join(", "))
+                            };
+                            return Err(self.err(item.span(), key, msg));
+                        };
+                        if spec.exports.contains(&interface) {
+                            return Err(self.err(item.span(), key, format!("{name:?} is listed twice")));
+                        }
+                        spec.exports.push(interface);
+                    }
+                }
+                _ => spec.flags = self.strings(v, key)?,
+            }
+        }
+        Ok(spec)
+    }
+
     fn dependencies(&self, value: &Item<'_>) -> Result<BTreeMap<String, semver::VersionReq>, ManifestError> {
         let table = self.table(value, "dependencies")?;
         let mut entries: Vec<_> = table.iter().collect();
@@ -1133,6 +1192,30 @@ greeting = "hello"
         err("[config]\nok = \"1\"\ndebug = true\n", 7, Some("config.debug"), "debug = \"true\"");
         err("[config]\nlist = [\"a\"]\n", 6, Some("config.list"), "only holds key = \"value\" pairs");
         err("[config.nested]\na = \"b\"\n", 5, Some("config.nested"), "must be strings");
+    }
+
+    #[test]
+    fn build_table() {
+        let m = ok(&format!(
+            "{HEAD}[build]\nlanguage = \"TypeScript\"\nsource = \"src/plugin.ts\"\nexports = [\"http-filter\", \"handler\"]\n"
+        ));
+        assert_eq!(m.build.language, Some(Language::JavaScript));
+        assert_eq!(m.build.sources, [Path::new("plugins/hm/src/plugin.ts")]);
+        assert_eq!(m.build.exports, [crate::Interface::HttpFilter, crate::Interface::Handler]);
+        let m = ok(&format!("{HEAD}[build]\nsource = [\"a.c\", \"b.cpp\"]\nflags = [\"-DX\"]\n"));
+        assert_eq!(
+            (m.build.language, m.build.sources.len(), m.build.flags.as_slice()),
+            (None, 2, &["-DX".to_owned()][..])
+        );
+        assert_eq!(ok(HEAD).build, BuildSpec::default());
+
+        err("[build]\nlanguage = \"go\"\n", 6, Some("build.language"), "unknown language \"go\"; use one of rust, js");
+        err("[build]\nexports = [\"lifecycle\"]\n", 6, Some("build.exports"), "always exported");
+        err("[build]\nexports = [\"http\"]\n", 6, Some("build.exports"), "use any of http-filter, connect");
+        err("[build]\nexports = [\"handler\", \"handler\"]\n", 6, Some("build.exports"), "listed twice");
+        err("[build]\nsource = []\n", 6, Some("build.source"), "at least one source file");
+        err("[build]\nsource = 1\n", 6, Some("build.source"), "a file name or an array");
+        err("[build]\ntarget = \"x\"\n", 6, Some("build.target"), "allowed keys: language, source, exports, flags");
     }
 
     #[test]

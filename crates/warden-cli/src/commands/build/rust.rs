@@ -1,0 +1,59 @@
+//! Rust plugins: `cargo build --target wasm32-wasip2`, which emits a
+//! component directly (wit-bindgen and warden-pdk declare the exports).
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+
+use super::Project;
+use super::tools::copy;
+
+pub(crate) fn build(project: &Project) -> Result<()> {
+    let cargo_toml = project.dir().join("Cargo.toml");
+    if !cargo_toml.is_file() {
+        bail!("`{}` has no Cargo.toml; a Rust plugin is a cdylib crate", project.dir().display());
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .args(["build", "--target", "wasm32-wasip2", "--message-format", "json-render-diagnostics", "--profile"])
+        .arg(&project.profile)
+        .arg("--manifest-path")
+        .arg(&cargo_toml)
+        .stderr(Stdio::inherit())
+        .output()
+        .context("cannot run cargo; install Rust from https://rustup.rs")?;
+    if !output.status.success() {
+        bail!("cargo build failed (is the target installed? `rustup target add wasm32-wasip2`)");
+    }
+    let artifact = find_artifact(&output.stdout).context("cargo built no .wasm file; is the crate a cdylib?")?;
+    copy(&artifact, project.out())
+}
+
+/// The last `.wasm` among cargo's `compiler-artifact` messages.
+fn find_artifact(stdout: &[u8]) -> Option<PathBuf> {
+    stdout
+        .split(|b| *b == b'\n')
+        .filter_map(|line| serde_json::from_slice::<serde_json::Value>(line).ok())
+        .filter(|msg| msg["reason"] == "compiler-artifact")
+        .flat_map(|msg| msg["filenames"].as_array().cloned().unwrap_or_default())
+        .filter_map(|f| f.as_str().map(PathBuf::from))
+        .rfind(|f: &PathBuf| f.extension().is_some_and(|e| e == "wasm"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn finds_the_last_wasm_artifact() {
+        let stdout = br#"{"reason":"compiler-artifact","filenames":["/t/libx.rlib"]}
+not json
+{"reason":"compiler-artifact","filenames":["/t/a.wasm","/t/a.d"]}
+{"reason":"build-finished","success":true}"#;
+        assert_eq!(find_artifact(stdout).as_deref(), Some(Path::new("/t/a.wasm")));
+        assert_eq!(find_artifact(b"{}"), None);
+    }
+}
