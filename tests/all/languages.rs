@@ -414,3 +414,27 @@ fn the_javascript_sdk_unit_tests_pass() {
     let text = sdk_tests("js", "node", &["--test", "."]);
     assert!(text.contains("# fail 0"), "{text}");
 }
+
+/// componentize-js 0.23 leaks about 2 KiB of linear memory per call
+/// (ComponentizeJS issue 350): a pooled instance would reach its memory cap
+/// after some thousands of calls and fail one. Warden retires an instance
+/// whose memory passed three quarters of the cap between calls, so every
+/// call succeeds.
+#[test]
+fn a_leaking_javascript_instance_is_retired_before_a_call_fails() {
+    build_all();
+    let mut manifest = Manifest::from_dir(Path::new(PLUGINS_DIR).join("header-modifier").join("js")).unwrap();
+    manifest.limits = manifest.limits.clone().memory(16 << 20).max_instances(1);
+    let plugin = runtime().load_manifest(manifest).unwrap();
+    for i in 0..3500 {
+        let mut req = Request::new(Method::GET, "/".parse().unwrap());
+        req.headers.insert("x-debug", HeaderValue::from_static("1"));
+        let action = plugin.on_request(&CallContext::new("1"), &mut req).unwrap_or_else(|e| panic!("call {i}: {e}"));
+        assert!(matches!(action, RequestAction::Continue));
+        assert!(!req.headers.contains_key("x-debug"));
+    }
+    let stats = plugin.stats();
+    assert_eq!(stats.errors_total, 0);
+    assert!(stats.instances_retired >= 1, "{stats:?}");
+    assert!(stats.peak_memory_bytes <= 16 << 20);
+}

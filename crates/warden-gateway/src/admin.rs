@@ -62,6 +62,7 @@ pub fn plugin_json(p: &PluginInfo) -> Value {
             "reloads": s.reloads,
             "reload-failures": s.reload_failures,
             "messages-dropped": s.messages_dropped,
+            "instances-retired": s.instances_retired,
             "queued-messages": p.queued_messages,
             "queued-message-bytes": p.queued_message_bytes,
         },

@@ -230,7 +230,7 @@ fn render_plugins(o: &mut String, plugins: &[PluginInfo]) {
         let up = u8::from(p.state == PluginState::Running);
         let _ = writeln!(o, "warden_plugin_up{{plugin=\"{}\",state=\"{}\"}} {up}", esc(&p.name), p.state.as_str());
     }
-    let counters: [Counter; 7] = [
+    let counters: [Counter; 8] = [
         ("warden_plugin_calls_total", "Hook calls made.", |p| p.stats.calls),
         ("warden_plugin_errors_total", "Failed calls (refused ones included), loads and reloads.", |p| {
             p.stats.errors_total
@@ -246,6 +246,9 @@ fn render_plugins(o: &mut String, plugins: &[PluginInfo]) {
             "Messages for the plugin dropped: its mailbox was full, or it did not take calls.",
             |p| p.stats.messages_dropped,
         ),
+        ("warden_plugin_instances_retired_total", "Instances retired between calls near their memory cap.", |p| {
+            p.stats.instances_retired
+        }),
     ];
     for (name, help, value) in counters {
         header(o, name, "counter", help);

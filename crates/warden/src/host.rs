@@ -87,6 +87,8 @@ pub(crate) struct Core {
     pub table: ResourceTable,
     /// Set when the limiter refused a memory growth during the current call.
     pub memory_denied: bool,
+    /// The instance's linear memory, in bytes, as last grown.
+    pub memory_bytes: u64,
     /// When the current call must end; bounds blocking host calls (see
     /// [`crate::wasi`]) and the calls it makes into other plugins.
     pub deadline: Deadline,
@@ -162,6 +164,7 @@ impl ResourceLimiter for HostState {
             return Ok(false);
         }
         core.shared.stats.memory(desired as u64);
+        core.memory_bytes = core.memory_bytes.max(desired as u64);
         Ok(true)
     }
 

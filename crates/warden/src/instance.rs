@@ -127,6 +127,7 @@ impl Instance {
                     shared: shared.clone(),
                     table: ResourceTable::new(),
                     memory_denied: false,
+                    memory_bytes: 0,
                     deadline: Deadline::starting(Instant::now(), budget.timeout),
                     call_id: 0,
                     refusal_audited: false,

@@ -686,6 +686,17 @@ impl Plugin {
 
     /// Returns an instance after a successful call.
     fn checkin(&self, inst: Instance) {
+        // An instance whose memory has grown past three quarters of the cap
+        // is retired instead of pooled: a guest that leaks a little on every
+        // call (some language runtimes do) is replaced by a fresh instance
+        // between calls, before a call of its fails at the cap.
+        let worn = inst.store.data().core.memory_bytes > self.limits().memory_bytes / 4 * 3;
+        if worn {
+            tracing::debug!(plugin = %self.name(), bytes = inst.store.data().core.memory_bytes, "retiring an instance near its memory cap");
+            self.inner.shared.stats.instance_retired();
+            self.shut_down(inst);
+            return;
+        }
         if self.limits().instance_policy == InstancePolicy::Reuse {
             let mut pool = self.pool();
             if pool.closed {

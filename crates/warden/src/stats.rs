@@ -160,6 +160,7 @@ pub(crate) struct Stats {
     reloads: AtomicU64,
     reload_failures: AtomicU64,
     messages_dropped: AtomicU64,
+    instances_retired: AtomicU64,
     last_error: Mutex<Option<LastError>>,
 }
 
@@ -172,6 +173,7 @@ impl Default for Stats {
             reloads: AtomicU64::new(0),
             reload_failures: AtomicU64::new(0),
             messages_dropped: AtomicU64::new(0),
+            instances_retired: AtomicU64::new(0),
             last_error: Mutex::new(None),
         }
     }
@@ -211,6 +213,10 @@ impl Stats {
     }
 
     /// Notes a linear memory reaching `bytes`.
+    pub(crate) fn instance_retired(&self) {
+        self.instances_retired.fetch_add(1, Relaxed);
+    }
+
     pub(crate) fn memory(&self, bytes: u64) {
         self.peak_memory.fetch_max(bytes, Relaxed);
     }
@@ -256,6 +262,7 @@ impl Stats {
             reloads: self.reloads.load(Relaxed),
             reload_failures: self.reload_failures.load(Relaxed),
             messages_dropped: self.messages_dropped.load(Relaxed),
+            instances_retired: self.instances_retired.load(Relaxed),
             last_error: self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         }
     }
@@ -291,6 +298,10 @@ pub struct StatsSnapshot {
     /// Messages for this plugin that were dropped: its mailbox was full
     /// (the oldest goes), it was not taking calls, or it was unloaded.
     pub messages_dropped: u64,
+    /// Instances retired between calls because their linear memory had
+    /// grown past three quarters of `[limits] memory` (a guest that leaks a
+    /// little per call is replaced before a call fails at the cap).
+    pub instances_retired: u64,
     /// The most recent error.
     pub last_error: Option<LastError>,
 }
