@@ -438,3 +438,76 @@ fn a_leaking_javascript_instance_is_retired_before_a_call_fails() {
     assert!(stats.instances_retired >= 1, "{stats:?}");
     assert!(stats.peak_memory_bytes <= 16 << 20);
 }
+
+/// `warden build --gateway` compiles the component into the cache of the
+/// gateway the config describes, with that gateway's engine settings, so
+/// its start loads the plugin from the cache.
+#[test]
+fn warden_build_fills_a_gateways_compile_cache() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let plugin = dir.path().join("plugins").join("validator");
+    std::fs::create_dir_all(&plugin).unwrap();
+    for file in ["plugin.toml", "validator.c", "json.c", "json.h"] {
+        std::fs::copy(Path::new(PLUGINS_DIR).join("validator/c").join(file), plugin.join(file)).unwrap();
+    }
+    let config = dir.path().join("gateway.toml");
+    std::fs::write(
+        &config,
+        "[server]\nlisten = \"127.0.0.1:0\"\nplugins = \"plugins\"\ndata-dir = \"data\"\nfuel = false\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["--no-cache", "build", "--gateway"])
+        .arg(&config)
+        .arg(&plugin)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("built validator (c) -> "), "{stdout}");
+    assert!(stdout.contains("compiled validator into the cache"), "{stdout}");
+
+    let config = warden_gateway::GatewayConfig::from_file(&config).unwrap();
+    let runtime = warden_gateway::compile_settings(&config).build().unwrap();
+    let manifest = Manifest::from_dir(&plugin).unwrap();
+    assert!(runtime.precompile(&manifest).unwrap(), "the gateway's cache holds the component");
+    assert!(!Runtime::builder().build().unwrap().precompile(&manifest).unwrap(), "no cache, nothing cached");
+}
+
+/// A missing toolchain fails the build with the command that installs it.
+#[test]
+fn a_missing_toolchain_names_what_to_install() {
+    let dir = tempfile::TempDir::new().unwrap();
+    for (lang, source, install) in [
+        ("python", "plugin.py", "pip install componentize-py==0.25.1"),
+        ("js", "plugin.js", "npm install --save-dev @bytecodealliance/componentize-js@0.23"),
+    ] {
+        let plugin = dir.path().join(lang);
+        std::fs::create_dir_all(&plugin).unwrap();
+        std::fs::copy(Path::new(PLUGINS_DIR).join("header-modifier").join(lang).join(source), plugin.join(source))
+            .unwrap();
+        std::fs::write(
+            plugin.join("plugin.toml"),
+            "[plugin]\nname = \"p\"\nversion = \"1.0.0\"\ncomponent = \"p.wasm\"\n[build]\nexports = [\"http-filter\"]\n",
+        )
+        .unwrap();
+        // Node itself stays reachable; the npm and PyPI tools do not.
+        let path = which("node").parent().unwrap().to_owned();
+        let output = Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args(["--no-cache", "build"])
+            .arg(&plugin)
+            .env("PATH", path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{lang}: {stderr}");
+        assert!(stderr.contains(install), "{lang}: {stderr}");
+    }
+}
+
+/// Where `name` is on `PATH`.
+fn which(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap();
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file()).unwrap()
+}

@@ -76,15 +76,10 @@ impl fmt::Display for Language {
 }
 
 /// The interfaces `[build] exports` may name: every hook interface but
-/// `lifecycle`, by its WIT name without package and version.
-pub(crate) const EXPORTS: [Interface; 6] = [
-    Interface::HttpFilter,
-    Interface::Connect,
-    Interface::Capture,
-    Interface::RuleMatch,
-    Interface::Handler,
-    Interface::Subscriber,
-];
+/// `lifecycle` (always exported), by [`short_name`].
+pub(crate) fn exports() -> impl Iterator<Item = Interface> {
+    Interface::ALL.into_iter().filter(|i| *i != Interface::Lifecycle)
+}
 
 /// `http-filter` for `warden:plugin/http-filter@0.2.0`.
 pub(crate) fn short_name(interface: Interface) -> &'static str {
@@ -109,7 +104,7 @@ mod tests {
 
     #[test]
     fn export_names_are_short() {
-        let names: Vec<_> = EXPORTS.into_iter().map(short_name).collect();
+        let names: Vec<_> = exports().map(short_name).collect();
         assert_eq!(names, ["http-filter", "connect", "capture", "rule-match", "handler", "subscriber"]);
     }
 }

@@ -774,9 +774,9 @@ impl Cx<'_> {
                 "exports" => {
                     for (i, item) in self.array(v, key)?.iter().enumerate() {
                         let name = self.str(item, &format!("{key}[{i}]"))?;
-                        let interface = build::EXPORTS.into_iter().find(|i| build::short_name(*i) == name);
+                        let interface = build::exports().find(|i| build::short_name(*i) == name);
                         let Some(interface) = interface else {
-                            let names: Vec<_> = build::EXPORTS.into_iter().map(build::short_name).collect();
+                            let names: Vec<_> = build::exports().map(build::short_name).collect();
                             let msg = if name == "lifecycle" {
                                 "`lifecycle` is always exported; list only hook interfaces".to_owned()
                             } else {

@@ -97,7 +97,8 @@ pub(crate) struct Project {
     pub language: Language,
     /// Its source files (for Rust: none; cargo finds them), each checked to exist.
     pub sources: Vec<PathBuf>,
-    /// Scratch folder for generated files: `<dir>/target/warden`.
+    /// Scratch folder for generated files: `<dir>/target/warden` (created
+    /// for every language but Rust, whose cargo has its own).
     pub work: PathBuf,
     /// Cargo profile, for Rust.
     pub profile: String,
@@ -138,7 +139,9 @@ impl Project {
             );
         }
         let work = manifest.dir.join("target").join("warden");
-        std::fs::create_dir_all(&work).with_context(|| format!("cannot create `{}`", work.display()))?;
+        if language != Language::Rust {
+            std::fs::create_dir_all(&work).with_context(|| format!("cannot create `{}`", work.display()))?;
+        }
         Ok(Project { manifest, language, sources, work, profile: profile.to_owned() })
     }
 
