@@ -691,7 +691,7 @@ impl Plugin {
         // call (some language runtimes do) is replaced by a fresh instance
         // between calls, before a call of its fails at the cap.
         let worn = inst.store.data().core.memory_bytes > self.limits().memory_bytes / 4 * 3;
-        if worn {
+        if worn && self.limits().instance_policy == InstancePolicy::Reuse {
             tracing::debug!(plugin = %self.name(), bytes = inst.store.data().core.memory_bytes, "retiring an instance near its memory cap");
             self.inner.shared.stats.instance_retired();
             self.shut_down(inst);
