@@ -97,6 +97,39 @@ impl CallBudget {
     }
 }
 
+/// Pauses before each retry of an instantiation the kernel refused for a
+/// passing reason.
+const TRANSIENT_RETRIES: [Duration; 3] = [Duration::from_millis(5), Duration::from_millis(50), Duration::from_millis(200)];
+
+/// Why one attempt to instantiate failed.
+enum Attempt {
+    /// For good: the plugin or its grant.
+    Failed(Error),
+    /// For a passing reason of the host's; worth another try.
+    Transient(wasmtime::Error),
+}
+
+impl From<Error> for Attempt {
+    fn from(e: Error) -> Attempt {
+        Attempt::Failed(e)
+    }
+}
+
+/// Whether a failed instantiation may succeed if tried again. Wasmtime
+/// builds a module's copy-on-write memory image on its first instantiation
+/// in a sealed memfd; Linux refuses the seal (`EBUSY`) while another part
+/// of the kernel briefly holds a reference to one of its pages, which
+/// happens under memory pressure and load. Wasmtime does not keep the
+/// failure, so the next attempt builds the image again.
+fn is_transient(e: &wasmtime::Error) -> bool {
+    #[cfg(target_os = "linux")]
+    if let Some(memfd::Error::AddSeals(_)) = e.downcast_ref::<memfd::Error>() {
+        return true;
+    }
+    let _ = e;
+    false
+}
+
 impl Instance {
     /// Instantiates a fresh instance with its own store and WASI context.
     /// A failure is typed like a failed call's (a limit hit while the
@@ -110,6 +143,36 @@ impl Instance {
         limits: &Limits,
         budget: &CallBudget,
     ) -> Result<Instance, Error> {
+        let mut attempt = 0;
+        loop {
+            match Instance::attempt(pre, indices, shared, capabilities, limits, budget) {
+                Ok(instance) => return Ok(instance),
+                Err(Attempt::Failed(e)) => return Err(e),
+                Err(Attempt::Transient(e)) if attempt < TRANSIENT_RETRIES.len() => {
+                    tracing::warn!(plugin = %shared.name, error = %e, "transient instantiation failure; retrying");
+                    std::thread::sleep(TRANSIENT_RETRIES[attempt]);
+                    attempt += 1;
+                }
+                Err(Attempt::Transient(e)) => {
+                    return Err(Error::Runtime(format!(
+                        "plugin '{}' could not be instantiated: {e:#} (the host's kernel refused \
+                         {} times; it is short of memory or under heavy load)",
+                        shared.name,
+                        attempt + 1
+                    )));
+                }
+            }
+        }
+    }
+
+    fn attempt(
+        pre: &InstancePre<HostState>,
+        indices: &ExportIndices,
+        shared: &Arc<Shared>,
+        capabilities: &[Granted],
+        limits: &Limits,
+        budget: &CallBudget,
+    ) -> Result<Instance, Attempt> {
         let not_instantiated = |message: &dyn std::fmt::Display| {
             Error::Runtime(format!("plugin '{}' could not be instantiated: {message}", shared.name))
         };
@@ -153,17 +216,18 @@ impl Instance {
         };
         let instance = match pre.instantiate(&mut store) {
             Ok(i) => i,
-            Err(e) => return Err(fail(&mut store, e)),
+            Err(e) if is_transient(&e) => return Err(Attempt::Transient(e)),
+            Err(e) => return Err(fail(&mut store, e).into()),
         };
         let lifecycle = match indices.lifecycle.as_ref().map(|ix| ix.load(&mut store, &instance)).transpose() {
             Ok(g) => g,
-            Err(e) => return Err(fail(&mut store, e)),
+            Err(e) => return Err(fail(&mut store, e).into()),
         };
         let mut exports = Vec::with_capacity(indices.worlds.len());
         for (world, ix) in &indices.worlds {
             match (world.load)(ix.as_ref(), &mut store, &instance) {
                 Ok(e) => exports.push(e),
-                Err(e) => return Err(fail(&mut store, e)),
+                Err(e) => return Err(fail(&mut store, e).into()),
             }
         }
         Ok(Instance { store, lifecycle, exports, cpu: current_cpu() })
@@ -243,5 +307,21 @@ pub(crate) fn classify(plugin: &str, hook: Hook, limits: &Limits, err: wasmtime:
             }
             Error::Trap { plugin, hook, message }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_refused_memfd_seal_is_transient_even_under_context() {
+        let busy = || memfd::Error::AddSeals(std::io::Error::from_raw_os_error(libc::EBUSY));
+        assert!(is_transient(&wasmtime::Error::from(busy())));
+        assert!(is_transient(&wasmtime::Error::from(busy()).context("instantiating")));
+        let create = memfd::Error::Create(std::io::Error::from_raw_os_error(libc::EMFILE));
+        assert!(!is_transient(&wasmtime::Error::from(create)));
+        assert!(!is_transient(&wasmtime::Error::msg("out of fuel")));
     }
 }
