@@ -72,6 +72,9 @@ declare module "warden" {
   /** `error` as a PluginError: itself, a host error, or anything else as code `internal`. */
   export function toPluginError(error: unknown): PluginError;
 
+  /** `bytes` (a payload, a body) as text: UTF-8, invalid sequences replaced by U+FFFD. */
+  export function text(bytes: Uint8Array): string;
+
   // ---- Actions -------------------------------------------------------------
 
   /** Go on with the request or response as it is now. Returning nothing does the same. */

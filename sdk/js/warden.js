@@ -18,6 +18,11 @@ export { isJson, JsonError, parseObject } from "./json.js";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** `bytes` (a payload, a body) as text: UTF-8, invalid sequences replaced by U+FFFD. */
+export function text(bytes) {
+  return decoder.decode(bytes);
+}
+
 /** A plugin's own error: a machine-readable `code` and a `message` for people. */
 export class PluginError extends Error {
   constructor(code, message) {

@@ -1,19 +1,17 @@
 //! The example plugins in every language: each `plugins/<plugin>/<lang>/`
 //! folder is built by the real `warden build` (esbuild + componentize-js,
-//! componentize-py, clang + wit-component), then the plugin's shared cases
-//! (`plugins/<plugin>/cases.toml`) run against the Rust version and every
+//! componentize-py, clang + wit-component), then the plugin's `warden test`
+//! cases (`plugins/<plugin>/tests/`) run against the Rust version and every
 //! other one, so that the versions cannot drift apart. The same JavaScript
 //! and Python plugins then serve in a real gateway.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
-use serde::Deserialize;
-use warden::http::{self, HeaderName, HeaderValue, Method, StatusCode};
-use warden::{Body, CallContext, Error, Manifest, Plugin, Request, RequestAction, Response, ResponseAction, Runtime};
+use warden::http::{HeaderValue, Method};
+use warden::{Body, CallContext, Manifest, Request, RequestAction, Runtime};
 use warden_fixtures::{HEADER_MODIFIER, PLUGINS_DIR, VALIDATOR};
 
 /// The languages besides Rust, by folder name.
@@ -54,235 +52,34 @@ fn build_all() {
     });
 }
 
-/// One implementation: its language and manifest (component resolved).
-fn implementations(plugin: &str, rust_wasm: &str) -> Vec<(&'static str, Manifest)> {
+/// Each implementation of `plugin`: its language and folder. The Rust
+/// version is its plugin.toml with the fixture's component, in `scratch`.
+fn implementations(plugin: &str, rust_wasm: &str, scratch: &Path) -> Vec<(&'static str, PathBuf)> {
     build_all();
     let dir = Path::new(PLUGINS_DIR).join(plugin);
-    let mut rust = Manifest::from_dir(&dir).unwrap();
-    rust.component = PathBuf::from(rust_wasm);
-    let mut all = vec![("rust", rust)];
+    let manifest = Manifest::from_dir(&dir).unwrap();
+    std::fs::copy(dir.join("plugin.toml"), scratch.join("plugin.toml")).unwrap();
+    std::fs::copy(rust_wasm, scratch.join(manifest.component.file_name().unwrap())).unwrap();
+    let mut all = vec![("rust", scratch.to_owned())];
     for lang in LANGUAGES {
-        all.push((lang, Manifest::from_dir(dir.join(lang)).unwrap()));
+        all.push((lang, dir.join(lang)));
     }
     all
 }
 
-/// `plugins/<plugin>/cases.toml`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Cases {
-    case: Vec<Case>,
-}
-
-#[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct Case {
-    name: String,
-    #[serde(default = "on_request")]
-    hook: String,
-    config: Option<BTreeMap<String, String>>,
-    request: Option<Message>,
-    response: Option<Message>,
-    action: Option<String>,
-    status: Option<u16>,
-    reason: Option<String>,
-    error: Option<ExpectedError>,
-    request_headers: Option<Vec<(String, String)>>,
-    request_body: Option<String>,
-    response_status: Option<u16>,
-    response_headers: Option<Vec<(String, String)>>,
-    response_body: Option<String>,
-}
-
-fn on_request() -> String {
-    "on-request".into()
-}
-
-/// A request (method, uri) or response (status) with headers and body.
-#[derive(Deserialize, Debug, Default)]
-#[serde(deny_unknown_fields)]
-struct Message {
-    method: Option<String>,
-    uri: Option<String>,
-    status: Option<u16>,
-    #[serde(default)]
-    headers: Vec<(String, String)>,
-    #[serde(default)]
-    body: String,
-}
-
-#[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
-struct ExpectedError {
-    code: String,
-    message: Option<String>,
-}
-
-fn read_cases(plugin: &str) -> Vec<Case> {
-    let path = Path::new(PLUGINS_DIR).join(plugin).join("cases.toml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let cases: Cases = warden::toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert!(!cases.case.is_empty());
-    cases.case
-}
-
-fn headers(map: &http::HeaderMap) -> Vec<(String, String)> {
-    map.iter().map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect()
-}
-
-fn fill(map: &mut http::HeaderMap, pairs: &[(String, String)]) {
-    for (name, value) in pairs {
-        map.append(HeaderName::from_bytes(name.as_bytes()).unwrap(), HeaderValue::from_str(value).unwrap());
-    }
-}
-
-fn text(body: &Body) -> String {
-    String::from_utf8_lossy(body.bytes().expect("the body is in memory")).into_owned()
-}
-
-/// What came out of a call, comparable across implementations.
-#[derive(Debug, Default, PartialEq)]
-struct Outcome {
-    action: Option<String>,
-    status: Option<u16>,
-    reason: Option<String>,
-    error: Option<(String, String)>,
-    request_headers: Vec<(String, String)>,
-    request_body: String,
-    response_status: Option<u16>,
-    response_headers: Vec<(String, String)>,
-    response_body: String,
-}
-
-/// Runs `case` against the plugin `manifest` describes (with the case's
-/// config, if it has one).
-fn run(manifest: &Manifest, case: &Case) -> Outcome {
-    let mut manifest = manifest.clone();
-    if let Some(config) = &case.config {
-        manifest.config = config.clone();
-    }
-    let plugin: Plugin = match runtime().load_manifest(manifest) {
-        Ok(plugin) => plugin,
-        Err(Error::InitFailed { code, message, .. }) => {
-            return Outcome { error: Some((code, message)), ..Outcome::default() };
-        }
-        Err(e) => panic!("load failed: {e}"),
-    };
-    let spec = case.request.as_ref().expect("every hook case has a request");
-    let mut req = Request::new(
-        Method::from_bytes(spec.method.as_deref().unwrap_or("GET").as_bytes()).unwrap(),
-        spec.uri.as_deref().unwrap_or("/").parse().unwrap(),
-    );
-    fill(&mut req.headers, &spec.headers);
-    req.body = spec.body.clone().into_bytes().into();
-    let ctx = CallContext::new("case");
-    let mut outcome = Outcome::default();
-    let result = match case.hook.as_str() {
-        "on-request" => plugin.on_request(&ctx, &mut req).map(|action| match action {
-            RequestAction::Continue => ("continue", None, None),
-            RequestAction::Reject(r) => ("reject", Some(r.status), Some(r.reason)),
-            RequestAction::Respond(r) => {
-                ("respond", Some(r.status), Some(String::from_utf8_lossy(&r.body).into_owned()))
-            }
-        }),
-        "on-response" => {
-            let spec = case.response.as_ref().expect("an on-response case has a response");
-            let mut resp = Response::new(StatusCode::from_u16(spec.status.unwrap_or(200)).unwrap(), spec.body.clone());
-            fill(&mut resp.headers, &spec.headers);
-            let lent = Arc::new(std::mem::replace(&mut req, Request::new(Method::GET, "/".parse().unwrap())));
-            let result = plugin.on_response(&ctx, &lent, &mut resp);
-            req = Arc::try_unwrap(lent).expect("the plugin keeps no reference");
-            outcome.response_status = Some(resp.status.as_u16());
-            outcome.response_headers = headers(&resp.headers);
-            outcome.response_body = text(&resp.body);
-            result.map(|action| match action {
-                ResponseAction::Continue => ("continue", None, None),
-                ResponseAction::Reject(r) => ("reject", Some(r.status), Some(r.reason)),
-                ResponseAction::Respond(r) => {
-                    ("respond", Some(r.status), Some(String::from_utf8_lossy(&r.body).into_owned()))
-                }
-            })
-        }
-        other => panic!("case {:?}: unknown hook {other}", case.name),
-    };
-    match result {
-        Ok((action, status, reason)) => {
-            outcome.action = Some(action.to_owned());
-            outcome.status = status;
-            outcome.reason = reason;
-        }
-        Err(Error::Plugin { code, message, .. }) => outcome.error = Some((code, message)),
-        Err(e) => panic!("case {:?}: the call failed: {e}", case.name),
-    }
-    outcome.request_headers = headers(&req.headers);
-    outcome.request_body = text(&req.body);
-    outcome
-}
-
-/// Where `outcome` differs from what `case` expects, one line each.
-fn check(case: &Case, outcome: &Outcome) -> Vec<String> {
-    let mut wrong = Vec::new();
-    let mut expect = |what: &str, expected: String, actual: String| {
-        if expected != actual {
-            wrong.push(format!("{what}: expected {expected}, got {actual}"));
-        }
-    };
-    match &case.error {
-        Some(error) => {
-            let actual = outcome.error.clone().unwrap_or_default();
-            expect("error code", format!("{:?}", error.code), format!("{:?}", actual.0));
-            if let Some(message) = &error.message {
-                expect("error message", format!("{message:?}"), format!("{:?}", actual.1));
-            }
-        }
-        None => {
-            expect("error", "None".into(), format!("{:?}", outcome.error));
-            expect("action", format!("{:?}", case.action), format!("{:?}", outcome.action));
-            expect("status", format!("{:?}", case.status), format!("{:?}", outcome.status));
-            expect("reason", format!("{:?}", case.reason), format!("{:?}", outcome.reason));
-        }
-    }
-    let optional = [
-        (
-            "request headers",
-            case.request_headers.as_ref().map(|h| format!("{h:?}")),
-            format!("{:?}", outcome.request_headers),
-        ),
-        ("request body", case.request_body.as_ref().map(|b| format!("{b:?}")), format!("{:?}", outcome.request_body)),
-        (
-            "response status",
-            case.response_status.map(|s| s.to_string()),
-            format!("{}", outcome.response_status.unwrap_or(0)),
-        ),
-        (
-            "response headers",
-            case.response_headers.as_ref().map(|h| format!("{h:?}")),
-            format!("{:?}", outcome.response_headers),
-        ),
-        (
-            "response body",
-            case.response_body.as_ref().map(|b| format!("{b:?}")),
-            format!("{:?}", outcome.response_body),
-        ),
-    ];
-    for (what, expected, actual) in optional {
-        if let Some(expected) = expected {
-            expect(what, expected, actual);
-        }
-    }
-    wrong
-}
-
-/// Runs every case of `plugin` against every implementation; fails listing
+/// Runs `plugin`'s `warden test` cases (`plugins/<plugin>/tests`) against
+/// every implementation with the real `warden test --json`; fails listing
 /// each case an implementation got wrong, as expected against actual.
 fn run_cases(plugin: &str, rust_wasm: &str) {
-    let cases = read_cases(plugin);
-    let implementations = implementations(plugin, rust_wasm);
-    let rust = &implementations[0].1;
+    let scratch = tempfile::tempdir().unwrap();
+    let implementations = implementations(plugin, rust_wasm, scratch.path());
+    let cases = Path::new(PLUGINS_DIR).join(plugin).join("tests");
+    let rust = Manifest::from_dir(&implementations[0].1).unwrap();
     let mut report = String::new();
-    for (lang, manifest) in &implementations {
+    for (lang, dir) in &implementations {
         // The cases hold for the configuration, limits and permissions in
         // the Rust version's plugin.toml: every version must declare them.
+        let manifest = Manifest::from_dir(dir).unwrap();
         assert_eq!(manifest.name, rust.name, "{lang}: [plugin] name");
         assert_eq!(manifest.config, rust.config, "{lang}: [config] must equal the Rust version's");
         assert_eq!(
@@ -290,16 +87,26 @@ fn run_cases(plugin: &str, rust_wasm: &str) {
             (rust.permissions.modify_request, rust.permissions.modify_response),
             "{lang}: [permissions]"
         );
-        let mut passed = 0;
-        for case in &cases {
-            let wrong = check(case, &run(manifest, case));
-            if wrong.is_empty() {
-                passed += 1;
-            } else {
-                writeln!(report, "{plugin}/{lang}: case {:?} FAILED\n    {}", case.name, wrong.join("\n    ")).unwrap();
-            }
+        let output = Command::new(env!("CARGO_BIN_EXE_warden"))
+            .arg("--cache-dir")
+            .arg(cache_dir())
+            .args(["test", "--no-build", "--json", "--cases"])
+            .arg(&cases)
+            .arg(dir)
+            .env_remove("RUST_BACKTRACE")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let result: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("{plugin}/{lang}: warden test printed no JSON ({e}):\n{stderr}"));
+        let cases = result["cases"].as_array().unwrap();
+        assert!(!cases.is_empty(), "{plugin}/{lang}: no cases ran");
+        for case in cases.iter().filter(|c| c["ok"] != true) {
+            let wrong: Vec<&str> = case["failures"].as_array().unwrap().iter().filter_map(|f| f.as_str()).collect();
+            writeln!(report, "{plugin}/{lang}: case {} FAILED\n    {}", case["name"], wrong.join("\n    ")).unwrap();
         }
-        println!("{plugin}/{lang}: {passed} of {} cases passed", cases.len());
+        assert_eq!(output.status.code() == Some(0), result["failed"] == 0, "{plugin}/{lang}: exit code\n{stderr}");
+        println!("{plugin}/{lang}: {} of {} cases passed", result["passed"], cases.len());
     }
     assert!(report.is_empty(), "\n{report}");
 }

@@ -14,6 +14,7 @@ EXIT CODES:
   0   success
   1   other error (bad input file, I/O outside a plugin)
   2   usage error
+  3   test-failed       warden test: at least one case failed
   10  manifest          plugin.toml is missing or invalid
   11  io                a plugin file could not be read
   12  invalid-component the .wasm is not a valid component
@@ -34,6 +35,8 @@ EXIT CODES:
   31  unknown-plugin    no plugin of that name is loaded
   32  unavailable       the plugin is disabled, failed or backing off
   33  service-unavailable a host-side service (the key-value store) did not answer in time
+  34  not-found         warden kv: the plugin has no such key, or no data at all
+  35  key-value         the key-value store could not be opened or refused the operation (warden kv, warden run)
   30  runtime           engine or instantiation failure
   40  config            the gateway configuration is invalid (warden serve)
   41  startup           the gateway could not open a listener, its data folder or key-value store
@@ -60,23 +63,32 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    New(commands::new::Args),
+    Test(commands::test::Args),
     Run(commands::run::Args),
     Inspect(commands::inspect::Args),
     Validate(commands::validate::Args),
     Build(commands::build::Args),
     Plugins(commands::plugins::Args),
     Serve(commands::serve::Args),
+    Dev(commands::dev::Args),
+    Kv(commands::kv::Args),
 }
 
 impl Cli {
     fn runtime(&self) -> Result<warden::Runtime, warden::Error> {
+        self.runtime_builder().build()
+    }
+
+    /// A runtime builder with the compile cache the flags choose.
+    fn runtime_builder(&self) -> warden::RuntimeBuilder {
         let mut builder = warden::Runtime::builder();
         if !self.no_cache
             && let Some(dir) = self.cache_dir.clone().or_else(default_cache_dir)
         {
             builder = builder.cache_dir(dir);
         }
-        builder.build()
+        builder
     }
 }
 
@@ -136,6 +148,18 @@ fn main() -> ExitCode {
         1 => "debug",
         _ => "trace",
     };
+    if let Command::Dev(args) = &cli.command {
+        let filter = match cli.verbose {
+            0 => "warn,warden::plugin=info,warden::access=info,warden_gateway=info",
+            _ => filter,
+        };
+        init_logging(filter, false);
+        return match commands::dev::run(args) {
+            Ok(commands::serve::Stopped::Drained) => ExitCode::SUCCESS,
+            Ok(commands::serve::Stopped::Cut) => ExitCode::from(42),
+            Err(err) => report(&err),
+        };
+    }
     if let Command::Serve(args) = &cli.command {
         let config = match commands::serve::load(args) {
             Ok(c) => c,
@@ -162,7 +186,10 @@ fn main() -> ExitCode {
             Err(err) => report(&err),
         };
     }
-    init_logging(filter, false);
+    match &cli.command {
+        Command::Test(_) => commands::test::init_logging(filter),
+        _ => init_logging(filter, false),
+    }
 
     let result = match &cli.command {
         Command::Run(args) => commands::run::run(&cli, args),
@@ -170,7 +197,10 @@ fn main() -> ExitCode {
         Command::Validate(args) => commands::validate::run(&cli, args),
         Command::Build(args) => commands::build::run(&cli, args),
         Command::Plugins(args) => commands::plugins::run(&cli, args),
-        Command::Serve(_) => unreachable!("handled above"),
+        Command::Test(args) => commands::test::run(&cli, args),
+        Command::New(args) => commands::new::run(args),
+        Command::Kv(args) => commands::kv::run(&cli, args),
+        Command::Serve(_) | Command::Dev(_) => unreachable!("handled above"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -196,6 +226,12 @@ fn report(err: &anyhow::Error) -> ExitCode {
 /// exit code and one-line message of an error.
 fn describe(err: &anyhow::Error) -> (&'static str, u8, String) {
     let one_line = |s: String| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if let Some(e) = err.downcast_ref::<commands::test::CasesFailed>() {
+        return ("test-failed", 3, e.to_string());
+    }
+    if let Some(e) = err.downcast_ref::<commands::kv::KvError>() {
+        return (e.kind(), e.exit_code(), one_line(e.to_string()));
+    }
     if let Some(e) = err.downcast_ref::<warden::Error>() {
         return (e.kind().as_str(), exit_code(e.kind()), one_line(e.to_string()));
     }

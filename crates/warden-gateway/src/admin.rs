@@ -1,20 +1,31 @@
 //! The admin API: a separate listener (loopback by default) where every
-//! request must carry `Authorization: Bearer <token>`.
+//! request must carry `Authorization: Bearer <token>`, and a web page that
+//! shows it.
 //!
 //! | Method and path | What it does |
 //! |---|---|
 //! | `GET /plugins` | every plugin with state and stats (JSON) |
 //! | `GET /plugins/{name}` | one plugin |
+//! | `GET /plugins/{name}/kv?prefix=&limit=` | the plugin's key-value keys (read only; `limit` 1 to 500, default 100) |
+//! | `GET /plugins/{name}/kv/{key}` | one value (the key percent-encoded): UTF-8 text, else base64 |
 //! | `POST /plugins/reload` | reload every plugin from its folder |
 //! | `POST /plugins/{name}/reload` | reload one plugin |
 //! | `POST /plugins/{name}/enable`, `/disable` | take it in or out of service |
 //! | `GET /health` | plugin health; 200 if every plugin is running and healthy, else 503 |
 //! | `GET /metrics` | Prometheus text format |
+//! | `GET /ui` (and `/` redirects there) | the web page; the only paths that need no token: the page holds no data and sends the token with each call it makes |
+//!
+//! Errors are JSON `{"error": "..."}`: 400 for bad input, 401 without the
+//! token, 404 for an unknown plugin, key or path, 405 for a wrong method.
+
+mod kv;
+mod ui;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::UNIX_EPOCH;
 
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
 use http::{Method, Request, Response, StatusCode};
@@ -22,19 +33,23 @@ use hyper::body::Incoming;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
-use warden::{ErrorKind, HealthStatus, PluginInfo, PluginState};
+use warden::{ErrorKind, HealthStatus, LastError, PluginInfo, PluginState};
 
 use crate::conn::{self, Cycle};
 use crate::server::{Body, Gateway, Shared};
 
 /// The JSON form of a plugin's state and stats, as the admin API and
-/// `warden plugins list --json` print it.
+/// `warden plugins list --json` print it. Byte counts are bytes, times are
+/// microseconds (`-us`) or milliseconds (`-ms`; `at-ms` is Unix time).
 pub fn plugin_json(p: &PluginInfo) -> Value {
     let s = &p.stats;
     let health_reason = match &p.health {
         Some(HealthStatus::Degraded(r) | HealthStatus::Unhealthy(r)) => Some(r.as_str()),
         _ => None,
     };
+    let us = |d: std::time::Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+    let fuel =
+        s.fuel_per_call.map(|f| json!({ "calls": f.calls, "p50": f.p50, "p90": f.p90, "p99": f.p99, "max": f.max }));
     json!({
         "name": p.name,
         "dir": p.dir.display().to_string(),
@@ -43,7 +58,9 @@ pub fn plugin_json(p: &PluginInfo) -> Value {
         "sha256": p.sha256,
         "health": health_name(p.health.as_ref()),
         "health-reason": health_reason,
+        "backoff-remaining-ms": p.backoff_remaining.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         "last-error": p.last_error,
+        "recent-errors": s.recent_errors.iter().map(error_json).collect::<Vec<_>>(),
         "stats": {
             "calls": s.calls,
             "errors": s.errors_total,
@@ -51,14 +68,19 @@ pub fn plugin_json(p: &PluginInfo) -> Value {
             "traps": s.traps,
             "timeouts": s.timeouts,
             "latency-us": {
-                "p50": s.latency.p50.as_micros() as u64,
-                "p90": s.latency.p90.as_micros() as u64,
-                "p99": s.latency.p99.as_micros() as u64,
-                "max": s.latency.max.as_micros() as u64,
+                "p50": us(s.latency.p50),
+                "p90": us(s.latency.p90),
+                "p99": us(s.latency.p99),
+                "max": us(s.latency.max),
+                "sum": us(s.latency.sum),
             },
             "fuel-consumed": s.fuel_consumed,
+            "fuel-per-call": fuel,
             "peak-memory": s.peak_memory_bytes,
+            "memory-in-use": s.memory_in_use_bytes,
             "instances": s.instances,
+            "instances-busy": s.instances - s.idle_instances,
+            "instances-idle": s.idle_instances,
             "reloads": s.reloads,
             "reload-failures": s.reload_failures,
             "messages-dropped": s.messages_dropped,
@@ -67,6 +89,13 @@ pub fn plugin_json(p: &PluginInfo) -> Value {
             "queued-message-bytes": p.queued_message_bytes,
         },
     })
+}
+
+/// One of a plugin's recent errors: when (`at-ms`, Unix milliseconds),
+/// its kind, message and what the plugin wrote to stderr during the call.
+fn error_json(e: &LastError) -> Value {
+    let at = e.at.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    json!({ "at-ms": at, "kind": e.kind.as_str(), "message": e.message, "stderr": e.stderr })
 }
 
 /// `"healthy"`, `"degraded"`, `"unhealthy"`, or `"-"` when not checked
@@ -178,6 +207,11 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 async fn admin(shared: Arc<Shared>, token: &str, req: Request<Incoming>) -> Response<Body> {
+    if req.method() == Method::GET
+        && let Some(page) = ui::page(req.uri().path())
+    {
+        return page;
+    }
     let presented =
         req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     if !presented.is_some_and(|p| same(p.trim().as_bytes(), token.as_bytes())) {
@@ -185,7 +219,9 @@ async fn admin(shared: Arc<Shared>, token: &str, req: Request<Incoming>) -> Resp
         r.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return r;
     }
-    let path = req.uri().path().trim_end_matches('/');
+    let raw_path = req.uri().path();
+    let query = req.uri().query().map(str::to_owned);
+    let path = raw_path.trim_end_matches('/');
     let segments: Vec<String> = path.split('/').skip(1).map(str::to_owned).collect();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let manager = shared.manager.clone();
@@ -207,6 +243,16 @@ async fn admin(shared: Arc<Shared>, token: &str, req: Request<Incoming>) -> Resp
             Ok(info) => respond(StatusCode::OK, plugin_json(&info)),
             Err(e) => error(error_status(&e), e.to_string()),
         },
+        (&Method::GET, ["plugins", name, "kv"]) => {
+            let name = (*name).to_owned();
+            blocking(Box::new(move || kv::list(&manager, &name, query.as_deref()))).await
+        }
+        (&Method::GET, ["plugins", name, "kv", _, ..]) => {
+            // The key is the rest of the path as sent, trailing slashes included.
+            let raw_key = raw_path[format!("/plugins/{name}/kv/").len()..].to_owned();
+            let name = (*name).to_owned();
+            blocking(Box::new(move || kv::get(&manager, &name, &raw_key))).await
+        }
         (&Method::GET, ["health"]) => {
             blocking(Box::new(move || {
                 let checks = manager.check_health();

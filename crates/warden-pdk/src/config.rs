@@ -1,6 +1,6 @@
 //! The plugin's configuration: the `[config]` table of its manifest, as strings.
 
-use crate::bindings::warden::plugin::config as host;
+use crate::imports::config as host;
 
 /// Key/value configuration handed to [`Plugin::init`](crate::Plugin::init).
 ///

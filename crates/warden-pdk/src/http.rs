@@ -1,12 +1,12 @@
 //! Helpers on the HTTP types: header access, constructors and hook results.
 
-use crate::{Headers, HttpResponse, Rejection, RequestAction, ResponseAction};
+use crate::{Headers, HttpResponse, OutgoingRequest, Rejection, RequestAction, ResponseAction};
 
 /// Header access for anything carrying [`Headers`]: header names compare
 /// ASCII case-insensitively; order and repeated names are preserved.
 ///
 /// Implemented for [`HttpResponse`] (what a hook answers with, or what
-/// [`fetch`](crate::fetch) returns) and [`Headers`] itself; it is in the
+/// [`fetch`](crate::fetch) returns), [`OutgoingRequest`] and [`Headers`] itself; it is in the
 /// [prelude](crate::prelude). The messages a hook is lent,
 /// [`Request`](crate::Request) and [`Response`](crate::Response), have
 /// methods of the same names that work through the host.
@@ -94,7 +94,7 @@ macro_rules! impl_headers_ext {
         }
     )*};
 }
-impl_headers_ext!(HttpResponse);
+impl_headers_ext!(HttpResponse, OutgoingRequest);
 
 impl HttpResponse {
     /// A response with `status`, no headers and `body`.

@@ -18,7 +18,7 @@
 //! ```
 
 use crate::PluginError;
-use crate::bindings::warden::plugin::keyvalue;
+use crate::imports::keyvalue;
 
 /// The value stored under `key`, if any.
 pub fn get(key: &str) -> Result<Option<Vec<u8>>, PluginError> {

@@ -6,7 +6,7 @@ pub use crate::bindings::warden::plugin::log::Level;
 
 /// Writes one record to the host's log at `level`; the host tags it with the plugin's name.
 pub fn log(level: Level, message: &str) {
-    crate::bindings::warden::plugin::log::log(level, message);
+    crate::imports::log::log(level, message);
 }
 
 /// Logs a `format!`-style message at trace level.

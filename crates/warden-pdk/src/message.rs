@@ -3,9 +3,10 @@
 //! a change is made in the host at once (refused there without the
 //! manifest's `modify-request` / `modify-response`).
 //!
-//! For native unit tests, [`Request::local`], [`Response::local`] and
-//! [`CallContext::local`] make in-memory values with the same methods
-//! (changes are never refused there).
+//! For native unit tests, [`Request::new`], [`Response::new`] and
+//! [`CallContext::new`] make in-memory values with the same methods
+//! (changes are never refused there), built like the host's types of the
+//! same names.
 
 use std::cell::RefCell;
 
@@ -161,7 +162,7 @@ macro_rules! shared_methods {
 /// ```
 /// use warden_pdk::Request;
 ///
-/// let req = Request::local("POST", "/orders?id=7").with_header("Content-Type", "application/json");
+/// let req = Request::new("POST", "/orders?id=7").with_header("Content-Type", "application/json");
 /// assert_eq!((req.path(), req.query().as_deref()), ("/orders".to_owned(), Some("id=7")));
 /// assert_eq!(req.header("content-type").as_deref(), Some("application/json"));
 /// req.set_header("x-seen", "1")?;
@@ -179,10 +180,16 @@ impl<'a> Request<'a> {
 }
 
 impl Request<'static> {
-    /// An in-memory request with no headers and an empty body, for tests.
-    pub fn local(method: &str, uri: &str) -> Self {
+    /// An in-memory request with no headers and an empty body, for tests:
+    /// `Request::new("GET", "/users?id=1")`.
+    pub fn new(method: &str, uri: &str) -> Self {
         let local = LocalRequest { method: method.to_owned(), uri: uri.to_owned(), ..LocalRequest::default() };
         Request { src: Src::Local(RefCell::new(local)) }
+    }
+
+    /// The same as [`Request::new`].
+    pub fn local(method: &str, uri: &str) -> Self {
+        Request::new(method, uri)
     }
 
     /// With a header field added (builder form, for tests).
@@ -282,16 +289,37 @@ impl<'a> Response<'a> {
 }
 
 impl Response<'static> {
-    /// An in-memory response with no headers, for tests.
-    pub fn local(status: u16, body: impl Into<Vec<u8>>) -> Self {
+    /// An in-memory response with `status`, no headers and `body`, for tests.
+    ///
+    /// ```
+    /// use warden_pdk::Response;
+    ///
+    /// let resp = Response::new(200, "hi").with_header("content-type", "text/plain");
+    /// assert_eq!((resp.status(), resp.body()?), (200, b"hi".to_vec()));
+    /// # Ok::<(), warden_pdk::PluginError>(())
+    /// ```
+    pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
         let local = LocalResponse { status, headers: Headers::new(), body: body.into() };
         Response { src: Src::Local(RefCell::new(local)) }
+    }
+
+    /// The same as [`Response::new`].
+    pub fn local(status: u16, body: impl Into<Vec<u8>>) -> Self {
+        Response::new(status, body)
     }
 
     /// With a header field added (builder form, for tests).
     pub fn with_header(self, name: &str, value: &str) -> Self {
         if let Src::Local(l) = &self.src {
             l.borrow_mut().headers.push((name.to_owned(), value.to_owned()));
+        }
+        self
+    }
+
+    /// With `body` (builder form, for tests).
+    pub fn with_body(self, body: impl Into<Vec<u8>>) -> Self {
+        if let Src::Local(l) = &self.src {
+            l.borrow_mut().body = body.into();
         }
         self
     }
@@ -323,6 +351,7 @@ impl Response<'_> {
 #[derive(Clone, Default)]
 struct LocalContext {
     request_id: String,
+    traceparent: Option<String>,
     route: Option<String>,
     connection: Option<ConnectionInfo>,
 }
@@ -341,8 +370,28 @@ impl<'a> CallContext<'a> {
 
 impl CallContext<'static> {
     /// An in-memory context with request id `id`, for tests.
-    pub fn local(id: &str) -> Self {
+    ///
+    /// ```
+    /// use warden_pdk::CallContext;
+    ///
+    /// let ctx = CallContext::new("req-1").with_route("api");
+    /// assert_eq!((ctx.request_id(), ctx.route()), ("req-1".to_owned(), Some("api".to_owned())));
+    /// ```
+    pub fn new(id: &str) -> Self {
         CallContext { src: Src::Local(RefCell::new(LocalContext { request_id: id.to_owned(), ..Default::default() })) }
+    }
+
+    /// The same as [`CallContext::new`].
+    pub fn local(id: &str) -> Self {
+        CallContext::new(id)
+    }
+
+    /// With a W3C `traceparent` (builder form, for tests).
+    pub fn with_traceparent(self, traceparent: &str) -> Self {
+        if let Src::Local(l) = &self.src {
+            l.borrow_mut().traceparent = Some(traceparent.to_owned());
+        }
+        self
     }
 
     /// With a route name (builder form, for tests).
@@ -375,7 +424,7 @@ impl CallContext<'_> {
     pub fn traceparent(&self) -> Option<String> {
         match &self.src {
             Src::Host(h) => h.traceparent(),
-            Src::Local(_) => None,
+            Src::Local(l) => l.borrow().traceparent.clone(),
         }
     }
 
@@ -409,6 +458,14 @@ pub struct Exchange<'a> {
     pub duration_us: u64,
 }
 
+impl<'a> Exchange<'a> {
+    /// An exchange of `request` and `response` that took `duration_us`
+    /// microseconds (for tests; the host makes them for `on_capture`).
+    pub fn new(context: CallContext<'a>, request: Request<'a>, response: Response<'a>, duration_us: u64) -> Self {
+        Exchange { context, request, response, duration_us }
+    }
+}
+
 /// A host rule that matched a request, given to
 /// [`RuleMatch`](crate::RuleMatch) plugins (the request is read-only).
 pub struct RuleEvent<'a> {
@@ -420,6 +477,19 @@ pub struct RuleEvent<'a> {
     pub request: Request<'a>,
     /// What matched.
     pub details: Vec<(String, String)>,
+}
+
+impl<'a> RuleEvent<'a> {
+    /// Rule `rule` matched `request`, with `details` (for tests; the host
+    /// makes them for `on_rule_match`).
+    pub fn new(
+        context: CallContext<'a>,
+        rule: impl Into<String>,
+        request: Request<'a>,
+        details: Vec<(String, String)>,
+    ) -> Self {
+        RuleEvent { context, rule: rule.into(), request, details }
+    }
 }
 
 #[cfg(test)]
@@ -445,5 +515,32 @@ mod tests {
         assert_eq!((resp.status(), resp.body_length()), (201, Some(2)));
         let ctx = CallContext::local("r1").with_route("api");
         assert_eq!((ctx.request_id(), ctx.route()), ("r1".to_owned(), Some("api".to_owned())));
+    }
+
+    #[test]
+    fn constructors_match_the_host_types() {
+        let ctx = CallContext::new("req-1").with_traceparent("00-abc-def-01").with_route("api");
+        assert_eq!(
+            (ctx.request_id(), ctx.traceparent(), ctx.route()),
+            ("req-1".to_owned(), Some("00-abc-def-01".to_owned()), Some("api".to_owned()))
+        );
+        assert_eq!(CallContext::new("r").traceparent(), None);
+        let req = Request::new("PUT", "/a").with_header("x-a", "1").with_body("b");
+        assert_eq!((req.method(), req.uri(), req.body().unwrap()), ("PUT".to_owned(), "/a".to_owned(), b"b".to_vec()));
+        let resp = Response::new(404, "").with_body("gone").with_header("x-b", "2");
+        assert_eq!(
+            (resp.status(), resp.body().unwrap(), resp.header("X-B")),
+            (404, b"gone".to_vec(), Some("2".into()))
+        );
+
+        let exchange = Exchange::new(CallContext::new("r2"), req, resp, 1500);
+        assert_eq!((exchange.context.request_id(), exchange.duration_us), ("r2".to_owned(), 1500));
+        let event = RuleEvent::new(
+            CallContext::new("r3"),
+            "sqli",
+            Request::new("GET", "/?q='"),
+            vec![("q".into(), "'".into())],
+        );
+        assert_eq!((event.rule.as_str(), event.request.query()), ("sqli", Some("q='".to_owned())));
     }
 }

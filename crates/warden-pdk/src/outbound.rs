@@ -1,9 +1,8 @@
 //! Outbound HTTP to the hosts listed in the manifest's `[permissions] network`.
 
-use crate::bindings::warden::plugin::outbound_http;
-use crate::{HttpResponse, PluginError};
+use crate::{Headers, HttpResponse, PluginError};
 
-pub use outbound_http::OutgoingRequest;
+pub use crate::bindings::warden::plugin::outbound_http::OutgoingRequest;
 
 /// Sends `request` and returns the whole response. The host follows
 /// redirects (5 by default), checking each target against `[permissions]
@@ -17,17 +16,42 @@ pub use outbound_http::OutgoingRequest;
 ///
 /// ```no_run
 /// # fn f() -> Result<(), warden_pdk::PluginError> {
-/// use warden_pdk::{OutgoingRequest, fetch};
+/// use warden_pdk::{HeadersExt, OutgoingRequest, fetch};
 ///
-/// let response = fetch(&OutgoingRequest {
-///     method: "GET".into(),
-///     url: "https://api.example.com/users/42".into(),
-///     headers: vec![("accept".into(), "application/json".into())],
-///     body: Vec::new(),
-/// })?;
+/// let response = fetch(&OutgoingRequest::get("https://api.example.com/users/42").with_header("accept", "application/json"))?;
 /// assert_eq!(response.status, 200);
 /// # Ok(()) }
 /// ```
 pub fn fetch(request: &OutgoingRequest) -> Result<HttpResponse, PluginError> {
-    outbound_http::fetch(request)
+    crate::imports::outbound_http::fetch(request)
+}
+
+impl OutgoingRequest {
+    /// A request with `method` to `url`, no headers and an empty body. Add
+    /// headers with [`HeadersExt`](crate::HeadersExt) (`with_header`,
+    /// `add_header`) and a body with [`with_body`](Self::with_body).
+    ///
+    /// ```
+    /// use warden_pdk::{HeadersExt, OutgoingRequest};
+    ///
+    /// let req = OutgoingRequest::new("POST", "https://api.example.com/orders")
+    ///     .with_header("content-type", "application/json")
+    ///     .with_body(r#"{"id":7}"#);
+    /// assert_eq!((req.method.as_str(), req.header("Content-Type")), ("POST", Some("application/json")));
+    /// assert_eq!(req.body, br#"{"id":7}"#);
+    /// ```
+    pub fn new(method: impl Into<String>, url: impl Into<String>) -> Self {
+        OutgoingRequest { method: method.into(), url: url.into(), headers: Headers::new(), body: Vec::new() }
+    }
+
+    /// A `GET` request to `url`.
+    pub fn get(url: impl Into<String>) -> Self {
+        OutgoingRequest::new("GET", url)
+    }
+
+    /// With `body` (builder form).
+    pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
 }

@@ -16,7 +16,7 @@ use crate::PluginError;
 /// # Ok(()) }
 /// ```
 pub fn call_plugin(plugin: &str, action: &str, payload: &[u8]) -> Result<Vec<u8>, PluginError> {
-    crate::bindings::warden::plugin::plugins::call(plugin, action, payload)
+    crate::imports::plugins::call(plugin, action, payload)
 }
 
 /// Publishes `payload` on `topic` to every plugin subscribed to it, and
@@ -31,5 +31,5 @@ pub fn call_plugin(plugin: &str, action: &str, payload: &[u8]) -> Result<Vec<u8>
 /// # Ok(()) }
 /// ```
 pub fn publish(topic: &str, payload: &[u8]) -> Result<(), PluginError> {
-    crate::bindings::warden::plugin::messaging::publish(topic, payload)
+    crate::imports::messaging::publish(topic, payload)
 }

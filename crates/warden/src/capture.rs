@@ -23,6 +23,16 @@ struct Buffer {
     dropped: usize,
 }
 
+impl Buffer {
+    fn text(&self) -> String {
+        let mut text = String::from_utf8_lossy(&self.data).into_owned();
+        if self.dropped > 0 {
+            text.push_str(&format!("\n[{} more bytes dropped]", self.dropped));
+        }
+        text
+    }
+}
+
 /// A shared, bounded stderr buffer. Clones share the buffer.
 #[derive(Clone, Default)]
 pub(crate) struct Capture(Arc<Shared>);
@@ -51,13 +61,18 @@ impl Capture {
             return String::new();
         }
         let mut buf = self.0.buffer.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut text = String::from_utf8_lossy(&buf.data).into_owned();
-        if buf.dropped > 0 {
-            text.push_str(&format!("\n[{} more bytes dropped]", buf.dropped));
-        }
+        let text = buf.text();
         buf.data.clear();
         buf.dropped = 0;
         text
+    }
+
+    /// What the buffer holds, as text, leaving it there for [`take`](Self::take).
+    pub(crate) fn peek(&self) -> String {
+        if !self.0.written.load(Ordering::Acquire) {
+            return String::new();
+        }
+        self.0.buffer.lock().unwrap_or_else(PoisonError::into_inner).text()
     }
 }
 
@@ -120,6 +135,7 @@ mod tests {
     fn keeps_a_bounded_prefix_and_never_fails() {
         let mut c = Capture::default();
         c.write(Bytes::from_static(b"panicked at src/lib.rs: boom\n")).unwrap();
+        assert_eq!(c.peek(), "panicked at src/lib.rs: boom\n");
         assert_eq!(c.take(), "panicked at src/lib.rs: boom\n");
         assert_eq!(c.take(), "");
         for _ in 0..100 {

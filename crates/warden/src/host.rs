@@ -14,7 +14,7 @@ use crate::bindings::types;
 use crate::capture::Capture;
 use crate::deadline::Deadline;
 use crate::messaging::bus::Message;
-use crate::stats::Stats;
+use crate::stats::{MemoryInUse, Stats};
 
 /// What every instance of one plugin shares.
 pub(crate) struct Shared {
@@ -89,6 +89,9 @@ pub(crate) struct Core {
     pub memory_denied: bool,
     /// The instance's linear memory, in bytes, as last grown.
     pub memory_bytes: u64,
+    /// Every linear memory of the instance, counted in the plugin's memory
+    /// in use while the instance lives.
+    pub memory_in_use: MemoryInUse,
     /// When the current call must end; bounds blocking host calls (see
     /// [`crate::wasi`]) and the calls it makes into other plugins.
     pub deadline: Deadline,
@@ -157,13 +160,14 @@ impl WasiView for HostState {
 }
 
 impl ResourceLimiter for HostState {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         let core = &mut self.core;
         if desired as u64 > core.shared.memory_limit {
             core.memory_denied = true;
             return Ok(false);
         }
         core.shared.stats.memory(desired as u64);
+        core.memory_in_use.grew(current as u64, desired as u64);
         core.memory_bytes = core.memory_bytes.max(desired as u64);
         Ok(true)
     }

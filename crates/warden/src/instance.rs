@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::hooks::Hook;
 use crate::host::{Core, HostState, Shared};
 use crate::limits::Limits;
+use crate::stats::MemoryInUse;
 use crate::world::{self, Hooks, World};
 
 /// Export handles resolved once per plugin.
@@ -99,7 +100,8 @@ impl CallBudget {
 
 /// Pauses before each retry of an instantiation the kernel refused for a
 /// passing reason.
-const TRANSIENT_RETRIES: [Duration; 3] = [Duration::from_millis(5), Duration::from_millis(50), Duration::from_millis(200)];
+const TRANSIENT_RETRIES: [Duration; 3] =
+    [Duration::from_millis(5), Duration::from_millis(50), Duration::from_millis(200)];
 
 /// Why one attempt to instantiate failed.
 enum Attempt {
@@ -191,6 +193,7 @@ impl Instance {
                     table: ResourceTable::new(),
                     memory_denied: false,
                     memory_bytes: 0,
+                    memory_in_use: MemoryInUse::new(shared.stats.clone()),
                     deadline: Deadline::starting(Instant::now(), budget.timeout),
                     call_id: 0,
                     refusal_audited: false,
@@ -278,7 +281,8 @@ fn begin(store: &mut Store<HostState>, budget: &CallBudget, now: Instant) -> Dea
 pub(crate) fn classify(plugin: &str, hook: Hook, limits: &Limits, err: wasmtime::Error, state: &HostState) -> Error {
     let Core { memory_denied, deadline, stalled_on, .. } = &state.core;
     let plugin = plugin.to_owned();
-    let printed = state.stderr().map(|s| s.take()).unwrap_or_default();
+    // Left in place: the caller keeps it with the call's error too.
+    let printed = state.stderr().map(|s| s.peek()).unwrap_or_default();
     let trap = err.downcast_ref::<Trap>().copied();
     match trap {
         Some(Trap::Interrupt) if stalled_on.is_some() => Error::ServiceUnavailable {

@@ -95,7 +95,7 @@ pub use permissions::{Access, FileGrant, HostMatch, HostPattern, HostPatternErro
 pub use plugin::Plugin;
 pub use position::{text_position, write_location};
 pub use runtime::{DEFAULT_MAX_HEADERS, Runtime, RuntimeBuilder};
-pub use stats::{LATENCY_BUCKETS, LastError, Latency, StatsSnapshot};
+pub use stats::{ERROR_TEXT_BYTES, FuelPerCall, LATENCY_BUCKETS, LastError, Latency, RECENT_ERRORS, StatsSnapshot};
 /// The `toml` crate, whose values carry host capabilities' grants.
 pub use toml;
 pub use trace::TraceScope;

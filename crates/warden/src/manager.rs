@@ -890,7 +890,8 @@ impl PluginManager {
     fn describe(&self, entry: &Entry) -> PluginInfo {
         let slot = entry.slot.load();
         let plugin = slot.plugin.as_ref();
-        let stats = entry.stats.snapshot(plugin.map_or(0, Plugin::live_instances));
+        let (live, idle) = plugin.map_or((0, 0), Plugin::instance_counts);
+        let stats = entry.stats.snapshot(live, idle);
         let backoff_remaining = match slot.state {
             State::BackingOff { until } => Some(until.saturating_duration_since(Instant::now())),
             _ => None,
@@ -1031,7 +1032,7 @@ impl PluginManager {
             ),
             State::Disabled => "it is disabled; enable it to take calls again".to_owned(),
             State::Failed => {
-                let why = entry.stats.snapshot(0).last_error.map(|e| e.message).unwrap_or_default();
+                let why = entry.stats.snapshot(0, 0).last_error.map(|e| e.message).unwrap_or_default();
                 format!("it failed to load ({why}); fix it and reload")
             }
             // Only while another thread swaps the slot in `wake`.

@@ -498,7 +498,8 @@ impl Plugin {
     /// The plugin's call statistics (shared with every version of it
     /// loaded through the same [`PluginManager`](crate::PluginManager)).
     pub fn stats(&self) -> StatsSnapshot {
-        self.inner.shared.stats.snapshot(self.live_instances())
+        let (live, idle) = self.instance_counts();
+        self.inner.shared.stats.snapshot(live, idle)
     }
 
     /// What a hook may do with its own message, given the permission.
@@ -529,9 +530,9 @@ impl Plugin {
         E: Into<PluginError>,
     {
         let start = Instant::now();
-        let mut fuel = 0;
-        let result = self.call_inner(hook, loan, f, start, &mut fuel);
-        self.inner.shared.stats.call(start.elapsed(), fuel, result.as_ref().err());
+        let (mut fuel, mut stderr) = (0, String::new());
+        let result = self.call_inner(hook, loan, f, start, &mut fuel, &mut stderr);
+        self.inner.shared.stats.call(start.elapsed(), fuel, result.as_ref().err(), &stderr);
         result
     }
 
@@ -542,6 +543,7 @@ impl Plugin {
         f: impl FnOnce(&mut Instance) -> wasmtime::Result<Result<R, E>>,
         start: Instant,
         fuel: &mut u64,
+        stderr: &mut String,
     ) -> Result<R>
     where
         R: OutputSize,
@@ -563,10 +565,11 @@ impl Plugin {
             self.run(hook, inst, f)
         };
         *fuel = inst.fuel_used(&self.inner.budget);
+        let printed = inst.store.data().stderr().map(|s| s.take()).unwrap_or_default();
         let healthy = outcome.is_ok();
         let result = match outcome {
             Ok(result) => {
-                log_stderr(self.name(), inst);
+                log_printed(self.name(), &printed);
                 self.returned(hook, result, &mut inst.store.data_mut().lent)
             }
             Err(err) => {
@@ -580,6 +583,9 @@ impl Plugin {
         }
         if healthy {
             lease.give_back();
+        }
+        if result.is_err() {
+            *stderr = printed;
         }
         result
     }
@@ -754,6 +760,12 @@ impl Plugin {
     pub fn live_instances(&self) -> u32 {
         self.pool().live
     }
+
+    /// Instances alive now, and how many of them are idle in the pool.
+    pub(crate) fn instance_counts(&self) -> (u32, u32) {
+        let pool = self.pool();
+        (pool.live, u32::try_from(pool.idle.len()).unwrap_or(u32::MAX))
+    }
 }
 
 /// Refuses `[permissions]` keys that no capability of the runtime reads.
@@ -885,6 +897,11 @@ fn scope(ctx: &CallContext) -> Option<TraceScope> {
 
 fn log_stderr(plugin: &str, inst: &Instance) {
     let printed = inst.store.data().stderr().map(|s| s.take()).unwrap_or_default();
+    log_printed(plugin, &printed);
+}
+
+/// Logs (at debug level) what a plugin wrote to stderr, if anything.
+fn log_printed(plugin: &str, printed: &str) {
     if !printed.is_empty() {
         tracing::debug!(target: "warden::plugin", plugin, stderr = %printed.trim_end(), "plugin wrote to stderr");
     }

@@ -352,6 +352,13 @@ impl Runtime {
     pub fn engine(&self) -> &Engine {
         &self.inner.engine
     }
+
+    /// The key-value store given with [`RuntimeBuilder::key_value`], if
+    /// any: the one plugins of this runtime reach, e.g. for a host's admin
+    /// view of their data.
+    pub fn key_value(&self) -> Option<&KeyValueStore> {
+        self.inner.settings.key_value.as_ref()
+    }
 }
 
 impl std::fmt::Debug for Runtime {

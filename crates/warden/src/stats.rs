@@ -1,14 +1,18 @@
-//! Per-plugin call statistics: counters, errors by kind, a latency
-//! histogram, fuel, peak memory and the last error.
+//! Per-plugin call statistics: counters, errors by kind, latency and fuel
+//! histograms, memory (peak and in use now) and the recent errors with
+//! what the plugin wrote to stderr for each.
 //!
-//! Recording is lock-free (relaxed atomics) except for the last error, which
-//! only failing calls touch. The per-call counters are sharded by CPU, each
+//! Recording is lock-free (relaxed atomics) except for the recent errors,
+//! which only failing calls touch. Memory use is bounded: the histograms
+//! have a fixed number of buckets, and at most [`RECENT_ERRORS`] errors are
+//! kept, each message and stderr cut to [`ERROR_TEXT_BYTES`]. The per-call counters are sharded by CPU, each
 //! shard on its own cache lines, so that calls on different cores do not
 //! contend for one counter; a snapshot sums the shards. Stats live as long as the plugin's name in a
 //! [`PluginManager`](crate::PluginManager): a reload keeps counting.
 
-use std::sync::Mutex;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use crate::error::{Error, ErrorKind};
@@ -20,7 +24,15 @@ const SUB: usize = 1 << SUB_BITS;
 const MAX_EXP: usize = 40;
 const BUCKETS: usize = (MAX_EXP - SUB_BITS as usize + 2) * SUB;
 
-/// A log-linear histogram of nanoseconds.
+/// Errors kept per plugin ([`StatsSnapshot::recent_errors`]).
+pub const RECENT_ERRORS: usize = 10;
+
+/// Longest message and stderr text kept per recorded error, in bytes; a
+/// longer text keeps its end (where a panic message is) and says how much
+/// was cut.
+pub const ERROR_TEXT_BYTES: usize = 4096;
+
+/// A log-linear histogram of nanoseconds (or of fuel units).
 struct Histogram {
     buckets: Box<[AtomicU64]>,
 }
@@ -84,10 +96,16 @@ impl Histogram {
         out
     }
 
-    /// Upper bounds of the buckets of `counts` holding the given quantiles (0..=1).
+    /// Upper bounds of the buckets of `counts` holding the given quantiles
+    /// (0..=1), as durations.
     fn quantiles<const N: usize>(counts: &[u64], qs: [f64; N]) -> [Duration; N] {
+        Self::quantile_values(counts, qs).map(Duration::from_nanos)
+    }
+
+    /// Upper bounds of the buckets of `counts` holding the given quantiles (0..=1).
+    fn quantile_values<const N: usize>(counts: &[u64], qs: [f64; N]) -> [u64; N] {
         let total: u64 = counts.iter().sum();
-        let mut out = [Duration::ZERO; N];
+        let mut out = [0; N];
         if total == 0 {
             return out;
         }
@@ -97,7 +115,7 @@ impl Histogram {
             for (i, c) in counts.iter().enumerate() {
                 seen += c;
                 if seen >= rank {
-                    *slot = Duration::from_nanos(Self::upper(i));
+                    *slot = Self::upper(i);
                     break;
                 }
             }
@@ -139,6 +157,8 @@ struct Shard {
     latency_sum: AtomicU64,
     fuel: AtomicU64,
     latency: Histogram,
+    /// Fuel per call, of calls with fuel metering on.
+    fuel_per_call: Histogram,
 }
 
 impl Shard {
@@ -148,6 +168,7 @@ impl Shard {
             latency_sum: AtomicU64::new(0),
             fuel: AtomicU64::new(0),
             latency: Histogram::new(),
+            fuel_per_call: Histogram::new(),
         }
     }
 }
@@ -157,11 +178,14 @@ pub(crate) struct Stats {
     shards: [Shard; SHARDS],
     errors: [AtomicU64; ErrorKind::ALL.len()],
     peak_memory: AtomicU64,
+    /// Linear memory of the live instances, in bytes (see [`MemoryInUse`]).
+    memory_in_use: AtomicU64,
     reloads: AtomicU64,
     reload_failures: AtomicU64,
     messages_dropped: AtomicU64,
     instances_retired: AtomicU64,
-    last_error: Mutex<Option<LastError>>,
+    /// The last [`RECENT_ERRORS`] errors, oldest first.
+    recent_errors: Mutex<VecDeque<LastError>>,
 }
 
 impl Default for Stats {
@@ -170,18 +194,21 @@ impl Default for Stats {
             shards: std::array::from_fn(|_| Shard::new()),
             errors: std::array::from_fn(|_| AtomicU64::new(0)),
             peak_memory: AtomicU64::new(0),
+            memory_in_use: AtomicU64::new(0),
             reloads: AtomicU64::new(0),
             reload_failures: AtomicU64::new(0),
             messages_dropped: AtomicU64::new(0),
             instances_retired: AtomicU64::new(0),
-            last_error: Mutex::new(None),
+            recent_errors: Mutex::new(VecDeque::with_capacity(RECENT_ERRORS)),
         }
     }
 }
 
 impl Stats {
-    /// Records one finished call.
-    pub(crate) fn call(&self, elapsed: Duration, fuel: u64, error: Option<&Error>) {
+    /// Records one finished call: `fuel` is what it burnt (0 without
+    /// metering), `stderr` what the plugin wrote to stderr during it (kept
+    /// with the error, if the call failed).
+    pub(crate) fn call(&self, elapsed: Duration, fuel: u64, error: Option<&Error>, stderr: &str) {
         let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         let shard = &self.shards[crate::instance::current_cpu() % SHARDS];
         shard.calls.fetch_add(1, Relaxed);
@@ -189,19 +216,33 @@ impl Stats {
         shard.latency.record(ns);
         if fuel > 0 {
             shard.fuel.fetch_add(fuel, Relaxed);
+            shard.fuel_per_call.record(fuel);
         }
         if let Some(e) = error {
-            self.error(e);
+            self.record_error(e, stderr);
         }
     }
 
     /// Records an error outside a call (a failed load or reload).
     pub(crate) fn error(&self, e: &Error) {
+        self.record_error(e, "");
+    }
+
+    fn record_error(&self, e: &Error, stderr: &str) {
         let kind = e.kind();
         let i = ErrorKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
         self.errors[i].fetch_add(1, Relaxed);
-        let last = LastError { at: SystemTime::now(), kind, message: e.to_string() };
-        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(last);
+        let last = LastError {
+            at: SystemTime::now(),
+            kind,
+            message: tail(&e.to_string(), ERROR_TEXT_BYTES),
+            stderr: tail(stderr.trim_start_matches(['\n', '\r']).trim_end(), ERROR_TEXT_BYTES),
+        };
+        let mut recent = self.recent_errors.lock().unwrap_or_else(|p| p.into_inner());
+        if recent.len() == RECENT_ERRORS {
+            recent.pop_front();
+        }
+        recent.push_back(last);
     }
 
     /// Records a call refused before it reached the plugin (disabled,
@@ -212,11 +253,11 @@ impl Stats {
         self.errors[i].fetch_add(1, Relaxed);
     }
 
-    /// Notes a linear memory reaching `bytes`.
     pub(crate) fn instance_retired(&self) {
         self.instances_retired.fetch_add(1, Relaxed);
     }
 
+    /// Notes a linear memory reaching `bytes`.
     pub(crate) fn memory(&self, bytes: u64) {
         self.peak_memory.fetch_max(bytes, Relaxed);
     }
@@ -229,8 +270,9 @@ impl Stats {
         if ok { &self.reloads } else { &self.reload_failures }.fetch_add(1, Relaxed);
     }
 
-    /// A consistent-enough copy for reporting (each counter read once).
-    pub(crate) fn snapshot(&self, instances: u32) -> StatsSnapshot {
+    /// A consistent-enough copy for reporting (each counter read once),
+    /// with the plugin's `live` instances, `idle` of them.
+    pub(crate) fn snapshot(&self, live: u32, idle: u32) -> StatsSnapshot {
         let errors: Vec<(ErrorKind, u64)> = ErrorKind::ALL
             .iter()
             .zip(&self.errors)
@@ -242,6 +284,15 @@ impl Stats {
         self.shards.iter().for_each(|s| s.latency.add_to(&mut counts));
         let sum = |counter: fn(&Shard) -> &AtomicU64| self.shards.iter().map(|s| counter(s).load(Relaxed)).sum();
         let [p50, p90, p99, max] = Histogram::quantiles(&counts, [0.5, 0.9, 0.99, 1.0]);
+        let mut fuel_counts = vec![0; BUCKETS];
+        self.shards.iter().for_each(|s| s.fuel_per_call.add_to(&mut fuel_counts));
+        let metered: u64 = fuel_counts.iter().sum();
+        let fuel_per_call = (metered > 0).then(|| {
+            let [p50, p90, p99, max] = Histogram::quantile_values(&fuel_counts, [0.5, 0.9, 0.99, 1.0]);
+            FuelPerCall { calls: metered, p50, p90, p99, max }
+        });
+        let recent: Vec<LastError> =
+            self.recent_errors.lock().unwrap_or_else(|p| p.into_inner()).iter().rev().cloned().collect();
         StatsSnapshot {
             calls: sum(|s| &s.calls),
             errors_total: errors.iter().map(|(_, n)| n).sum(),
@@ -257,15 +308,60 @@ impl Stats {
                 buckets: Histogram::cumulative(&counts, LATENCY_BUCKETS),
             },
             fuel_consumed: sum(|s| &s.fuel),
+            fuel_per_call,
             peak_memory_bytes: self.peak_memory.load(Relaxed),
-            instances,
+            memory_in_use_bytes: self.memory_in_use.load(Relaxed),
+            instances: live,
+            idle_instances: idle.min(live),
             reloads: self.reloads.load(Relaxed),
             reload_failures: self.reload_failures.load(Relaxed),
             messages_dropped: self.messages_dropped.load(Relaxed),
             instances_retired: self.instances_retired.load(Relaxed),
-            last_error: self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            last_error: recent.first().cloned(),
+            recent_errors: recent,
         }
     }
+}
+
+/// The linear memory one instance holds, counted in its plugin's memory in
+/// use ([`StatsSnapshot::memory_in_use_bytes`]) until the instance (its
+/// store) is dropped.
+pub(crate) struct MemoryInUse {
+    stats: Arc<Stats>,
+    bytes: u64,
+}
+
+impl MemoryInUse {
+    pub(crate) fn new(stats: Arc<Stats>) -> MemoryInUse {
+        MemoryInUse { stats, bytes: 0 }
+    }
+
+    /// A memory of the instance grew from `current` to `desired` bytes (a
+    /// new memory grows from 0).
+    pub(crate) fn grew(&mut self, current: u64, desired: u64) {
+        let added = desired.saturating_sub(current);
+        self.bytes += added;
+        self.stats.memory_in_use.fetch_add(added, Relaxed);
+    }
+}
+
+impl Drop for MemoryInUse {
+    fn drop(&mut self) {
+        self.stats.memory_in_use.fetch_sub(self.bytes, Relaxed);
+    }
+}
+
+/// The last `max` bytes of `text` (cut at a character boundary), after a
+/// note of how many bytes were cut.
+fn tail(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut start = text.len() - max;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("[{start} bytes cut]\n{}", &text[start..])
 }
 
 /// A plugin's statistics at one moment. Counters cover every version of the
@@ -287,10 +383,19 @@ pub struct StatsSnapshot {
     pub latency: Latency,
     /// Fuel burnt by all calls (0 without fuel metering).
     pub fuel_consumed: u64,
+    /// Fuel per call quantiles; `None` until a call ran with fuel metering.
+    pub fuel_per_call: Option<FuelPerCall>,
     /// Largest linear memory any instance reached, in bytes.
     pub peak_memory_bytes: u64,
+    /// Linear memory held now by the plugin's live instances (idle ones
+    /// included, and those of an old version still finishing its calls
+    /// after a reload), in bytes.
+    pub memory_in_use_bytes: u64,
     /// Instances alive now (idle or in a call).
     pub instances: u32,
+    /// Of [`instances`](Self::instances), those idle in the pool now; the
+    /// others are in a call (or starting).
+    pub idle_instances: u32,
     /// Successful reloads.
     pub reloads: u64,
     /// Reloads that failed and left the previous version serving.
@@ -304,6 +409,25 @@ pub struct StatsSnapshot {
     pub instances_retired: u64,
     /// The most recent error.
     pub last_error: Option<LastError>,
+    /// The most recent errors, newest first; at most [`RECENT_ERRORS`].
+    pub recent_errors: Vec<LastError>,
+}
+
+/// Fuel burnt per call, over the calls that ran with fuel metering. Values
+/// are the upper ends of 12%-wide buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FuelPerCall {
+    /// Metered calls counted.
+    pub calls: u64,
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// Most fuel one call burnt.
+    pub max: u64,
 }
 
 /// Call latency: quantiles, and a histogram that sums across hosts.
@@ -327,7 +451,7 @@ pub struct Latency {
     pub buckets: [u64; LATENCY_BUCKETS.len()],
 }
 
-/// The most recent error of a plugin.
+/// An error of a plugin, as its stats keep it.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LastError {
@@ -335,8 +459,12 @@ pub struct LastError {
     pub at: SystemTime,
     /// Its kind.
     pub kind: ErrorKind,
-    /// Its message.
+    /// Its message (the last [`ERROR_TEXT_BYTES`] of it).
     pub message: String,
+    /// What the plugin wrote to stderr during the failed call (the last
+    /// [`ERROR_TEXT_BYTES`] of it, trailing whitespace removed); empty if
+    /// nothing, or if the error happened outside a call (a failed load).
+    pub stderr: String,
 }
 
 #[cfg(test)]
@@ -392,9 +520,9 @@ mod tests {
         assert!(a == 2 || a == 3, "{a}");
         assert_eq!((b, c, d, e), (6, 6, 7, 8));
         let s = Stats::default();
-        s.call(Duration::from_millis(2), 0, None);
-        s.call(Duration::from_millis(3), 0, None);
-        let latency = s.snapshot(0).latency;
+        s.call(Duration::from_millis(2), 0, None, "");
+        s.call(Duration::from_millis(3), 0, None, "");
+        let latency = s.snapshot(0, 0).latency;
         assert_eq!(latency.sum, Duration::from_millis(5));
         assert_eq!(latency.buckets[LATENCY_BUCKETS.len() - 1], 2);
         assert_eq!(latency.buckets[0], 0);
@@ -402,16 +530,18 @@ mod tests {
 
     #[test]
     fn calls_on_every_cpu_add_up() {
-        let s = std::sync::Arc::new(Stats::default());
+        let s = Arc::new(Stats::default());
         let threads: Vec<_> = (0..4)
             .map(|_| {
                 let s = s.clone();
-                std::thread::spawn(move || (0..1000).for_each(|_| s.call(Duration::from_micros(10), 2, None)))
+                std::thread::spawn(move || (0..1000).for_each(|_| s.call(Duration::from_micros(10), 2, None, "")))
             })
             .collect();
         threads.into_iter().for_each(|t| t.join().unwrap());
-        let snap = s.snapshot(0);
+        let snap = s.snapshot(0, 0);
         assert_eq!((snap.calls, snap.fuel_consumed, snap.latency.sum), (4000, 8000, Duration::from_millis(40)));
+        let fuel = snap.fuel_per_call.unwrap();
+        assert_eq!((fuel.calls, fuel.p50, fuel.max), (4000, 2, 2));
         assert_eq!(snap.latency.buckets[0], 4000);
     }
 
@@ -424,15 +554,53 @@ mod tests {
             timeout: Duration::from_secs(1),
             by_caller: false,
         };
-        s.call(Duration::from_micros(2), 10, None);
-        s.call(Duration::from_micros(3), 5, Some(&timeout));
-        s.call(Duration::from_micros(3), 0, Some(&Error::Runtime("x".into())));
+        s.call(Duration::from_micros(2), 10, None, "");
+        s.call(Duration::from_micros(3), 5, Some(&timeout), "thinking...\n");
+        s.call(Duration::from_micros(3), 0, Some(&Error::Runtime("x".into())), "");
         s.memory(1 << 20);
         s.memory(4096);
-        let snap = s.snapshot(2);
+        let snap = s.snapshot(2, 1);
         assert_eq!((snap.calls, snap.errors_total, snap.traps, snap.timeouts), (3, 2, 1, 1));
         assert_eq!(snap.errors, vec![(ErrorKind::Timeout, 1), (ErrorKind::Runtime, 1)]);
-        assert_eq!((snap.fuel_consumed, snap.peak_memory_bytes, snap.instances), (15, 1 << 20, 2));
+        assert_eq!((snap.fuel_consumed, snap.peak_memory_bytes), (15, 1 << 20));
+        assert_eq!((snap.instances, snap.idle_instances), (2, 1));
         assert_eq!(snap.last_error.map(|e| e.kind), Some(ErrorKind::Runtime));
+        let kinds: Vec<_> = snap.recent_errors.iter().map(|e| (e.kind, e.stderr.as_str())).collect();
+        assert_eq!(kinds, [(ErrorKind::Runtime, ""), (ErrorKind::Timeout, "thinking...")], "newest first");
+        let fuel = snap.fuel_per_call.unwrap();
+        assert_eq!(fuel.calls, 2);
+        assert!((5..=6).contains(&fuel.p50) && (10..=11).contains(&fuel.max), "{fuel:?}");
+    }
+
+    #[test]
+    fn recent_errors_are_bounded_and_keep_the_end_of_long_texts() {
+        let s = Stats::default();
+        let long = format!("{}panicked at src/lib.rs: boom", "é".repeat(ERROR_TEXT_BYTES));
+        for i in 0..RECENT_ERRORS + 5 {
+            s.call(Duration::from_micros(1), 0, Some(&Error::Runtime(format!("error {i}"))), &long);
+        }
+        let snap = s.snapshot(0, 0);
+        assert_eq!(snap.recent_errors.len(), RECENT_ERRORS);
+        assert_eq!(snap.recent_errors[0].message, format!("error {}", RECENT_ERRORS + 4));
+        assert_eq!(snap.recent_errors[RECENT_ERRORS - 1].message, "error 5");
+        let stderr = &snap.recent_errors[0].stderr;
+        assert!(stderr.starts_with('[') && stderr.ends_with("panicked at src/lib.rs: boom"), "{stderr}");
+        assert!(stderr.len() <= ERROR_TEXT_BYTES + 32, "{}", stderr.len());
+        assert!(s.snapshot(0, 0).fuel_per_call.is_none(), "no metered call");
+    }
+
+    #[test]
+    fn memory_in_use_follows_live_instances() {
+        let s = Arc::new(Stats::default());
+        let mut a = MemoryInUse::new(s.clone());
+        a.grew(0, 1 << 16);
+        a.grew(1 << 16, 3 << 16);
+        let mut b = MemoryInUse::new(s.clone());
+        b.grew(0, 1 << 16);
+        assert_eq!(s.snapshot(2, 0).memory_in_use_bytes, 4 << 16);
+        drop(a);
+        assert_eq!(s.snapshot(1, 0).memory_in_use_bytes, 1 << 16);
+        drop(b);
+        assert_eq!(s.snapshot(0, 0).memory_in_use_bytes, 0);
     }
 }

@@ -484,4 +484,59 @@ mod tests {
         let err = e.enrich_request(&json(r#"{"user_id":42}"#, "14"), &mut Memory::failing("unavailable")).unwrap_err();
         assert_eq!(err.code, "unavailable");
     }
+
+    /// The plugin as the host runs it (`init`, then `on_request` through the
+    /// host's store), natively against the PDK's mock host.
+    #[test]
+    fn init_seeds_the_host_store_and_the_hook_reads_it() {
+        use warden_pdk::testing::MockHost;
+
+        let host = MockHost::new()
+            .config("add.source", "warden-gateway")
+            .config("lookup", "user:{user_id}")
+            .config("seed.user:42", r#"{"tier":"gold"}"#)
+            .config("seed.user:7", r#"{"tier":"new"}"#)
+            .kv_entry("user:7", r#"{"tier":"kept"}"#);
+        let mut plugin = Enricher::init(&Config::from_host()).unwrap();
+        assert_eq!(host.kv_get("user:42").as_deref(), Some(&br#"{"tier":"gold"}"#[..]));
+        assert_eq!(host.kv_get("user:7").as_deref(), Some(&br#"{"tier":"kept"}"#[..]), "seeds never overwrite");
+
+        for (user, tier) in [("42", "gold"), ("7", "kept")] {
+            let req = Request::new("POST", "/orders")
+                .with_header("content-type", "application/json")
+                .with_body(format!(r#"{{"user_id":{user}}}"#));
+            assert_eq!(plugin.on_request(&CallContext::new("req-1"), &req).unwrap(), RequestAction::Continue);
+            let body: Value = serde_json::from_slice(&req.body().unwrap()).unwrap();
+            assert_eq!(
+                body,
+                json!({"user_id": user.parse::<u32>().unwrap(), "profile": {"tier": tier}, "source": "warden-gateway"})
+            );
+        }
+    }
+
+    #[test]
+    fn init_on_a_host_without_the_store() {
+        use warden_pdk::testing::MockHost;
+
+        // Not granted (`key-value = true` missing): seeding fails init.
+        let _host = MockHost::new().config("seed.user:42", "{}");
+        let err = Enricher::init(&Config::from_host()).err().unwrap();
+        assert_eq!(err.code, "capability-denied");
+        assert!(err.message.starts_with("seeding key `user:42`"), "{}", err.message);
+
+        // Store down: seeding is skipped with a warning, and lookups fail the hook.
+        let host = MockHost::new()
+            .config("seed.user:42", "{}")
+            .config("lookup", "user:{user_id}")
+            .kv_error(PluginError::new("unavailable", "the store is down"));
+        let mut plugin = Enricher::init(&Config::from_host()).unwrap();
+        let logs = host.logs();
+        assert_eq!(logs.len(), 1);
+        assert_eq!(logs[0].level, warden_pdk::log::Level::Warn);
+        assert_eq!(logs[0].message, "not seeding key `user:42` (unavailable): the store is down");
+        let req = Request::new("POST", "/orders")
+            .with_header("content-type", "application/json")
+            .with_body(r#"{"user_id":42}"#);
+        assert_eq!(plugin.on_request(&CallContext::new("req-1"), &req).unwrap_err().code, "unavailable");
+    }
 }

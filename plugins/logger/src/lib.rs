@@ -86,4 +86,24 @@ mod tests {
         let bad: Config = [("level", "loud")].into_iter().collect();
         assert_eq!(Logger::init(&bad).err().unwrap().code, "bad-config");
     }
+
+    /// Both hooks natively, their log records read back from the PDK's mock host.
+    #[test]
+    fn hooks_log_at_the_configured_level() {
+        use warden_pdk::testing::{LogRecord, MockHost};
+
+        let host = MockHost::new().config("level", "warn");
+        let mut logger = Logger::init(&Config::from_host()).unwrap();
+        let (ctx, req) = (CallContext::new("req-1"), Request::new("GET", "/hello?x=1"));
+        assert_eq!(logger.on_request(&ctx, &req).unwrap(), RequestAction::Continue);
+        let resp = Response::new(404, "");
+        assert_eq!(logger.on_response(&ctx, &req, &resp).unwrap(), ResponseAction::Continue);
+        assert_eq!(
+            host.logs(),
+            [
+                LogRecord { level: Level::Warn, message: "GET /hello?x=1".into() },
+                LogRecord { level: Level::Warn, message: "GET /hello?x=1 -> 404".into() },
+            ]
+        );
+    }
 }

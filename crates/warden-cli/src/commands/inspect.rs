@@ -56,6 +56,10 @@ fn report(plugin: &Plugin) -> serde_json::Value {
             "network": p.network.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
             "modify-request": p.modify_request,
             "modify-response": p.modify_response,
+            "key-value": p.key_value,
+            "publish": p.publish.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+            "subscribe": p.subscribe.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+            "host": serde_json::to_value(&p.host).unwrap_or_default(),
         },
         "limits": {
             "memory": l.memory_bytes,
@@ -66,6 +70,9 @@ fn report(plugin: &Plugin) -> serde_json::Value {
             "max-wait-ms": l.max_wait.as_millis() as u64,
             "max-output": l.max_output_bytes,
             "instance-policy": l.instance_policy.as_str(),
+            "key-value-quota": l.key_value_quota_bytes,
+            "max-outbound-requests": l.max_outbound_requests,
+            "max-outbound-response": l.max_outbound_response_bytes,
         },
     })
 }
@@ -112,6 +119,12 @@ fn print_text(r: &serde_json::Value) {
     println!("  network:         {}", list(&p["network"]));
     println!("  modify-request:  {}", p["modify-request"]);
     println!("  modify-response: {}", p["modify-response"]);
+    println!("  key-value:       {}", p["key-value"]);
+    println!("  publish:         {}", list(&p["publish"]));
+    println!("  subscribe:       {}", list(&p["subscribe"]));
+    for (key, value) in p["host"].as_object().into_iter().flatten() {
+        println!("  {:<16} {value}", format!("{key}:"));
+    }
     let l = &r["limits"];
     println!("limits:");
     println!("  memory:          {} bytes", l["memory"]);
@@ -122,4 +135,7 @@ fn print_text(r: &serde_json::Value) {
     println!("  max-wait:        {} ms", l["max-wait-ms"]);
     println!("  max-output:      {} bytes", l["max-output"]);
     println!("  instance-policy: {}", l["instance-policy"].as_str().unwrap_or_default());
+    println!("  key-value-quota: {} bytes", l["key-value-quota"]);
+    println!("  max-outbound-requests: {}", l["max-outbound-requests"]);
+    println!("  max-outbound-response: {} bytes", l["max-outbound-response"]);
 }

@@ -1,8 +1,12 @@
 //! One module per subcommand.
 
 pub mod build;
+pub mod dev;
 pub mod inspect;
+pub mod kv;
+pub mod new;
 pub mod plugins;
 pub mod run;
 pub mod serve;
+pub mod test;
 pub mod validate;

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::de::DeserializeOwned;
 use serde_json::json;
-use warden::{CallContext, Hook};
+use warden::{CallContext, Hook, Manifest};
 
+use crate::commands::kv::StoreArgs;
 use crate::{Cli, json};
 
 /// Call one hook of a plugin with JSON input and print its result as JSON.
@@ -19,6 +20,10 @@ use crate::{Cli, json};
 /// on-rule-match `{"rule":"name","request":{...},"details":[["k","v"]]}`;
 /// handle takes `--action` and `--payload FILE`; on-message takes `--topic`
 /// and `--payload FILE`; health takes nothing.
+///
+/// A plugin with `[permissions] key-value = true` gets its namespace in a
+/// key-value store, with its `[limits] key-value-quota`, as in the gateway:
+/// by default `kv.redb` in the data folder, which `warden kv` reads too.
 #[derive(clap::Args)]
 pub struct Args {
     /// Plugin folder (with plugin.toml).
@@ -41,6 +46,8 @@ pub struct Args {
     /// Request id passed in the call context.
     #[arg(long, default_value = "cli-1")]
     request_id: String,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
@@ -62,7 +69,20 @@ fn input<T: DeserializeOwned>(args: &Args) -> Result<T> {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result<()> {
-    let runtime = cli.runtime()?;
+    // The store is opened only for a plugin that may use it: a redb file is
+    // open in one process at a time, and others need no data folder.
+    let store = if Manifest::from_dir(&args.plugin)?.permissions.key_value {
+        let store = args.store.open()?;
+        tracing::debug!(store = %store.shown, "key-value store");
+        Some(store.store)
+    } else {
+        None
+    };
+    let mut builder = cli.runtime_builder();
+    if let Some(store) = &store {
+        builder = builder.key_value(store.clone());
+    }
+    let runtime = builder.build()?;
     let plugin = runtime.load(&args.plugin)?;
     let ctx = CallContext::new(args.request_id.clone());
     let output = match args.hook {
@@ -111,6 +131,10 @@ pub fn run(cli: &Cli, args: &Args) -> Result<()> {
         ),
     };
     plugin.shutdown();
+    if let Some(store) = &store {
+        // What the plugin wrote is on disk before the process exits.
+        store.flush().map_err(crate::commands::kv::KvError::from)?;
+    }
     println!("{}", serde_json::to_string_pretty(&output)?);
     Ok(())
 }

@@ -71,7 +71,7 @@ pub fn run(config: GatewayConfig) -> Result<Stopped> {
 
 /// One line per route, and the curl to try for the first with `example-body`
 /// or else the first route.
-fn banner_lines(config: &GatewayConfig) -> Vec<String> {
+pub(crate) fn banner_lines(config: &GatewayConfig) -> Vec<String> {
     config
         .routes
         .iter()
@@ -86,7 +86,7 @@ fn banner_lines(config: &GatewayConfig) -> Vec<String> {
         .collect()
 }
 
-fn print_banner(running: &Running, routes: &[String], data_dir: &std::path::Path) {
+pub(crate) fn print_banner(running: &Running, routes: &[String], data_dir: &std::path::Path) {
     let url = format!("http://{}", running.addr());
     println!("warden gateway listening on {url}");
     for line in routes {
@@ -115,7 +115,7 @@ fn print_banner(running: &Running, routes: &[String], data_dir: &std::path::Path
 /// Waits for SIGTERM or SIGINT (Ctrl-C). SIGHUP reloads every plugin from
 /// its folder, as `POST /plugins/reload` does, in the background: a stop
 /// signal during a reload is not delayed by it.
-async fn wait_for_stop(running: &Running) {
+pub(crate) async fn wait_for_stop(running: &Running) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -20,7 +20,7 @@ use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use super::address::AddressPolicy;
-use super::config::OutboundHttp;
+use super::config::{OutboundHttp, SimulatedNetwork};
 
 type Connector = HttpsConnector<HttpConnector<Resolver>>;
 
@@ -33,6 +33,8 @@ pub(crate) struct Client {
     pub(crate) policy: Arc<AddressPolicy>,
     pub(crate) max_redirects: u32,
     pub(crate) max_request_headers: usize,
+    /// Answers in place of the network, if the operator set one.
+    simulated: Option<SimulatedNetwork>,
 }
 
 /// A response as far as the fetch loop needs it.
@@ -89,6 +91,7 @@ impl Client {
             policy,
             max_redirects: cfg.max_redirects,
             max_request_headers: cfg.max_request_headers,
+            simulated: cfg.simulated.clone(),
         })
     }
 
@@ -102,6 +105,9 @@ impl Client {
         skip_redirect_body: bool,
         deadline: Instant,
     ) -> Result<Exchange, SendError> {
+        if let Some(simulated) = &self.simulated {
+            return simulate(simulated, request, max_body, skip_redirect_body);
+        }
         let hyper = self.hyper.clone();
         let exchange = async move {
             let response = hyper.request(request).await.map_err(request_error)?;
@@ -180,6 +186,44 @@ impl Drop for Client {
 }
 
 /// Trusted roots: Mozilla's (unless turned off) plus the operator's.
+/// [`Client::send`] against a simulated network: the same response checks,
+/// no I/O.
+fn simulate(
+    simulated: &SimulatedNetwork,
+    request: http::Request<Full<Bytes>>,
+    max_body: u64,
+    skip_redirect_body: bool,
+) -> Result<Exchange, SendError> {
+    let (parts, body) = request.into_parts();
+    // A `Full` body is ready at once: one poll collects it.
+    let mut collect = std::pin::pin!(body.collect());
+    let body = match collect.as_mut().poll(&mut Context::from_waker(std::task::Waker::noop())) {
+        Poll::Ready(Ok(collected)) => collected.to_bytes().to_vec(),
+        Poll::Ready(Err(never)) => match never {},
+        Poll::Pending => unreachable!("a Full body is always ready"),
+    };
+    let response = (simulated.0)(&http::Request::from_parts(parts, body))
+        .map_err(|why| SendError::Failed("connect-failed", format!("(simulated network) {why}")))?;
+    let (parts, body) = response.into_parts();
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let location = parts.headers.get(http::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let status = parts.status.as_u16();
+    if skip_redirect_body && super::is_redirect(status) && location.is_some() {
+        return Ok(Exchange { status, headers, location, body: Vec::new() });
+    }
+    if body.len() as u64 > max_body {
+        return Err(SendError::Failed(
+            "response-too-large",
+            format!("the response body is over the {max_body}-byte limit; raise [limits] max-outbound-response"),
+        ));
+    }
+    Ok(Exchange { status, headers, location, body })
+}
+
 fn tls_config(cfg: &OutboundHttp) -> Result<rustls::ClientConfig, String> {
     let mut roots = rustls::RootCertStore::empty();
     if cfg.webpki_roots {

@@ -1,5 +1,7 @@
 //! [`OutboundHttp`]: the operator's settings for the outbound HTTP capability.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::address::AddressRange;
@@ -37,6 +39,23 @@ pub struct OutboundHttp {
     pub(crate) pool_idle_timeout: Duration,
     pub(crate) pool_max_idle_per_host: usize,
     pub(crate) max_request_headers: usize,
+    pub(crate) simulated: Option<SimulatedNetwork>,
+}
+
+/// Answers plugins' outbound requests in place of the network: set with
+/// [`OutboundHttp::simulate`].
+#[derive(Clone)]
+pub(crate) struct SimulatedNetwork(pub(crate) Arc<Answer>);
+
+/// A simulated network's answer to one request: a response, or the reason
+/// the connection failed (the plugin sees code `connect-failed`).
+pub(crate) type Answer =
+    dyn Fn(&http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, String> + Send + Sync + 'static;
+
+impl fmt::Debug for SimulatedNetwork {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SimulatedNetwork")
+    }
 }
 
 impl Default for OutboundHttp {
@@ -50,6 +69,7 @@ impl Default for OutboundHttp {
             pool_idle_timeout: Duration::from_secs(30),
             pool_max_idle_per_host: 8,
             max_request_headers: 100,
+            simulated: None,
         }
     }
 }
@@ -134,6 +154,34 @@ impl OutboundHttp {
     /// turns connection reuse off).
     pub fn pool_max_idle_per_host(mut self, n: usize) -> Self {
         self.pool_max_idle_per_host = n;
+        self
+    }
+
+    /// Answers every outbound request with `answer` instead of the network,
+    /// for tests of plugins (`warden test` uses it). Everything else stays
+    /// as with a network: the manifest's `[permissions] network`, the
+    /// address policy for IP-literal hosts, the per-call request budget,
+    /// redirects (an answer with a `Location` is followed and re-checked)
+    /// and the response size limit. An `Err` reaches the plugin as a
+    /// failed connection (code `connect-failed`) with that message.
+    ///
+    /// ```
+    /// use warden::{OutboundHttp, Runtime, http};
+    ///
+    /// # fn main() -> Result<(), warden::Error> {
+    /// let outbound = OutboundHttp::new().simulate(|request| match request.uri().path() {
+    ///     "/users/1" => Ok(http::Response::new(br#"{"name":"Ada"}"#.to_vec())),
+    ///     _ => Err("no such user in this test".to_owned()),
+    /// });
+    /// let runtime = Runtime::builder().outbound_http(outbound).build()?;
+    /// # drop(runtime);
+    /// # Ok(()) }
+    /// ```
+    pub fn simulate<F>(mut self, answer: F) -> Self
+    where
+        F: Fn(&http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, String> + Send + Sync + 'static,
+    {
+        self.simulated = Some(SimulatedNetwork(Arc::new(answer)));
         self
     }
 }

@@ -62,28 +62,46 @@ pub fn run(cli: &Cli, args: &Args) -> Result<()> {
         }
     }
     for dir in &args.plugins {
-        let project = Project::open(dir, &args.profile)?;
+        build_dir(dir, &args.profile, &runtimes, &mut std::io::stdout())?;
+    }
+    Ok(())
+}
+
+/// Builds the plugin in `dir`, reports what it built to `log`, and
+/// compiles the component into each runtime's cache.
+pub(crate) fn build_dir(
+    dir: &Path,
+    profile: &str,
+    runtimes: &[warden::Runtime],
+    log: &mut dyn std::io::Write,
+) -> Result<()> {
+    let project = Project::open(dir, profile)?;
+    let started = Instant::now();
+    match project.language {
+        Language::Rust => rust::build(&project)?,
+        Language::JavaScript => js::build(&project)?,
+        Language::Python => python::build(&project)?,
+        _ => c::build(&project)?,
+    }
+    let size = std::fs::metadata(project.out()).map(|m| m.len()).unwrap_or(0);
+    writeln!(
+        log,
+        "built {} ({}) -> {} ({} KiB, {:.1}s)",
+        project.manifest.name,
+        project.language,
+        project.out().display(),
+        size.div_ceil(1024),
+        started.elapsed().as_secs_f64()
+    )?;
+    for runtime in runtimes {
         let started = Instant::now();
-        match project.language {
-            Language::Rust => rust::build(&project)?,
-            Language::JavaScript => js::build(&project)?,
-            Language::Python => python::build(&project)?,
-            _ => c::build(&project)?,
-        }
-        let size = std::fs::metadata(project.out()).map(|m| m.len()).unwrap_or(0);
-        println!(
-            "built {} ({}) -> {} ({} KiB, {:.1}s)",
-            project.manifest.name,
-            project.language,
-            project.out().display(),
-            size.div_ceil(1024),
-            started.elapsed().as_secs_f64()
-        );
-        for runtime in &runtimes {
-            let started = Instant::now();
-            if !runtime.precompile(&project.manifest)? {
-                println!("compiled {} into the cache ({:.1}s)", project.manifest.name, started.elapsed().as_secs_f64());
-            }
+        if !runtime.precompile(&project.manifest)? {
+            writeln!(
+                log,
+                "compiled {} into the cache ({:.1}s)",
+                project.manifest.name,
+                started.elapsed().as_secs_f64()
+            )?;
         }
     }
     Ok(())

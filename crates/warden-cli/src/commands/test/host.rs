@@ -1,0 +1,171 @@
+//! The simulated host of `warden test`: the real runtime, with a key-value
+//! store in a temporary folder, outbound HTTP answered by the case's stubs
+//! (through [`warden::OutboundHttp::simulate`], so the manifest's network
+//! grant still applies), and the plugin's log records captured.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use anyhow::{Context, Result};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use warden::{KeyValueStore, OutboundHttp, Runtime, http};
+
+use super::case::Stub;
+use crate::Cli;
+
+/// Most log lines kept per case; later ones are counted, not kept.
+const MAX_LOG_LINES: usize = 1000;
+/// Most keys read back from the store after a case.
+const MAX_KEYS: u32 = 10_000;
+
+/// The runtime and the parts of the host a case sets up and reads back.
+pub struct Host {
+    pub runtime: Runtime,
+    store: KeyValueStore,
+    network: Arc<Mutex<Network>>,
+    _dir: tempfile::TempDir,
+}
+
+/// The current case's stubs and the requests the plugin made.
+#[derive(Default)]
+struct Network {
+    stubs: Vec<Stub>,
+    fetched: Vec<String>,
+}
+
+impl Host {
+    pub fn new(cli: &Cli) -> Result<Host> {
+        let dir = tempfile::tempdir().context("cannot create a temporary folder for the test key-value store")?;
+        let store = KeyValueStore::open(dir.path().join("kv.redb"))?;
+        let network = Arc::new(Mutex::new(Network::default()));
+        let answer = {
+            let network = network.clone();
+            move |request: &http::Request<Vec<u8>>| answer(&network, request)
+        };
+        let runtime = cli
+            .runtime_builder()
+            .key_value(store.clone())
+            .outbound_http(OutboundHttp::new().simulate(answer))
+            .build()?;
+        Ok(Host { runtime, store, network, _dir: dir })
+    }
+
+    /// Empties the plugin's key-value namespace and writes `entries`, sets
+    /// the stubs, forgets earlier requests and log lines.
+    pub fn prepare(&self, namespace: &str, entries: &BTreeMap<String, String>, stubs: &[Stub]) -> Result<()> {
+        for key in self.store.list_keys(namespace, "", MAX_KEYS)? {
+            self.store.delete(namespace, &key)?;
+        }
+        for (key, value) in entries {
+            self.store
+                .set(namespace, key, value.as_bytes(), u64::MAX)
+                .with_context(|| format!("cannot write key-value entry {key:?} before the call"))?;
+        }
+        let mut network = self.network.lock().unwrap_or_else(PoisonError::into_inner);
+        network.stubs = stubs.to_vec();
+        network.fetched.clear();
+        drop(network);
+        take_logs();
+        Ok(())
+    }
+
+    /// The namespace's entries (values as lossy UTF-8).
+    pub fn entries(&self, namespace: &str) -> Result<BTreeMap<String, String>> {
+        let mut entries = BTreeMap::new();
+        for key in self.store.list_keys(namespace, "", MAX_KEYS)? {
+            if let Some(value) = self.store.get(namespace, &key)? {
+                entries.insert(key, String::from_utf8_lossy(&value).into_owned());
+            }
+        }
+        Ok(entries)
+    }
+
+    /// The outbound requests made since [`Host::prepare`], as `METHOD URL`.
+    pub fn fetched(&self) -> Vec<String> {
+        self.network.lock().unwrap_or_else(PoisonError::into_inner).fetched.clone()
+    }
+}
+
+/// The first stub that matches answers; no match is a failed connection
+/// that says which stub to add.
+fn answer(network: &Mutex<Network>, request: &http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, String> {
+    let mut network = network.lock().unwrap_or_else(PoisonError::into_inner);
+    let (method, url) = (request.method().as_str(), request.uri().to_string());
+    network.fetched.push(format!("{method} {url}"));
+    let Some(stub) = network.stubs.iter().find(|s| s.matches(method, &url)) else {
+        return Err(format!("no [[case.http]] stub matches {method} {url}; add one with url = \"{url}\""));
+    };
+    if let Some(why) = &stub.refuse {
+        return Err(why.clone());
+    }
+    let body = match (&stub.body, &stub.json) {
+        (_, Some(json)) => serde_json::to_vec(json).map_err(|e| e.to_string())?,
+        (Some(body), None) => body.clone().into_bytes(),
+        (None, None) => Vec::new(),
+    };
+    let mut response = http::Response::builder().status(stub.status);
+    for (name, value) in &stub.headers {
+        response = response.header(name, value);
+    }
+    response.body(body).map_err(|e| format!("stub for {url} is not a valid response: {e}"))
+}
+
+/// The plugin's log lines, captured by [`Capture`].
+static LOGS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Takes the log lines captured so far.
+pub fn take_logs() -> Vec<String> {
+    std::mem::take(&mut *LOGS.lock().unwrap_or_else(PoisonError::into_inner))
+}
+
+/// Keeps plugin log records (target `warden::plugin`) as `LEVEL message`
+/// for the cases' expectations and failure reports.
+struct Capture;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() != "warden::plugin" {
+            return;
+        }
+        let mut message = String::new();
+        event.record(&mut MessageField(&mut message));
+        let mut logs = LOGS.lock().unwrap_or_else(PoisonError::into_inner);
+        match logs.len() {
+            n if n < MAX_LOG_LINES => logs.push(format!("{} {message}", event.metadata().level())),
+            MAX_LOG_LINES => logs.push(format!("... (more than {MAX_LOG_LINES} log lines; the rest are not kept)")),
+            _ => {}
+        }
+    }
+}
+
+struct MessageField<'a>(&'a mut String);
+
+impl tracing::field::Visit for MessageField<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            use std::fmt::Write as _;
+            let _ = write!(self.0, "{value:?}");
+        }
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "message" {
+            self.0.push_str(value);
+        }
+    }
+}
+
+/// Logging for `warden test`: warnings and the host's own messages on
+/// stderr as usual, plugin records captured instead of printed.
+pub fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG")
+        .unwrap_or_else(|_| format!("{filter},warden::plugin=off").into());
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(ansi).with_target(false);
+    let capture = tracing_subscriber::Layer::with_filter(
+        Capture,
+        tracing_subscriber::filter::Targets::new().with_target("warden::plugin", tracing::Level::TRACE),
+    );
+    tracing_subscriber::registry().with(tracing_subscriber::Layer::with_filter(fmt, filter)).with(capture).init();
+}
