@@ -233,12 +233,18 @@ fn a_leaking_javascript_instance_is_retired_before_a_call_fails() {
     let mut manifest = Manifest::from_dir(Path::new(PLUGINS_DIR).join("header-modifier").join("js")).unwrap();
     manifest.limits = manifest.limits.clone().memory(16 << 20).max_instances(1);
     let plugin = runtime().load_manifest(manifest).unwrap();
-    for i in 0..3500 {
+    // How fast it leaks varies from run to run (its garbage collector):
+    // call until the instance was retired, within a bound well past where
+    // the cap would be reached.
+    for i in 0..20_000 {
         let mut req = Request::new(Method::GET, "/".parse().unwrap());
         req.headers.insert("x-debug", HeaderValue::from_static("1"));
         let action = plugin.on_request(&CallContext::new("1"), &mut req).unwrap_or_else(|e| panic!("call {i}: {e}"));
         assert!(matches!(action, RequestAction::Continue));
         assert!(!req.headers.contains_key("x-debug"));
+        if i % 100 == 0 && plugin.stats().instances_retired > 0 {
+            break;
+        }
     }
     let stats = plugin.stats();
     assert_eq!(stats.errors_total, 0);

@@ -131,11 +131,17 @@ impl MockHost {
         MockHost { _thread: PhantomData }
     }
 
-    /// Adds configuration entry `key = value`, as the manifest's `[config]`
-    /// table would ([`Config::from_host`](crate::Config::from_host) returns
-    /// the entries in the order added).
+    /// Sets configuration entry `key = value`, as the manifest's `[config]`
+    /// table would: one value per key (the last one set wins), and
+    /// [`Config::from_host`](crate::Config::from_host) returns the entries
+    /// sorted by key, as a host passes them.
     pub fn config(self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        with_state(|state| state.config.push((key.into(), value.into())));
+        let (key, value) = (key.into(), value.into());
+        with_state(|state| {
+            state.config.retain(|(k, _)| *k != key);
+            state.config.push((key, value));
+            state.config.sort();
+        });
         self
     }
 

@@ -145,6 +145,9 @@ fn given_gateway(file: &Path, dir: &Path, listen: Option<SocketAddr>) -> Result<
     if let Some(listen) = listen {
         config.server.listen = listen;
     }
+    // `warden dev` reloads after each good build; the gateway's own
+    // watcher would reload the same files a second time.
+    config.server.watch = false;
     let plugins = &config.server.plugins;
     let Some(served) = member_of(plugins, dir) else {
         let name = dir.file_name().unwrap_or_default().to_string_lossy();

@@ -18,7 +18,9 @@ use warden::{KeyValueError, KeyValueStore, Limits, Manifest};
 
 use crate::{Cli, json};
 
-/// Most keys `warden kv list` prints (the store returns at most 1000 per listing).
+/// The most keys one listing of the store returns; `warden kv list`
+/// prints one fewer at most, so that asking for one more tells whether
+/// there are more.
 const MAX_LIST: u32 = 1000;
 
 /// Where the key-value store is: shared by `warden kv` and `warden run`.
@@ -216,8 +218,8 @@ struct ListArgs {
     /// Only keys starting with this.
     #[arg(long, default_value = "")]
     prefix: String,
-    /// Most keys to print (1 to 1000); a note on stderr says when there are more.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=MAX_LIST as i64))]
+    /// Most keys to print (1 to 999); a note on stderr says when there are more.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..MAX_LIST as i64))]
     limit: u32,
     /// Print JSON: {"plugin", "prefix", "keys", "more", "usage"}.
     #[arg(long)]
@@ -351,14 +353,14 @@ pub fn run(_cli: &Cli, args: &Args) -> Result<()> {
 fn list(args: &ListArgs) -> Result<()> {
     let store = args.store.open()?;
     let plugin = store.target(&args.plugin)?.name;
-    // One more than asked (within the store's cap) tells whether there are more.
-    let mut keys =
-        store.store.list_keys(&plugin, &args.prefix, (args.limit + 1).min(MAX_LIST)).map_err(KvError::from)?;
+    // One more than asked (the limit stays under the store's cap) tells
+    // whether there are more.
+    let mut keys = store.store.list_keys(&plugin, &args.prefix, args.limit + 1).map_err(KvError::from)?;
     let usage = store.store.usage(&plugin).map_err(KvError::from)?;
     if usage == 0 {
         return Err(store.no_data(&plugin));
     }
-    let more = keys.len() > args.limit as usize || keys.len() == MAX_LIST as usize;
+    let more = keys.len() > args.limit as usize;
     keys.truncate(args.limit as usize);
     if args.json {
         let out = json!({"plugin": plugin, "prefix": args.prefix, "keys": keys, "more": more, "usage": usage});
@@ -371,8 +373,9 @@ fn list(args: &ListArgs) -> Result<()> {
     }
     if more {
         eprintln!(
-            "note: more keys than the {} shown; narrow with --prefix or raise --limit (at most {MAX_LIST})",
-            keys.len()
+            "note: more keys than the {} shown; narrow with --prefix or raise --limit (at most {})",
+            keys.len(),
+            MAX_LIST - 1
         );
     }
     Ok(())

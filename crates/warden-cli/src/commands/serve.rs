@@ -94,7 +94,7 @@ pub(crate) fn print_banner(running: &Running, routes: &[String], data_dir: &std:
     }
     if let Some(admin) = running.admin_addr() {
         println!(
-            "admin API on http://{admin} (bearer token in {}, or as configured)",
+            "admin API on http://{admin} (bearer token in {}, or as configured); web page: http://{admin}/ui",
             warden_gateway::token_path(data_dir).display()
         );
     }

@@ -112,34 +112,20 @@ impl Client {
         let exchange = async move {
             let response = hyper.request(request).await.map_err(request_error)?;
             let (parts, mut body) = response.into_parts();
-            let status = parts.status.as_u16();
-            let headers = parts
-                .headers
-                .iter()
-                .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-                .collect();
-            let location = parts.headers.get(http::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let (status, headers, location) = head(&parts);
             if skip_redirect_body && super::is_redirect(status) && location.is_some() {
                 return Ok(Exchange { status, headers, location, body: Vec::new() });
             }
-            let too_large = || {
-                SendError::Failed(
-                    "response-too-large",
-                    format!(
-                        "the response body is over the {max_body}-byte limit; raise [limits] max-outbound-response"
-                    ),
-                )
-            };
             let declared = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
             if declared.is_some_and(|n: u64| n > max_body) {
-                return Err(too_large());
+                return Err(too_large(max_body));
             }
             let mut data = Vec::new();
             while let Some(frame) = body.frame().await {
                 let frame = frame.map_err(|e| SendError::Failed("protocol-error", chain(&e)))?;
                 if let Ok(chunk) = frame.into_data() {
                     if (data.len() + chunk.len()) as u64 > max_body {
-                        return Err(too_large());
+                        return Err(too_large(max_body));
                     }
                     data.extend_from_slice(&chunk);
                 }
@@ -185,7 +171,26 @@ impl Drop for Client {
     }
 }
 
-/// Trusted roots: Mozilla's (unless turned off) plus the operator's.
+/// The status, headers (values as lossy UTF-8) and `Location` (if valid
+/// UTF-8) of a response.
+fn head(parts: &http::response::Parts) -> (u16, Vec<(String, String)>, Option<String>) {
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let location = parts.headers.get(http::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    (parts.status.as_u16(), headers, location)
+}
+
+/// A response body over the plugin's limit.
+fn too_large(max_body: u64) -> SendError {
+    SendError::Failed(
+        "response-too-large",
+        format!("the response body is over the {max_body}-byte limit; raise [limits] max-outbound-response"),
+    )
+}
+
 /// [`Client::send`] against a simulated network: the same response checks,
 /// no I/O.
 fn simulate(
@@ -205,25 +210,17 @@ fn simulate(
     let response = (simulated.0)(&http::Request::from_parts(parts, body))
         .map_err(|why| SendError::Failed("connect-failed", format!("(simulated network) {why}")))?;
     let (parts, body) = response.into_parts();
-    let headers = parts
-        .headers
-        .iter()
-        .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-        .collect();
-    let location = parts.headers.get(http::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let status = parts.status.as_u16();
+    let (status, headers, location) = head(&parts);
     if skip_redirect_body && super::is_redirect(status) && location.is_some() {
         return Ok(Exchange { status, headers, location, body: Vec::new() });
     }
     if body.len() as u64 > max_body {
-        return Err(SendError::Failed(
-            "response-too-large",
-            format!("the response body is over the {max_body}-byte limit; raise [limits] max-outbound-response"),
-        ));
+        return Err(too_large(max_body));
     }
     Ok(Exchange { status, headers, location, body })
 }
 
+/// Trusted roots: Mozilla's (unless turned off) plus the operator's.
 fn tls_config(cfg: &OutboundHttp) -> Result<rustls::ClientConfig, String> {
     let mut roots = rustls::RootCertStore::empty();
     if cfg.webpki_roots {
@@ -324,5 +321,58 @@ impl tower_service::Service<Name> for Resolver {
             tracing::trace!(target: "warden::outbound", host, addresses = ?allowed, "resolved");
             Ok(allowed.into_iter())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn network(
+        answer: impl Fn(&http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, String> + Send + Sync + 'static,
+    ) -> SimulatedNetwork {
+        SimulatedNetwork(Arc::new(answer))
+    }
+
+    fn post(body: &'static str) -> http::Request<Full<Bytes>> {
+        http::Request::post("https://api.example.com/x").body(Full::new(Bytes::from(body))).unwrap()
+    }
+
+    #[test]
+    fn a_simulated_answer_sees_the_request_and_comes_back_whole() {
+        let echo = network(|req| {
+            let text = format!("{} {} {}", req.method(), req.uri(), String::from_utf8_lossy(req.body()));
+            Ok(http::Response::builder().status(202).header("x-a", "1").body(text.into_bytes()).unwrap())
+        });
+        let Ok(exchange) = simulate(&echo, post("hi"), 1024, true) else { panic!("no answer") };
+        assert_eq!((exchange.status, exchange.location), (202, None));
+        assert_eq!(exchange.headers, [("x-a".to_owned(), "1".to_owned())]);
+        assert_eq!(exchange.body, b"POST https://api.example.com/x hi");
+    }
+
+    #[test]
+    fn a_refusal_is_a_failed_connection_and_the_body_limit_holds() {
+        let refuse = network(|_| Err("down for the test".to_owned()));
+        match simulate(&refuse, post(""), 1024, true) {
+            Err(SendError::Failed(code, message)) => {
+                assert_eq!(code, "connect-failed");
+                assert!(message.contains("down for the test"), "{message}");
+            }
+            _ => panic!("expected a failed connection"),
+        }
+        let big = network(|_| Ok(http::Response::new(vec![b'x'; 11])));
+        assert!(matches!(simulate(&big, post(""), 10, true), Err(SendError::Failed("response-too-large", _))));
+        assert!(simulate(&big, post(""), 11, true).is_ok());
+    }
+
+    #[test]
+    fn a_followed_redirect_comes_back_without_its_body() {
+        let moved = network(|_| {
+            Ok(http::Response::builder().status(302).header("location", "/new").body(b"gone".to_vec()).unwrap())
+        });
+        let Ok(exchange) = simulate(&moved, post(""), 1024, true) else { panic!("no answer") };
+        assert_eq!((exchange.status, exchange.location.as_deref(), exchange.body.len()), (302, Some("/new"), 0));
+        let Ok(exchange) = simulate(&moved, post(""), 1024, false) else { panic!("no answer") };
+        assert_eq!(exchange.body, b"gone");
     }
 }

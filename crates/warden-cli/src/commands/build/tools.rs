@@ -46,7 +46,12 @@ pub(crate) fn which(name: &str) -> Option<PathBuf> {
 /// Runs `command`, its output going to ours; an error names `what` failed.
 pub(crate) fn run(command: &mut Command, what: &str) -> Result<()> {
     let program = command.get_program().to_owned();
-    let status = command.status().with_context(|| format!("cannot run `{}`", Path::new(&program).display()))?;
+    // A tool's messages go to stderr: stdout is for what `warden` prints
+    // (`warden test --json` prints one JSON document there).
+    let status = command
+        .stdout(std::io::stderr())
+        .status()
+        .with_context(|| format!("cannot run `{}`", Path::new(&program).display()))?;
     if !status.success() {
         bail!("{what} failed ({status}); its messages are above");
     }

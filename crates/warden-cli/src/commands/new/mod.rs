@@ -165,7 +165,9 @@ pub fn run(args: &Args) -> Result<()> {
     let shown = dir.display();
     println!("created {} ({language}) in {shown}", plan.name);
     println!("  warden test {shown}     # build it and run tests/{}.toml", plan.name);
-    println!("  warden dev {shown}      # serve it on 127.0.0.1, rebuilt and reloaded on every change");
+    if plan.has("http-filter") {
+        println!("  warden dev {shown}      # serve it on 127.0.0.1, rebuilt and reloaded on every change");
+    }
     Ok(())
 }
 
@@ -321,14 +323,20 @@ fn readme(plan: &Plan, language: Language, dir: &Path) -> String {
     let hooks: Vec<&str> = plan.hooks.iter().map(|h| h.interface()).collect();
     let mut t = format!(
         "# {name}\n\nA Warden plugin in {language}, made by `warden new`. It implements {hooks}.\n\n\
-         ```sh\nwarden test {dir}    # build, then run the cases in tests/\nwarden build {dir}   # only build: {snake}.wasm\n\
-         warden dev {dir}     # serve it on 127.0.0.1, rebuilt and reloaded on every change\n```\n\n\
+         ```sh\nwarden test {dir}    # build, then run the cases in tests/\nwarden build {dir}   # only build: {snake}.wasm\n{dev}```\n\n\
          - `plugin.toml`: name, permissions (only what the code needs), limits, `[config]`{build}.\n\
          - `tests/{name}.toml`: `warden test` cases (docs/TESTING.md in the Warden repository).\n",
         name = plan.name,
         hooks = hooks.join(", "),
         snake = plan.snake,
         build = if language == Language::Rust { "" } else { ", `[build]`" },
+        dev = if plan.has("http-filter") {
+            format!("warden dev {dir}     # serve it on 127.0.0.1, rebuilt and reloaded on every change\n")
+        } else if plan.has("handler") {
+            format!("warden run {dir} --hook handle --action greet   # call it once\n")
+        } else {
+            format!("warden run {dir} --hook on-message --topic {}   # call it once\n", plan.topic)
+        },
     );
     match language {
         Language::Rust => t.push_str(

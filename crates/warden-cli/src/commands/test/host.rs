@@ -16,8 +16,8 @@ use crate::Cli;
 
 /// Most log lines kept per case; later ones are counted, not kept.
 const MAX_LOG_LINES: usize = 1000;
-/// Most keys read back from the store after a case.
-const MAX_KEYS: u32 = 10_000;
+/// Most keys one listing of the store returns.
+const MAX_KEYS: u32 = 1000;
 
 /// The runtime and the parts of the host a case sets up and reads back.
 pub struct Host {
@@ -54,8 +54,15 @@ impl Host {
     /// Empties the plugin's key-value namespace and writes `entries`, sets
     /// the stubs, forgets earlier requests and log lines.
     pub fn prepare(&self, namespace: &str, entries: &BTreeMap<String, String>, stubs: &[Stub]) -> Result<()> {
-        for key in self.store.list_keys(namespace, "", MAX_KEYS)? {
-            self.store.delete(namespace, &key)?;
+        // A listing is capped (at `MAX_KEYS`): delete until none is left.
+        loop {
+            let keys = self.store.list_keys(namespace, "", MAX_KEYS)?;
+            if keys.is_empty() {
+                break;
+            }
+            for key in keys {
+                self.store.delete(namespace, &key)?;
+            }
         }
         for (key, value) in entries {
             self.store
@@ -70,15 +77,9 @@ impl Host {
         Ok(())
     }
 
-    /// The namespace's entries (values as lossy UTF-8).
-    pub fn entries(&self, namespace: &str) -> Result<BTreeMap<String, String>> {
-        let mut entries = BTreeMap::new();
-        for key in self.store.list_keys(namespace, "", MAX_KEYS)? {
-            if let Some(value) = self.store.get(namespace, &key)? {
-                entries.insert(key, String::from_utf8_lossy(&value).into_owned());
-            }
-        }
-        Ok(entries)
+    /// The value of `key` in the namespace (as lossy UTF-8), if any.
+    pub fn entry(&self, namespace: &str, key: &str) -> Result<Option<String>> {
+        Ok(self.store.get(namespace, key)?.map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
     /// The outbound requests made since [`Host::prepare`], as `METHOD URL`.
@@ -125,33 +126,51 @@ struct Capture;
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
     fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        if event.metadata().target() != "warden::plugin" {
+        // Target `warden::plugin` carries the plugin's records (from the log
+        // capability, module `warden::log`), what it wrote to stderr (a
+        // `stderr` field), and the host's own notes about it, which are
+        // not the plugin's output.
+        let meta = event.metadata();
+        if meta.target() != "warden::plugin" {
             return;
         }
-        let mut message = String::new();
-        event.record(&mut MessageField(&mut message));
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let line = match (meta.module_path(), fields.stderr) {
+            (_, Some(stderr)) => format!("STDERR {stderr}"),
+            (Some("warden::log"), None) => format!("{} {}", meta.level(), fields.message),
+            _ => return,
+        };
         let mut logs = LOGS.lock().unwrap_or_else(PoisonError::into_inner);
         match logs.len() {
-            n if n < MAX_LOG_LINES => logs.push(format!("{} {message}", event.metadata().level())),
+            n if n < MAX_LOG_LINES => logs.push(line),
             MAX_LOG_LINES => logs.push(format!("... (more than {MAX_LOG_LINES} log lines; the rest are not kept)")),
             _ => {}
         }
     }
 }
 
-struct MessageField<'a>(&'a mut String);
+/// The `message` and `stderr` fields of an event.
+#[derive(Default)]
+struct Fields {
+    message: String,
+    stderr: Option<String>,
+}
 
-impl tracing::field::Visit for MessageField<'_> {
+impl tracing::field::Visit for Fields {
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            use std::fmt::Write as _;
-            let _ = write!(self.0, "{value:?}");
+        match field.name() {
+            "message" => self.message = format!("{value:?}"),
+            "stderr" => self.stderr = Some(format!("{value:?}")),
+            _ => {}
         }
     }
 
     fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        if field.name() == "message" {
-            self.0.push_str(value);
+        match field.name() {
+            "message" => self.message = value.to_owned(),
+            "stderr" => self.stderr = Some(value.to_owned()),
+            _ => {}
         }
     }
 }

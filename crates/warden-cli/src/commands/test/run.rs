@@ -51,9 +51,12 @@ pub fn run(host: &Host, base: &Manifest, case: &Case, case_dir: &Path) -> Result
         })?;
         grant.host = case_dir.join(folder);
     }
-    for name in case.env.keys() {
+    for (name, value) in &case.env {
         if !manifest.permissions.env.contains(name) {
             bail!("`env` sets {name:?}, which plugin.toml does not grant; add it to [permissions] env");
+        }
+        if name.is_empty() || name.contains(['=', '\0']) || value.contains('\0') {
+            bail!("`env` {name:?}: a variable's name must be non-empty without `=` or NUL, its value without NUL");
         }
     }
     host.prepare(&manifest.name, &case.kv, &case.http)?;
@@ -68,7 +71,11 @@ pub fn run(host: &Host, base: &Manifest, case: &Case, case_dir: &Path) -> Result
     }
     drop(env);
     outcome.logs = host::take_logs();
-    outcome.kv = host.entries(&manifest.name)?;
+    for key in case.expect.kv.keys().chain(&case.expect.kv_absent) {
+        if let Some(value) = host.entry(&manifest.name, key)? {
+            outcome.kv.insert(key.clone(), value);
+        }
+    }
     outcome.fetched = host.fetched();
     Ok(outcome)
 }
@@ -201,8 +208,9 @@ impl Env {
         for (name, value) in vars {
             saved.push((name.clone(), std::env::var_os(name)));
             // SAFETY: `warden test` runs cases one at a time on the main
-            // thread; its other threads (the simulated network's runtime,
-            // the epoch ticker) never read the environment.
+            // thread, and none of its other threads (the simulated
+            // network's runtime, the epoch ticker, the store's) reads the
+            // environment; names and values were checked for `=` and NUL.
             #[allow(unsafe_code, reason = "a granted variable's value for one case; see above")]
             unsafe {
                 std::env::set_var(name, value)

@@ -245,7 +245,11 @@
       fill(r, p);
       tbody.appendChild(r.tr); // keeps the API's order (by name)
       const list = samples.get(p.name) || [];
-      list.push({ t: now, calls: p.stats.calls, sumUs: p.stats['latency-us'].sum });
+      // A refresh right after a button press would divide by a tiny interval: skip it.
+      const last = list[list.length - 1];
+      if (!last || now - last.t >= POLL_MS / 2) {
+        list.push({ t: now, calls: p.stats.calls, sumUs: p.stats['latency-us'].sum });
+      }
       while (list.length > MAX_SAMPLES || (list.length && list[0].t < now - WINDOW_MS - POLL_MS)) list.shift();
       samples.set(p.name, list);
     }
