@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use warden_fixtures::{ENRICHER, FETCHER, LOGGER, MALICIOUS, PLUGINS_DIR, TRANSFORMER};
+use warden_fixtures::{CYCLE_FINDER, ENRICHER, FETCHER, LOGGER, MALICIOUS, ORPHAN_FINDER, PLUGINS_DIR, TRANSFORMER};
 
 use crate::common::plugin_dir;
 
@@ -58,6 +58,93 @@ fn the_example_plugins_pass_their_own_cases() {
         assert!(text(&out).contains("test result: ok."), "{name}:\n{}", text(&out));
     }
 }
+
+/// Cases of a host's own world call its functions by name: the graph
+/// analyzer example's plugins pass theirs, and values that do not fit the
+/// function's WIT types are named in the failure.
+#[test]
+fn plugins_of_a_host_world_are_called_by_function_name() {
+    let example = repo().join("examples/graph-analyzer/plugins");
+    for (name, wasm) in [("cycle-finder", CYCLE_FINDER), ("orphan-finder", ORPHAN_FINDER)] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(example.join(name).join("plugin.toml"), dir.path().join("plugin.toml")).unwrap();
+        let manifest = warden::Manifest::from_dir(dir.path()).unwrap();
+        std::fs::copy(wasm, &manifest.component).unwrap();
+        let cases = example.join(name).join("tests");
+        let out = warden(dir.path(), &["test", "--no-build", "--cases", cases.to_str().unwrap(), "."]);
+        assert!(out.status.success() && text(&out).contains("3 passed"), "{name}:\n{}", text(&out));
+
+        if name == "orphan-finder" {
+            continue;
+        }
+        std::fs::write(dir.path().join("wrong.toml"), WRONG_VALUES).unwrap();
+        let out = warden(dir.path(), &["test", "--no-build", "--json", "--cases", "wrong.toml", "."]);
+        assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let failures: Vec<String> = report["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                c["failures"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect::<Vec<_>>().join("; ")
+            })
+            .collect();
+        let expected = [
+            r#"result: expected {"confidence":0.5,"findings":["x"],"recommendations":[]}, got {"confidence":1.0,"findings":[],"recommendations":[]}"#,
+            "args.nodes[0]: the record has no field `nodetype`; its fields: id, node-type, metadata",
+            "args.nodes[0].metadata[0]: expected an array of 2 items (a tuple), got [\"calls\"]",
+            "the plugin exports no function `analyze`; it exports `analyze-graph`",
+            "`args` has no `nodes`; `analyze-graph` takes `nodes`",
+            "`args.extra`: `analyze-graph` takes no such parameter; it takes `nodes`",
+            "result $.findings[0]: expected \"x\", there is nothing there",
+        ];
+        assert_eq!(failures.len(), expected.len(), "{failures:#?}");
+        let returned = &report["cases"][0]["result"];
+        assert_eq!(*returned, serde_json::json!({"findings": [], "confidence": 1.0, "recommendations": []}));
+        for (failure, expected) in failures.iter().zip(expected) {
+            assert!(failure.contains(expected), "expected {expected:?} in {failure:?}");
+        }
+    }
+}
+
+const WRONG_VALUES: &str = r#"
+[[case]]
+name = "wrong result"
+call = "analyze-graph"
+args = { nodes = [] }
+[case.expect]
+result = { findings = ["x"], confidence = 0.5, recommendations = [] }
+
+[[case]]
+name = "misspelt field"
+call = "analyze-graph"
+args = { nodes = [{ id = "a", nodetype = "f", metadata = [] }] }
+
+[[case]]
+name = "short tuple"
+call = "analyze-graph"
+args = { nodes = [{ id = "a", node-type = "f", metadata = [["calls"]] }] }
+
+[[case]]
+name = "no such function"
+call = "analyze"
+
+[[case]]
+name = "missing argument"
+call = "analyze-graph"
+
+[[case]]
+name = "extra argument"
+call = "analyze-graph"
+args = { nodes = [], extra = 1 }
+
+[[case]]
+name = "json path on the result"
+call = "analyze-graph"
+args = { nodes = [] }
+[case.expect]
+result-json = { "$.findings[0]" = "x" }
+"#;
 
 const FETCH_CASES: &str = r#"
 [[case]]
@@ -234,6 +321,157 @@ impl Drop for Background {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// A WIT world using every kind of value `warden new --world` writes.
+const KINDS_WIT: &str = r#"
+package test:kinds@0.1.0;
+
+interface shapes {
+    record point { x: s32, y: s32, label: option<string> }
+    variant shape { circle(f64), square(point), empty }
+    enum color { red, green }
+    flags perms { read, write }
+    type ids = list<u64>;
+}
+
+interface tools {
+    use shapes.{point};
+    scale: func(p: point, factor: f32) -> point;
+}
+
+world kinds {
+    import warden:plugin/log@0.2.0;
+    use shapes.{shape, color, perms, ids};
+    export area: func(s: shape, c: color, p: perms, ids: ids, pair: tuple<u8, char>, %type: string) -> result<tuple<f64, bool>, string>;
+    export tools;
+    export nothing: func();
+}
+
+world with-resource {
+    resource counter { constructor(); }
+    export make: func() -> counter;
+}
+
+interface clock { now-ms: func() -> result<u64, string>; }
+
+world timer {
+    import clock;
+    export format-now: func(style: string) -> result<string, string>;
+}
+"#;
+
+/// A plugin of `timer` that calls its host's clock.
+const TIMER_SOURCE: &str = r#"
+mod bindings {
+    wit_bindgen::generate!({ path: "wit", world: "test:kinds/timer", generate_all });
+    use super::Timer;
+    export!(Timer with_types_in self);
+}
+
+struct Timer;
+
+impl bindings::Guest for Timer {
+    fn format_now(style: String) -> Result<String, String> {
+        let ms = bindings::test::kinds::clock::now_ms()?;
+        Ok(format!("{style}: {}s", ms / 1000))
+    }
+}
+"#;
+
+/// Its cases: the host's clock simulated by the cases' answers.
+const TIMER_CASES: &str = r#"
+[[case]]
+name = "the host's clock answers"
+call = "format-now"
+args = { style = "unix" }
+[[case.import]]
+func = "test:kinds/clock@0.1.0#now-ms"
+result = { ok = 1700000000000 }
+[case.expect]
+result = { ok = "unix: 1700000000s" }
+imported = ["test:kinds/clock#now-ms"]
+
+[[case]]
+name = "the host's clock fails"
+call = "format-now"
+args = { style = "unix" }
+import = [{ func = "test:kinds/clock#now-ms", result = { err = "no clock" } }]
+[case.expect]
+result = { err = "no clock" }
+
+[[case]]
+name = "an unanswered import traps"
+call = "format-now"
+args = { style = "unix" }
+[case.expect]
+error = { kind = "trap", message-contains = 'add [[case.import]] func = "test:kinds/clock#now-ms"' }
+imported = ["test:kinds/clock#now-ms"]
+
+[[case]]
+name = "an import may trap as the case says"
+call = "format-now"
+args = { style = "unix" }
+import = [{ func = "test:kinds/clock#now-ms", trap = "clock on fire" }]
+[case.expect]
+error = { message-contains = "clock on fire" }
+
+[[case]]
+name = "an answer of the wrong type is named"
+call = "format-now"
+args = { style = "unix" }
+import = [{ func = "test:kinds/clock#now-ms", result = { ok = "soon" } }]
+[case.expect]
+error = { message-contains = "import test:kinds/clock#now-ms result.ok: expected an integer (u64)" }
+"#;
+
+/// `warden new --world` writes a Rust plugin of a host's own world, from
+/// the host's WIT alone, that builds and passes the cases it comes with:
+/// the example graph analyzer's world, and one with every kind of value
+/// (records, variants, enums, flags, aliases, tuples, options, results,
+/// an exported interface, a keyword as a parameter name).
+#[test]
+fn new_projects_of_a_host_world_build_and_pass_their_tests() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("wit")).unwrap();
+    std::fs::write(root.path().join("wit/kinds.wit"), KINDS_WIT).unwrap();
+    let analyzer = format!("{}:analyzer", repo().join("examples/graph-analyzer/wit").display());
+    for (name, world, cases) in [("graph-stats", analyzer.as_str(), 1), ("kinds", "wit:kinds", 3)] {
+        let out = warden(root.path(), &["new", name, "--world", world]);
+        assert!(out.status.success(), "{name}: {}", text(&out));
+        let out = warden(root.path(), &["test", name]);
+        assert!(text(&out).contains(&format!("test result: ok. {cases} passed; 0 failed")), "{name}:\n{}", text(&out));
+    }
+    // The project carries the host's WIT and Warden's: it builds anywhere.
+    let project = root.path().join("kinds");
+    assert!(project.join("wit/kinds.wit").is_file() && project.join("wit/deps/warden-plugin.wit").is_file());
+    let source = std::fs::read_to_string(project.join("src/lib.rs")).unwrap();
+    assert!(source.contains("use bindings::test::kinds::shapes::{Color, Ids, Perms, Point, Shape};"), "{source}");
+    assert!(source.contains("impl bindings::exports::test::kinds::tools::Guest for Kinds"), "{source}");
+
+    // A plugin that calls its host's own import: the cases answer for the
+    // host, and the manifest's grant of the host's capability is accepted.
+    let out = warden(root.path(), &["new", "timer", "--world", "wit:timer"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let timer = root.path().join("timer");
+    std::fs::write(timer.join("src/lib.rs"), TIMER_SOURCE).unwrap();
+    std::fs::write(timer.join("tests/timer.toml"), TIMER_CASES).unwrap();
+    let manifest = std::fs::read_to_string(timer.join("plugin.toml")).unwrap();
+    std::fs::write(timer.join("plugin.toml"), manifest.replace("[permissions]\n", "[permissions]\nclock = true\n"))
+        .unwrap();
+    let out = warden(root.path(), &["test", "timer"]);
+    assert!(text(&out).contains("test result: ok. 5 passed; 0 failed"), "{}", text(&out));
+
+    for (args, expected) in [
+        (&["new", "x1", "--world", "wit:nope"][..], "no world `nope`"),
+        (&["new", "x2", "--world", "missing:kinds"], "`missing` is not a folder of WIT files"),
+        (&["new", "x3", "--world", "wit"], "write the WIT folder and the world"),
+        (&["new", "x4", "--world", "wit:with-resource"], "a resource, which `warden new --world` cannot write"),
+        (&["new", "x5", "--world", "wit:kinds", "--lang", "js"], "`--world` makes Rust projects only"),
+    ] {
+        let out = warden(root.path(), args);
+        assert!(!out.status.success() && text(&out).contains(expected), "{args:?}: {}", text(&out));
     }
 }
 

@@ -63,11 +63,17 @@ struct Dev {
 impl Dev {
     /// Starts `warden dev` on the plugin in `dir` and waits for its banner.
     fn start(dir: &Path) -> Dev {
+        Dev::start_with_path(dir, &std::env::var_os("PATH").unwrap_or_default())
+    }
+
+    /// [`Dev::start`] with `path` as PATH.
+    fn start_with_path(dir: &Path, path: &std::ffi::OsStr) -> Dev {
         let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
             .arg("dev")
             .arg(dir)
             .args(["--listen", "127.0.0.1:0"])
             .env_remove("WARDEN_LOG")
+            .env("PATH", path)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -211,6 +217,61 @@ fn warden_dev_rebuilds_and_reloads_on_change_and_survives_a_broken_build() {
     dev.wait_for_body("version three");
 
     assert_eq!(dev.terminate(), Some(0), "SIGTERM drains and exits 0:\n{}", dev.stderr());
+}
+
+/// A build still running when `warden dev` stops is stopped with it: the
+/// compiler (here a `clang` on PATH that hangs while a marker file exists)
+/// does not outlive it.
+#[test]
+fn stopping_warden_dev_stops_a_running_build() {
+    let dir = TempDir::new().unwrap();
+    let plugin = dir.path().join("hello");
+    std::fs::create_dir(&plugin).unwrap();
+    std::fs::write(plugin.join("plugin.toml"), MANIFEST).unwrap();
+    std::fs::write(plugin.join("plugin.c"), source("version one")).unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let marker = dir.path().join("hang");
+    let real = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|d| d.join("clang"))
+        .find(|p| p.is_file())
+        .expect("clang on PATH");
+    let wrapper = bin.join("clang");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nif [ -e '{m}' ]; then echo $$ > '{m}.pid'; exec sleep 600; fi\nexec '{}' \"$@\"\n",
+            real.display(),
+            m = marker.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = std::env::join_paths(
+        std::iter::once(bin.clone()).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+
+    let mut dev = Dev::start_with_path(&plugin, &path);
+    assert_eq!(dev.get(), (200, "version one".to_owned()));
+    std::fs::write(&marker, "").unwrap();
+    std::fs::write(plugin.join("plugin.c"), source("version two")).unwrap();
+    let pid_file = marker.with_extension("pid");
+    dev.wait_for("the hanging build", |_, _| std::fs::read_to_string(&pid_file).is_ok_and(|p| p.ends_with('\n')));
+    let pid = std::fs::read_to_string(&pid_file).unwrap().trim().to_owned();
+    let proc = Path::new("/proc").join(&pid);
+    assert!(proc.exists(), "the build is running");
+
+    assert_eq!(dev.terminate(), Some(0), "SIGTERM drains and exits 0:\n{}", dev.stderr());
+    let start = Instant::now();
+    while proc.exists() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let outlived = proc.exists();
+    if outlived {
+        let _ = Command::new("kill").args(["-KILL", &pid]).status();
+    }
+    assert!(!outlived, "the build outlived warden dev:\n{}", dev.stderr());
 }
 
 #[test]

@@ -106,7 +106,9 @@ pub fn run(args: &Args) -> Result<Stopped> {
         manager: running.gateway().manager().clone(),
         stop: stop.clone(),
     };
-    std::thread::Builder::new()
+    // From here a signal stops the gateway, which stops a running build.
+    build::stoppable_builds();
+    let rebuilding = std::thread::Builder::new()
         .name("warden-dev".into())
         .spawn(move || rebuilds.run(sources))
         .context("cannot start the rebuild thread")?;
@@ -114,6 +116,7 @@ pub fn run(args: &Args) -> Result<Stopped> {
     let stopped = runtime.block_on(async move {
         serve::wait_for_stop(&running).await;
         stop.store(true, Ordering::SeqCst);
+        build::stop_builds();
         tracing::info!(target: "warden_gateway", "stopping; draining in-flight requests");
         if running.shutdown().await {
             Stopped::Drained
@@ -122,6 +125,9 @@ pub fn run(args: &Args) -> Result<Stopped> {
             Stopped::Cut
         }
     });
+    // A build still running is being stopped (within seconds): no compiler
+    // outlives `warden dev`.
+    let _ = rebuilding.join();
     if let Stopped::Cut = stopped {
         // As in `warden serve`: cut calls end at their own deadline.
         std::mem::forget(runtime);

@@ -24,7 +24,7 @@ use wit_bindgen_core::Files;
 use wit_bindgen_core::wit_parser::Resolve;
 
 use super::Project;
-use super::tools::{Tool, has_extension, run, write};
+use super::tools::{Tool, has_extension, output, run, spawn, wait, write};
 use super::wit;
 
 /// The SDK header, as plugin sources include it: `#include "warden.h"`.
@@ -93,15 +93,24 @@ pub(crate) fn build(project: &Project) -> Result<()> {
 /// Runs the compiles at once (their messages go to ours); an error names
 /// the sources that failed.
 fn compile_all(mut commands: Vec<Command>, sources: &[&PathBuf]) -> Result<()> {
-    let children: Vec<_> = commands
-        .iter_mut()
-        .map(|c| c.spawn().with_context(|| format!("cannot run `{}`", Path::new(c.get_program()).display())))
-        .collect::<Result<_>>()?;
+    let children: Vec<_> = commands.iter_mut().map(spawn).collect::<Result<_>>()?;
     let mut failed = Vec::new();
+    let mut stopped = None;
     for (mut child, source) in children.into_iter().zip(sources) {
-        if !child.wait().context("cannot wait for clang")?.success() {
+        // Every child is waited for (or stopped), even after an error.
+        let status = match wait(&mut child) {
+            Ok(status) => status,
+            Err(e) => {
+                stopped.get_or_insert(e);
+                continue;
+            }
+        };
+        if !status.success() {
             failed.push(format!("`{}`", source.display()));
         }
+    }
+    if let Some(e) = stopped {
+        return Err(e);
     }
     if !failed.is_empty() {
         bail!("compiling {} failed; clang's messages are above", failed.join(", "));
@@ -178,12 +187,9 @@ impl Toolchain {
         }
         let mut missing = Vec::new();
         for (question, package) in needs {
-            let output = Command::new(clang)
-                .args([TARGET, question])
-                .output()
-                .with_context(|| format!("cannot run `{}`", clang.display()))?;
+            let (_, stdout) = output(Command::new(clang).args([TARGET, question]))?;
             // clang answers with the bare name when it finds no such file.
-            let answer = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+            let answer = PathBuf::from(String::from_utf8_lossy(&stdout).trim());
             if !answer.is_absolute() || !answer.is_file() {
                 missing.push(package);
             }

@@ -18,7 +18,7 @@ use anyhow::{Context, Result, bail};
 use warden::Interface;
 
 use super::Project;
-use super::tools::{Tool, has_extension, run, write};
+use super::tools::{Tool, has_extension, output, run, write};
 use super::wit;
 
 /// How to install the npm tools, shown when one is missing.
@@ -95,9 +95,8 @@ pub(crate) fn build(project: &Project) -> Result<()> {
 /// Fails unless `node` is on `PATH` and at least version 18.
 fn check_node() -> Result<()> {
     let node = NODE.on_path()?;
-    let output =
-        Command::new(&node).arg("--version").output().with_context(|| format!("cannot run `{}`", node.display()))?;
-    let version = String::from_utf8_lossy(&output.stdout);
+    let (_, stdout) = output(Command::new(&node).arg("--version"))?;
+    let version = String::from_utf8_lossy(&stdout);
     match major_version(&version) {
         Some(major) if major >= 18 => Ok(()),
         _ => bail!("`node --version` says `{}`: {}", version.trim(), NODE.install),

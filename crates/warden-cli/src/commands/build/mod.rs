@@ -25,6 +25,10 @@ use warden::{Language, Manifest};
 
 use crate::Cli;
 
+pub(crate) use tools::{stop_builds, stoppable_builds};
+/// Warden's WIT package, `warden:plugin@0.2.0`, as this binary carries it.
+pub(crate) use wit::PACKAGE as WARDEN_WIT;
+
 /// Build plugins from source (Rust, JavaScript/TypeScript, Python, C/C++)
 /// into components, each written to the path its plugin.toml names, and
 /// compile them into the compile cache.

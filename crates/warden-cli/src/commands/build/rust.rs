@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail};
 
 use super::Project;
-use super::tools::copy;
+use super::tools::{copy, output};
 
 pub(crate) fn build(project: &Project) -> Result<()> {
     let cargo_toml = project.dir().join("Cargo.toml");
@@ -27,19 +27,20 @@ pub(crate) fn build(project: &Project) -> Result<()> {
         bail!("`{}` has no Cargo.toml; a Rust plugin is a cdylib crate", project.dir().display());
     }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(cargo)
-        .args(["build", "--target", "wasm32-wasip2", "--message-format", "json-render-diagnostics", "--profile"])
-        .arg(&project.profile)
-        .args(lean_overrides(&project.profile, |k| std::env::var_os(k).is_some()))
-        .arg("--manifest-path")
-        .arg(&cargo_toml)
-        .stderr(Stdio::inherit())
-        .output()
-        .context("cannot run cargo; install Rust from https://rustup.rs")?;
-    if !output.status.success() {
+    let (status, stdout) = output(
+        Command::new(cargo)
+            .args(["build", "--target", "wasm32-wasip2", "--message-format", "json-render-diagnostics", "--profile"])
+            .arg(&project.profile)
+            .args(lean_overrides(&project.profile, |k| std::env::var_os(k).is_some()))
+            .arg("--manifest-path")
+            .arg(&cargo_toml)
+            .stderr(Stdio::inherit()),
+    )
+    .context("cannot run cargo; install Rust from https://rustup.rs")?;
+    if !status.success() {
         bail!("cargo build failed (is the target installed? `rustup target add wasm32-wasip2`)");
     }
-    let artifact = find_artifact(&output.stdout).context("cargo built no .wasm file; is the crate a cdylib?")?;
+    let artifact = find_artifact(&stdout).context("cargo built no .wasm file; is the crate a cdylib?")?;
     copy(&artifact, project.out())
 }
 

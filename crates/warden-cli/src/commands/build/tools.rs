@@ -2,8 +2,11 @@
 //! that say what to install.
 
 use std::ffi::OsStr;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
@@ -43,19 +46,98 @@ pub(crate) fn which(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
 }
 
+/// Whether build tools start in a process group of their own, which
+/// [`stop_builds`] can end whole (a compiler's own children too). Only for
+/// `warden dev`, whose signal handling stops the builds; otherwise a
+/// terminal's Ctrl-C reaches the tools with `warden`, in one group.
+static OWN_GROUP: AtomicBool = AtomicBool::new(false);
+/// Set when the running builds must stop.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// From now on, start build tools so that [`stop_builds`] can stop them.
+pub(crate) fn stoppable_builds() {
+    OWN_GROUP.store(true, Ordering::SeqCst);
+}
+
+/// Stops the running build tools (and any started later): their process
+/// groups get SIGTERM, then SIGKILL after two seconds.
+pub(crate) fn stop_builds() {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Starts a build tool.
+pub(crate) fn spawn(command: &mut Command) -> Result<Child> {
+    if OWN_GROUP.load(Ordering::SeqCst) {
+        std::os::unix::process::CommandExt::process_group(command, 0);
+    }
+    command.spawn().with_context(|| format!("cannot run `{}`", Path::new(command.get_program()).display()))
+}
+
+/// Waits for a build tool to end, or stops it if [`stop_builds`] is called.
+pub(crate) fn wait(child: &mut Child) -> Result<ExitStatus> {
+    loop {
+        if let Some(status) = child.try_wait().context("cannot wait for a build tool")? {
+            return Ok(status);
+        }
+        if STOP.load(Ordering::SeqCst) {
+            terminate(child);
+            bail!("the build was stopped: warden is shutting down");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Ends a build tool and what it started: SIGTERM to its group, SIGKILL
+/// if it is still there after two seconds.
+fn terminate(child: &mut Child) {
+    if !OWN_GROUP.load(Ordering::SeqCst) {
+        let _ = child.kill();
+        let _ = child.wait();
+        return;
+    }
+    let group = child.id() as libc::pid_t;
+    let signal = |signal| {
+        // SAFETY: kill(2) has no memory effects; `-group` names the process
+        // group `spawn` made for this child, which nothing else joins.
+        #[allow(unsafe_code, reason = "FFI: kill(2) of a process group; std has no wrapper")]
+        unsafe {
+            libc::kill(-group, signal)
+        };
+    };
+    signal(libc::SIGTERM);
+    for _ in 0..100 {
+        if let Ok(Some(_)) = child.try_wait() {
+            signal(libc::SIGKILL); // what the tool started and left behind
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(libc::SIGKILL);
+    let _ = child.wait();
+}
+
 /// Runs `command`, its output going to ours; an error names `what` failed.
 pub(crate) fn run(command: &mut Command, what: &str) -> Result<()> {
-    let program = command.get_program().to_owned();
     // A tool's messages go to stderr: stdout is for what `warden` prints
     // (`warden test --json` prints one JSON document there).
-    let status = command
-        .stdout(std::io::stderr())
-        .status()
-        .with_context(|| format!("cannot run `{}`", Path::new(&program).display()))?;
+    let status = wait(&mut spawn(command.stdout(std::io::stderr()))?)?;
     if !status.success() {
         bail!("{what} failed ({status}); its messages are above");
     }
     Ok(())
+}
+
+/// Runs `command` and returns its exit status and standard output.
+pub(crate) fn output(command: &mut Command) -> Result<(ExitStatus, Vec<u8>)> {
+    let mut child = spawn(command.stdout(Stdio::piped()))?;
+    let mut stdout = child.stdout.take().context("no standard output")?;
+    let reader = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        stdout.read_to_end(&mut bytes).map(|_| bytes)
+    });
+    let status = wait(&mut child)?;
+    let bytes = reader.join().map_err(|_| anyhow::anyhow!("the output reader panicked"))?;
+    Ok((status, bytes.context("cannot read a build tool's output")?))
 }
 
 /// Copies the built component into place.

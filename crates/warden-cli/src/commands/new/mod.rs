@@ -13,6 +13,7 @@ mod c;
 mod js;
 mod python;
 mod rust;
+mod world;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -34,9 +35,14 @@ pub struct Args {
     /// Language: rust, js, ts, python or c.
     #[arg(long, default_value = "rust", value_parser = parse_lang)]
     lang: Lang,
-    /// Hooks to implement, comma-separated: http-filter, handler, subscriber.
-    #[arg(long, value_delimiter = ',', default_value = "http-filter", value_parser = parse_hook)]
+    /// Hooks to implement, comma-separated: http-filter, handler, subscriber
+    /// [default: http-filter].
+    #[arg(long, value_delimiter = ',', value_parser = parse_hook, conflicts_with = "world")]
     hooks: Vec<Hook>,
+    /// A plugin of a host's own world instead of Warden's hooks: the WIT
+    /// folder and the world, e.g. `--world wit:analyzer` (Rust only).
+    #[arg(long, value_name = "WIT-DIR:WORLD")]
+    world: Option<String>,
     /// Folder to create [default: ./<name>]. It must not exist or be empty.
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
@@ -123,6 +129,9 @@ pub(crate) type File = (String, String);
 
 pub fn run(args: &Args) -> Result<()> {
     let mut hooks = args.hooks.clone();
+    if hooks.is_empty() && args.world.is_none() {
+        hooks.push(Hook::HttpFilter);
+    }
     hooks.sort();
     hooks.dedup();
     let plan = Plan {
@@ -142,6 +151,19 @@ pub fn run(args: &Args) -> Result<()> {
         Lang::Python => Language::Python,
         Lang::C => Language::C,
     };
+    if let Some(spec) = &args.world {
+        if args.lang != Lang::Rust {
+            bail!(
+                "`--world` makes Rust projects only: `warden build` builds JavaScript, Python and C plugins \
+                 for Warden's own hooks, not yet for a host's world; drop `--lang` or write the plugin by hand"
+            );
+        }
+        let world = world::HostWorld::open(spec, &plan.camel)?;
+        let mut files = world.files(&plan, &pdk_path(args.pdk.as_deref())?)?;
+        files.push(("plugin.toml".into(), world_manifest(&plan, &world.name())));
+        files.push(("README.md".into(), world_readme(&plan, &world.name(), &dir)));
+        return write_project(&plan, Language::Rust, &dir, files);
+    }
     let mut files = match args.lang {
         Lang::Rust => rust::files(&plan, &pdk_path(args.pdk.as_deref())?),
         Lang::Js => js::files(&plan, false),
@@ -154,6 +176,11 @@ pub fn run(args: &Args) -> Result<()> {
     files.push(("plugin.toml".into(), manifest));
     files.push((format!("tests/{}.toml", plan.name), cases(&plan)));
     files.push(("README.md".into(), readme(&plan, language, &dir)));
+    write_project(&plan, language, &dir, files)
+}
+
+/// Writes the project's files (and a .gitignore) into `dir`.
+fn write_project(plan: &Plan, language: Language, dir: &Path, mut files: Vec<File>) -> Result<()> {
     files.push((".gitignore".into(), "target/\n*.wasm\nnode_modules/\n__pycache__/\n".into()));
     for (path, text) in &files {
         let path = dir.join(path);
@@ -356,4 +383,35 @@ fn readme(plan: &Plan, language: Language, dir: &Path) -> String {
         ),
     }
     t
+}
+
+/// plugin.toml of a plugin of a host's world: no permission at all (the
+/// skeleton needs none), small limits.
+fn world_manifest(plan: &Plan, world: &str) -> String {
+    format!(
+        "[plugin]\nname = \"{name}\"\nversion = \"0.1.0\"\ndescription = \"A plugin of {world}\"\n\
+         component = \"{snake}.wasm\"\n\n\
+         # Least privilege: nothing is granted until the code needs it. See docs/MANIFEST.md.\n\
+         [permissions]\n\n[limits]\ntimeout = \"100ms\"\nmemory = \"16 MiB\"\n",
+        name = plan.name,
+        snake = plan.snake,
+    )
+}
+
+fn world_readme(plan: &Plan, world: &str, dir: &Path) -> String {
+    let dir = dir.display();
+    format!(
+        "# {name}\n\nA plugin of the host world `{world}`, in Rust, made by `warden new --world`.\n\n\
+         ```sh\nwarden test {dir}    # build, then call each function as tests/{name}.toml says\n\
+         warden build {dir}   # only build: {snake}.wasm\n```\n\n\
+         - `wit/`: the host's WIT, copied (and Warden's package in `wit/deps/` if the host's WIT uses it);\n  \
+         copy it again when the host's WIT changes.\n\
+         - `src/lib.rs`: one function per export of the world, each returning a default value for now.\n\
+         - `tests/{name}.toml`: `warden test` cases that call the functions by name with `args` and check\n  \
+         the `result` (docs/TESTING.md, \"Plugins of a host's own world\"); a case answers the\n  \
+         plugin's calls of the host's own imports with `[[case.import]]`.\n\
+         - `plugin.toml`: name, permissions (none yet), limits.\n\nGuide: docs/PLUGIN_DEVELOPMENT.md.\n",
+        name = plan.name,
+        snake = plan.snake,
+    )
 }

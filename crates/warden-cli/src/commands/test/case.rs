@@ -26,6 +26,12 @@ pub struct Case {
     /// on-request (default), on-response, handle, on-message or health.
     #[serde(default = "on_request")]
     pub hook: String,
+    /// Instead of a hook: a function of the plugin's own world (`name`, or
+    /// `interface#name`), called with `args`.
+    pub call: Option<String>,
+    /// The arguments of `call`, by parameter name (see [`super::value`]).
+    #[serde(default)]
+    pub args: toml::Table,
     /// Merged over the manifest's `[config]`.
     #[serde(default)]
     pub config: BTreeMap<String, String>,
@@ -51,6 +57,9 @@ pub struct Case {
     /// Answers to the plugin's outbound HTTP requests.
     #[serde(default)]
     pub http: Vec<Stub>,
+    /// Answers to the plugin's calls of the host's own imports.
+    #[serde(default)]
+    pub import: Vec<ImportStub>,
     #[serde(default)]
     pub expect: Expect,
 }
@@ -121,6 +130,18 @@ impl Stub {
     }
 }
 
+/// The answer to calls of one function the host imports into its world
+/// (`interface#function`, the interface with or without its version):
+/// a `result`, written as a `call`'s arguments are, or a `trap`.
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ImportStub {
+    pub func: String,
+    pub result: Option<toml::Value>,
+    /// Fail the call (a trap in the plugin) with this message instead.
+    pub trap: Option<String>,
+}
+
 /// Whether `text` matches `pattern`, where `*` matches any run of characters.
 pub fn glob(pattern: &str, text: &str) -> bool {
     let mut parts = pattern.split('*');
@@ -171,6 +192,14 @@ pub struct Expect {
     pub kv_absent: Vec<String>,
     /// Exactly these outbound requests, in order (`METHOD URL`).
     pub fetched: Option<Vec<String>>,
+    /// Exactly these calls of the host's own imports, in order
+    /// (`interface#function`, without version).
+    pub imported: Option<Vec<String>>,
+    /// What `call` returns, written as its arguments are.
+    pub result: Option<toml::Value>,
+    /// Values at JSON paths of what `call` returns (as `--json` shows it).
+    #[serde(default)]
+    pub result_json: BTreeMap<String, toml::Value>,
 }
 
 /// An expected failure: its kind (`warden run`'s error kinds, e.g. plugin,

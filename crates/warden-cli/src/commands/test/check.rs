@@ -90,6 +90,25 @@ pub fn check(expect: &Expect, outcome: &Outcome) -> Vec<String> {
     {
         wrong.push(format!("fetched: expected {fetched:?}, got {:?}", outcome.fetched));
     }
+    if let Some(imported) = &expect.imported
+        && *imported != outcome.imported
+    {
+        wrong.push(format!("imported: expected {imported:?}, got {:?}", outcome.imported));
+    }
+    if expect.result.is_some() || !expect.result_json.is_empty() {
+        match &outcome.result {
+            Some(actual) => {
+                if let Some(expected) = &outcome.expected_result
+                    && expected != actual
+                {
+                    wrong.push(format!("result: expected {expected}, got {actual}"));
+                }
+                json_paths("result", actual, &expect.result_json, &mut wrong);
+            }
+            None if outcome.error.is_none() => wrong.push("result: expected one, the case made no call".into()),
+            None => {}
+        }
+    }
     wrong
 }
 
@@ -148,13 +167,23 @@ fn message(what: &str, expect: &MessageExpect, seen: &Seen, wrong: &mut Vec<Stri
             return;
         }
     };
-    for (path, expected) in &expect.json {
+    json_paths(&format!("{what} json"), &parsed, &expect.json, wrong);
+}
+
+/// Checks the values at JSON paths of `root`.
+fn json_paths(
+    what: &str,
+    root: &serde_json::Value,
+    paths: &std::collections::BTreeMap<String, warden::toml::Value>,
+    wrong: &mut Vec<String>,
+) {
+    for (path, expected) in paths {
         let expected = serde_json::to_value(expected).unwrap_or_default();
-        match json_path(&parsed, path) {
+        match json_path(root, path) {
             Ok(Some(actual)) if *actual == expected => {}
-            Ok(Some(actual)) => wrong.push(format!("{what} json {path}: expected {expected}, got {actual}")),
-            Ok(None) => wrong.push(format!("{what} json {path}: expected {expected}, the body has nothing there")),
-            Err(e) => wrong.push(format!("{what} json {path}: {e}")),
+            Ok(Some(actual)) => wrong.push(format!("{what} {path}: expected {expected}, got {actual}")),
+            Ok(None) => wrong.push(format!("{what} {path}: expected {expected}, there is nothing there")),
+            Err(e) => wrong.push(format!("{what} {path}: {e}")),
         }
     }
 }

@@ -3,15 +3,15 @@
 //! (through [`warden::OutboundHttp::simulate`], so the manifest's network
 //! grant still applies), and the plugin's log records captured.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use warden::{KeyValueStore, OutboundHttp, Runtime, http};
+use warden::{KeyValueStore, Manifest, OutboundHttp, Runtime, http};
 
-use super::case::Stub;
+use super::case::{Case, Stub};
+use super::imports::HostImports;
 use crate::Cli;
 
 /// Most log lines kept per case; later ones are counted, not kept.
@@ -24,6 +24,8 @@ pub struct Host {
     pub runtime: Runtime,
     store: KeyValueStore,
     network: Arc<Mutex<Network>>,
+    /// The host's own imports, if the plugin has any.
+    imports: Option<HostImports>,
     _dir: tempfile::TempDir,
 }
 
@@ -35,7 +37,9 @@ struct Network {
 }
 
 impl Host {
-    pub fn new(cli: &Cli) -> Result<Host> {
+    /// The host for the plugin `manifest` describes (whose component is
+    /// read for the host's own imports, which it simulates).
+    pub fn new(cli: &Cli, manifest: &Manifest) -> Result<Host> {
         let dir = tempfile::tempdir().context("cannot create a temporary folder for the test key-value store")?;
         let store = KeyValueStore::open(dir.path().join("kv.redb"))?;
         let network = Arc::new(Mutex::new(Network::default()));
@@ -43,17 +47,23 @@ impl Host {
             let network = network.clone();
             move |request: &http::Request<Vec<u8>>| answer(&network, request)
         };
-        let runtime = cli
+        let mut builder = cli
             .runtime_builder()
+            .world::<warden::WardenWorld>()
+            .world::<super::export::AnyWorld>()
             .key_value(store.clone())
-            .outbound_http(OutboundHttp::new().simulate(answer))
-            .build()?;
-        Ok(Host { runtime, store, network, _dir: dir })
+            .outbound_http(OutboundHttp::new().simulate(answer));
+        let imports = HostImports::of(manifest)?;
+        if let Some(imports) = &imports {
+            builder = builder.capability(imports.clone());
+        }
+        Ok(Host { runtime: builder.build()?, store, network, imports, _dir: dir })
     }
 
-    /// Empties the plugin's key-value namespace and writes `entries`, sets
-    /// the stubs, forgets earlier requests and log lines.
-    pub fn prepare(&self, namespace: &str, entries: &BTreeMap<String, String>, stubs: &[Stub]) -> Result<()> {
+    /// Empties the plugin's key-value namespace and writes the case's
+    /// entries, sets its answers (HTTP and the host's imports), forgets
+    /// earlier requests, calls and log lines.
+    pub fn prepare(&self, namespace: &str, case: &Case) -> Result<()> {
         // A listing is capped (at `MAX_KEYS`): delete until none is left.
         loop {
             let keys = self.store.list_keys(namespace, "", MAX_KEYS)?;
@@ -64,15 +74,20 @@ impl Host {
                 self.store.delete(namespace, &key)?;
             }
         }
-        for (key, value) in entries {
+        for (key, value) in &case.kv {
             self.store
                 .set(namespace, key, value.as_bytes(), u64::MAX)
                 .with_context(|| format!("cannot write key-value entry {key:?} before the call"))?;
         }
         let mut network = self.network.lock().unwrap_or_else(PoisonError::into_inner);
-        network.stubs = stubs.to_vec();
+        network.stubs = case.http.clone();
         network.fetched.clear();
         drop(network);
+        if let Some(imports) = &self.imports {
+            imports.prepare(&case.import);
+        } else if let Some(stub) = case.import.first() {
+            bail!("`import` answers `{}`, but the plugin imports nothing of its host's own", stub.func);
+        }
         take_logs();
         Ok(())
     }
@@ -85,6 +100,11 @@ impl Host {
     /// The outbound requests made since [`Host::prepare`], as `METHOD URL`.
     pub fn fetched(&self) -> Vec<String> {
         self.network.lock().unwrap_or_else(PoisonError::into_inner).fetched.clone()
+    }
+
+    /// The host's own imports the plugin called, in order.
+    pub fn imported(&self) -> Vec<String> {
+        self.imports.as_ref().map(HostImports::made).unwrap_or_default()
     }
 }
 

@@ -4,8 +4,11 @@
 
 mod case;
 mod check;
+mod export;
 mod host;
+mod imports;
 mod run;
+mod value;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -24,8 +27,11 @@ pub use host::init_logging;
 /// each gives a hook call (request, response, payload, config, environment,
 /// key-value contents, outbound HTTP stubs) and what must come out (action,
 /// status, headers, body, JSON paths, error, logs, key-value contents, the
-/// requests made). See docs/TESTING.md. Builds the plugin first (like
-/// `warden build`) unless `--no-build`.
+/// requests made). A plugin of an application's own world is called by
+/// function name (`call`, `args`), its result checked (`result`), and its
+/// calls of the application's imports answered (`[[case.import]]`). See
+/// docs/TESTING.md. Builds the plugin first (like `warden build`) unless
+/// `--no-build`.
 #[derive(clap::Args)]
 pub struct Args {
     /// Plugin folder (with plugin.toml).
@@ -63,13 +69,14 @@ impl std::fmt::Display for CasesFailed {
 impl std::error::Error for CasesFailed {}
 
 pub fn run(cli: &Cli, args: &Args) -> Result<()> {
-    let host = host::Host::new(cli)?;
     if !args.no_build {
         let mut log: Box<dyn std::io::Write> = match args.json {
             true => Box::new(std::io::stderr()),
             false => Box::new(std::io::stdout()),
         };
-        super::build::build_dir(&args.plugin, &args.profile, std::slice::from_ref(&host.runtime), &mut log)?;
+        // Compiled into the cache the test host reads (the same engine).
+        let runtimes = if cli.no_cache { Vec::new() } else { vec![cli.runtime()?] };
+        super::build::build_dir(&args.plugin, &args.profile, &runtimes, &mut log)?;
     }
     let manifest = Manifest::from_dir(&args.plugin)?;
     if !manifest.component.is_file() {
@@ -79,6 +86,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<()> {
             args.plugin.display()
         );
     }
+    let host = host::Host::new(cli, &manifest)?;
     let files = run::case_files(&args.plugin, &args.cases)?;
     let mut cases = Vec::new();
     for file in &files {
@@ -97,22 +105,26 @@ pub fn run(cli: &Cli, args: &Args) -> Result<()> {
     for (file, case) in &cases {
         let case_started = Instant::now();
         let dir = file.parent().unwrap_or(std::path::Path::new("."));
-        let (wrong, logs) = match run::run(&host, &manifest, case, dir) {
-            Ok(outcome) => (check::check(&case.expect, &outcome), outcome.logs),
-            Err(e) => (vec![format!("the case could not be set up: {e:#}")], host::take_logs()),
+        let (wrong, logs, result) = match run::run(&host, &manifest, case, dir) {
+            Ok(outcome) => (check::check(&case.expect, &outcome), outcome.logs, outcome.result),
+            Err(e) => (vec![format!("the case could not be set up: {e:#}")], host::take_logs(), None),
         };
         let ok = wrong.is_empty();
         if !args.json {
             println!("case {} ... {}", case.name, if ok { "ok" } else { "FAILED" });
         }
-        results.push(json!({
+        let mut record = json!({
             "file": file.display().to_string(),
             "name": case.name,
             "ok": ok,
             "failures": wrong,
             "logs": logs,
             "duration-us": case_started.elapsed().as_micros() as u64,
-        }));
+        });
+        if let Some(result) = result {
+            record["result"] = result; // what a `call` returned
+        }
+        results.push(record);
         if !ok {
             failures.push((file, &case.name, wrong, logs));
         }

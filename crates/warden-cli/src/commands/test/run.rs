@@ -10,6 +10,7 @@ use warden::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use warden::{Body, CallContext, Error, HealthStatus, Manifest, Request, RequestAction, Response, ResponseAction};
 
 use super::case::{Case, Message};
+use super::export;
 use super::host::{self, Host};
 
 /// What came out of one call.
@@ -27,6 +28,12 @@ pub struct Outcome {
     pub logs: Vec<String>,
     pub kv: BTreeMap<String, String>,
     pub fetched: Vec<String>,
+    /// The host's own imports the plugin called.
+    pub imported: Vec<String>,
+    /// What a `call` returned (null for nothing), as JSON.
+    pub result: Option<serde_json::Value>,
+    /// The case's `expect.result`, read by the function's result type.
+    pub expected_result: Option<serde_json::Value>,
 }
 
 /// A request, response or output as the checks see it.
@@ -59,13 +66,17 @@ pub fn run(host: &Host, base: &Manifest, case: &Case, case_dir: &Path) -> Result
             bail!("`env` {name:?}: a variable's name must be non-empty without `=` or NUL, its value without NUL");
         }
     }
-    host.prepare(&manifest.name, &case.kv, &case.http)?;
+    host.prepare(&manifest.name, case)?;
     let env = Env::set(&case.env);
     let mut outcome = Outcome::default();
     match host.runtime.load_manifest(manifest.clone()) {
         Ok(plugin) => {
-            call(&plugin, case, &mut outcome)?;
+            let called = match case.call {
+                Some(_) => export::check_case(case).and_then(|f| export::call(&plugin, f, case, &mut outcome)),
+                None => call(&plugin, case, &mut outcome),
+            };
             plugin.shutdown();
+            called?;
         }
         Err(e) => outcome.error = Some(error(&e)),
     }
@@ -77,6 +88,7 @@ pub fn run(host: &Host, base: &Manifest, case: &Case, case_dir: &Path) -> Result
         }
     }
     outcome.fetched = host.fetched();
+    outcome.imported = host.imported();
     Ok(outcome)
 }
 
@@ -159,7 +171,7 @@ fn call(plugin: &warden::Plugin, case: &Case, outcome: &mut Outcome) -> Result<(
 }
 
 /// Kind, plugin error code and message of a failed load or call.
-fn error(e: &Error) -> (String, Option<String>, String) {
+pub fn error(e: &Error) -> (String, Option<String>, String) {
     match e {
         Error::Plugin { code, message, .. } | Error::InitFailed { code, message, .. } => {
             (e.kind().as_str().to_owned(), Some(code.clone()), message.clone())
