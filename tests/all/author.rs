@@ -57,6 +57,17 @@ fn the_example_plugins_pass_their_own_cases() {
         assert!(out.status.success(), "{name}:\n{}", text(&out));
         assert!(text(&out).contains("test result: ok."), "{name}:\n{}", text(&out));
     }
+
+    // A misspelt permission fails as it would in a gateway.
+    let dir = tempfile::tempdir().unwrap();
+    let toml = std::fs::read_to_string(Path::new(PLUGINS_DIR).join("logger/plugin.toml")).unwrap();
+    std::fs::write(dir.path().join("plugin.toml"), toml.replace("[permissions]", "[permissions]\nnetwrok = true"))
+        .unwrap();
+    let manifest = warden::Manifest::from_dir(dir.path()).unwrap();
+    std::fs::copy(LOGGER, &manifest.component).unwrap();
+    let cases = Path::new(PLUGINS_DIR).join("logger/tests");
+    let out = warden(dir.path(), &["test", "--no-build", "--cases", cases.to_str().unwrap(), "."]);
+    assert!(text(&out).contains("netwrok") && text(&out).contains("unknown key"), "{}", text(&out));
 }
 
 /// Cases of a host's own world call its functions by name: the graph
@@ -97,6 +108,8 @@ fn plugins_of_a_host_world_are_called_by_function_name() {
             "`args` has no `nodes`; `analyze-graph` takes `nodes`",
             "`args.extra`: `analyze-graph` takes no such parameter; it takes `nodes`",
             "result $.findings[0]: expected \"x\", there is nothing there",
+            "`import` answers `x:y/z#f`, but the plugin imports nothing of its host's own",
+            "`args` are for a `call`",
         ];
         assert_eq!(failures.len(), expected.len(), "{failures:#?}");
         let returned = &report["cases"][0]["result"];
@@ -144,6 +157,17 @@ call = "analyze-graph"
 args = { nodes = [] }
 [case.expect]
 result-json = { "$.findings[0]" = "x" }
+
+[[case]]
+name = "an answer for an import the plugin lacks"
+call = "analyze-graph"
+args = { nodes = [] }
+import = [{ func = "x:y/z#f", result = 1 }]
+
+[[case]]
+name = "args on a hook"
+hook = "health"
+args = { nodes = [] }
 "#;
 
 const FETCH_CASES: &str = r#"
@@ -437,7 +461,11 @@ fn new_projects_of_a_host_world_build_and_pass_their_tests() {
     std::fs::create_dir(root.path().join("wit")).unwrap();
     std::fs::write(root.path().join("wit/kinds.wit"), KINDS_WIT).unwrap();
     let analyzer = format!("{}:analyzer", repo().join("examples/graph-analyzer/wit").display());
-    for (name, world, cases) in [("graph-stats", analyzer.as_str(), 1), ("kinds", "wit:kinds", 3)] {
+    // `graph-node` is also the name of one of the world's types: the plugin's
+    // type is then `GraphNodePlugin`.
+    let worlds =
+        [("graph-stats", analyzer.as_str(), 1), ("graph-node", analyzer.as_str(), 1), ("kinds", "wit:kinds", 3)];
+    for (name, world, cases) in worlds {
         let out = warden(root.path(), &["new", name, "--world", world]);
         assert!(out.status.success(), "{name}: {}", text(&out));
         let out = warden(root.path(), &["test", name]);
@@ -449,6 +477,8 @@ fn new_projects_of_a_host_world_build_and_pass_their_tests() {
     let source = std::fs::read_to_string(project.join("src/lib.rs")).unwrap();
     assert!(source.contains("use bindings::test::kinds::shapes::{Color, Ids, Perms, Point, Shape};"), "{source}");
     assert!(source.contains("impl bindings::exports::test::kinds::tools::Guest for Kinds"), "{source}");
+    let source = std::fs::read_to_string(root.path().join("graph-node/src/lib.rs")).unwrap();
+    assert!(source.contains("struct GraphNodePlugin;"), "{source}");
 
     // A plugin that calls its host's own import: the cases answer for the
     // host, and the manifest's grant of the host's capability is accepted.

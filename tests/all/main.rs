@@ -23,4 +23,5 @@ mod outbound;
 mod reload;
 mod sandbox;
 mod serve;
+mod signing;
 mod worlds;

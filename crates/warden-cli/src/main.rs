@@ -41,6 +41,11 @@ EXIT CODES:
   40  config            the gateway configuration is invalid (warden serve)
   41  startup           the gateway could not open a listener, its data folder or key-value store
   42  drain             at shutdown, the drain-timeout cut requests still running (warden serve)
+  50  key               a key file is missing or not an ed25519 key in PEM (warden sign, verify)
+  51  unsigned          the plugin has no plugin.sig (warden verify)
+  52  signature-invalid the signature is malformed or does not verify
+  53  untrusted-key     the signature is valid, by a key not given with --key
+  54  tampered          the component, plugin.toml or a signed document changed after signing
 
 On failure, stderr gets one line: error[<kind>]: <message>";
 
@@ -73,6 +78,9 @@ enum Command {
     Serve(commands::serve::Args),
     Dev(commands::dev::Args),
     Kv(commands::kv::Args),
+    Keygen(commands::keygen::Args),
+    Sign(commands::sign::Args),
+    Verify(commands::verify::Args),
 }
 
 impl Cli {
@@ -200,6 +208,9 @@ fn main() -> ExitCode {
         Command::Test(args) => commands::test::run(&cli, args),
         Command::New(args) => commands::new::run(args),
         Command::Kv(args) => commands::kv::run(&cli, args),
+        Command::Keygen(args) => commands::keygen::run(args),
+        Command::Sign(args) => commands::sign::run(args),
+        Command::Verify(args) => commands::verify::run(args),
         Command::Serve(_) | Command::Dev(_) => unreachable!("handled above"),
     };
     match result {
@@ -231,6 +242,18 @@ fn describe(err: &anyhow::Error) -> (&'static str, u8, String) {
     }
     if let Some(e) = err.downcast_ref::<commands::kv::KvError>() {
         return (e.kind(), e.exit_code(), one_line(e.to_string()));
+    }
+    if let Some(e) = err.downcast_ref::<warden_dist::DistError>() {
+        let code = match e.kind() {
+            "manifest" => 10,
+            "io" => 11,
+            "key" => 50,
+            "unsigned" => 51,
+            "signature-invalid" => 52,
+            "untrusted-key" => 53,
+            _ => 54,
+        };
+        return (e.kind(), code, one_line(e.to_string()));
     }
     if let Some(e) = err.downcast_ref::<warden::Error>() {
         return (e.kind().as_str(), exit_code(e.kind()), one_line(e.to_string()));

@@ -93,7 +93,20 @@ pub(crate) fn build(project: &Project) -> Result<()> {
 /// Runs the compiles at once (their messages go to ours); an error names
 /// the sources that failed.
 fn compile_all(mut commands: Vec<Command>, sources: &[&PathBuf]) -> Result<()> {
-    let children: Vec<_> = commands.iter_mut().map(spawn).collect::<Result<_>>()?;
+    let mut children = Vec::new();
+    for command in &mut commands {
+        match spawn(command) {
+            Ok(child) => children.push(child),
+            Err(e) => {
+                // None of those started runs on unwaited.
+                for mut child in children {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
+                return Err(e);
+            }
+        }
+    }
     let mut failed = Vec::new();
     let mut stopped = None;
     for (mut child, source) in children.into_iter().zip(sources) {

@@ -65,12 +65,17 @@ pub(crate) fn stop_builds() {
     STOP.store(true, Ordering::SeqCst);
 }
 
-/// Starts a build tool.
+/// Starts a build tool (with no input: one in a group of its own must not
+/// read the terminal).
 pub(crate) fn spawn(command: &mut Command) -> Result<Child> {
+    #[cfg(unix)]
     if OWN_GROUP.load(Ordering::SeqCst) {
         std::os::unix::process::CommandExt::process_group(command, 0);
     }
-    command.spawn().with_context(|| format!("cannot run `{}`", Path::new(command.get_program()).display()))
+    command
+        .stdin(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot run `{}`", Path::new(command.get_program()).display()))
 }
 
 /// Waits for a build tool to end, or stops it if [`stop_builds`] is called.
@@ -88,7 +93,9 @@ pub(crate) fn wait(child: &mut Child) -> Result<ExitStatus> {
 }
 
 /// Ends a build tool and what it started: SIGTERM to its group, SIGKILL
-/// if it is still there after two seconds.
+/// to what is left once the tool has exited or after two seconds. The tool
+/// is reaped last, so its process group id stays its own until then.
+#[cfg(unix)]
 fn terminate(child: &mut Child) {
     if !OWN_GROUP.load(Ordering::SeqCst) {
         let _ = child.kill();
@@ -98,7 +105,7 @@ fn terminate(child: &mut Child) {
     let group = child.id() as libc::pid_t;
     let signal = |signal| {
         // SAFETY: kill(2) has no memory effects; `-group` names the process
-        // group `spawn` made for this child, which nothing else joins.
+        // group `spawn` made for this child, whose leader is not reaped yet.
         #[allow(unsafe_code, reason = "FFI: kill(2) of a process group; std has no wrapper")]
         unsafe {
             libc::kill(-group, signal)
@@ -106,13 +113,31 @@ fn terminate(child: &mut Child) {
     };
     signal(libc::SIGTERM);
     for _ in 0..100 {
-        if let Ok(Some(_)) = child.try_wait() {
-            signal(libc::SIGKILL); // what the tool started and left behind
-            return;
+        if exited(group) {
+            break;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     signal(libc::SIGKILL);
+    let _ = child.wait();
+}
+
+/// Whether the child `pid` has exited, without reaping it.
+#[cfg(unix)]
+fn exited(pid: libc::pid_t) -> bool {
+    // SAFETY: `siginfo_t` is plain data, valid zeroed; waitid(2) only
+    // writes into it, and WNOWAIT leaves the child to be reaped by `wait`.
+    #[allow(unsafe_code, reason = "FFI: waitid(2) with WNOWAIT; std has no wrapper")]
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+        libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) == 0 && info.si_pid() != 0
+    }
+}
+
+#[cfg(not(unix))]
+fn terminate(child: &mut Child) {
+    let _ = child.kill();
     let _ = child.wait();
 }
 

@@ -7,13 +7,13 @@
 //! function with default arguments and expects that default back.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use wit_bindgen_core::wit_parser::{
-    Function, InterfaceId, Resolve, Type, TypeDefKind, TypeId, TypeOwner, WorldId, WorldItem, WorldKey,
+    Function, FunctionKind, InterfaceId, Resolve, Type, TypeDefKind, TypeId, TypeOwner, WorldId, WorldItem, WorldKey,
 };
 
 use super::{File, Plan};
@@ -32,6 +32,8 @@ pub(crate) struct HostWorld {
     uses: RefCell<BTreeMap<String, String>>,
     /// The plugin's own type name, which no `use` may shadow.
     plugin_type: String,
+    /// The named types [`check`](Self::check) found writable.
+    checked: RefCell<HashSet<TypeId>>,
 }
 
 /// An exported function and the Rust trait it belongs to.
@@ -66,20 +68,35 @@ impl HostWorld {
                 resolve
                     .push_path(&dir)
                     .map(|(p, _)| p)
-                    .map_err(|_| alone)
+                    // The second error also names a real mistake in the WIT.
+                    .map_err(|again| again.context(alone))
                     .with_context(|| format!("`--world {spec}`: the WIT in `{}` does not parse", dir.display()))?
             }
         };
         let world = resolve
             .select_world(&[package], Some(world))
             .with_context(|| format!("`--world {spec}`: no world `{world}` in `{}`", dir.display()))?;
+        // The plugin's type must not clash with what `bindings` declares:
+        // the world's own types and its `Guest` trait.
+        let items = || resolve.worlds[world].imports.values().chain(resolve.worlds[world].exports.values());
+        let world_type = |name: &str| {
+            items().any(|item| match item {
+                WorldItem::Type { id, .. } => resolve.types[*id].name.as_deref().map(camel).as_deref() == Some(name),
+                _ => false,
+            })
+        };
+        let plugin_type = match plugin_type == "Guest" || world_type(plugin_type) {
+            true => format!("{plugin_type}Plugin"),
+            false => plugin_type.to_owned(),
+        };
         Ok(HostWorld {
             resolve,
             world,
             dir,
             needs_warden,
             uses: RefCell::default(),
-            plugin_type: plugin_type.to_owned(),
+            checked: RefCell::default(),
+            plugin_type,
         })
     }
 
@@ -108,12 +125,21 @@ impl HostWorld {
         for (key, item) in &self.resolve.worlds[self.world].exports {
             match item {
                 WorldItem::Function(f) => {
+                    synchronous(f)?;
                     exports.push(Export { call: f.name.clone(), function: f, guest: "bindings::Guest".into() })
                 }
                 WorldItem::Interface { id, .. } => {
                     let interface = self.resolve.name_world_key(key);
                     let module = self.module(*id, true)?;
+                    let types = &self.resolve.interfaces[*id].types;
+                    if types.values().any(|t| matches!(self.resolve.types[*t].kind, TypeDefKind::Resource)) {
+                        bail!(
+                            "{}",
+                            unsupported(&format!("a resource defined in the exported interface `{interface}`"))
+                        );
+                    }
                     for f in self.resolve.interfaces[*id].functions.values() {
+                        synchronous(f)?;
                         exports.push(Export {
                             call: format!("{interface}#{}", f.name),
                             function: f,
@@ -139,7 +165,10 @@ impl HostWorld {
         };
         let package = &self.resolve.packages[package].name;
         let prefix = if exported { "bindings::exports" } else { "bindings" };
-        Ok(format!("{prefix}::{}::{}::{}", ident(&package.namespace), ident(&package.name), ident(name)))
+        // Package modules are plain snake case; interface modules are
+        // escaped like any identifier (wit-bindgen's naming).
+        let snake = |s: &str| s.replace('-', "_").to_ascii_lowercase();
+        Ok(format!("{prefix}::{}::{}::{}", snake(&package.namespace), snake(&package.name), ident(name)))
     }
 
     /// Whether the world exports the interface (its types then live under
@@ -158,6 +187,9 @@ impl HostWorld {
         }
         let def = &self.resolve.types[id];
         let name = camel(def.name.as_deref().context("an anonymous type has no path")?);
+        if name == "Guest" {
+            bail!("{}", unsupported("a type named `guest` (wit-bindgen renames it)"));
+        }
         let module = match def.owner {
             TypeOwner::Interface(i) => self.module(i, self.exported(i))?,
             TypeOwner::World(_) | TypeOwner::None => "bindings".into(),
@@ -213,7 +245,7 @@ impl HostWorld {
                 let def = &self.resolve.types[*id];
                 match &def.kind {
                     _ if def.name.is_some() => {
-                        self.check(*id)?;
+                        self.check(ty)?;
                         self.path(*id)?
                     }
                     TypeDefKind::List(t) => format!("Vec<{}>", self.rust(t)?),
@@ -235,15 +267,23 @@ impl HostWorld {
     }
 
     /// Refuses what the skeleton cannot write: resources, maps, streams.
-    fn check(&self, id: TypeId) -> Result<()> {
-        let def = &self.resolve.types[id];
-        match &def.kind {
-            TypeDefKind::Record(r) => r.fields.iter().try_for_each(|f| self.rust(&f.ty).map(drop)),
-            TypeDefKind::Variant(v) => v.cases.iter().filter_map(|c| c.ty).try_for_each(|t| self.rust(&t).map(drop)),
+    /// Each named type is checked once.
+    fn check(&self, ty: &Type) -> Result<()> {
+        let id = match ty {
+            Type::Id(id) => *id,
+            Type::ErrorContext => bail!("{}", unsupported("an error-context")),
+            _ => return Ok(()),
+        };
+        if !self.checked.borrow_mut().insert(id) {
+            return Ok(());
+        }
+        match &self.resolve.types[id].kind {
+            TypeDefKind::Record(r) => r.fields.iter().try_for_each(|f| self.check(&f.ty)),
+            TypeDefKind::Variant(v) => v.cases.iter().filter_map(|c| c.ty.as_ref()).try_for_each(|t| self.check(t)),
             TypeDefKind::Enum(_) | TypeDefKind::Flags(_) => Ok(()),
-            TypeDefKind::Type(t) | TypeDefKind::List(t) | TypeDefKind::Option(t) => self.rust(t).map(drop),
-            TypeDefKind::Result(r) => self.unit(r.ok).and(self.unit(r.err)).map(drop),
-            TypeDefKind::Tuple(t) => t.types.iter().try_for_each(|t| self.rust(t).map(drop)),
+            TypeDefKind::Type(t) | TypeDefKind::List(t) | TypeDefKind::Option(t) => self.check(t),
+            TypeDefKind::Result(r) => r.ok.iter().chain(&r.err).try_for_each(|t| self.check(t)),
+            TypeDefKind::Tuple(t) => t.types.iter().try_for_each(|t| self.check(t)),
             other => bail!("{}", unsupported(kind(other))),
         }
     }
@@ -368,7 +408,7 @@ impl HostWorld {
     }
 
     fn lib(&self, plan: &Plan, exports: &[Export<'_>]) -> Result<String> {
-        let camel = &plan.camel;
+        let camel = &self.plugin_type;
         let log = self.imports_log();
         let mut t = format!(
             r#"//! {name}: a plugin of the host world `{world}`. Every exported
@@ -496,6 +536,12 @@ fn copy_wit(from: &Path, to: &Path, depth: usize, files: &mut Vec<File>) -> Resu
         let deps = depth == 0 && name == "deps";
         if path.is_dir() && (deps || depth > 0) && depth < MAX_DEPTH {
             copy_wit(&path, &to.join(&name), depth + 1, files)?;
+        } else if path.extension().is_some_and(|e| e == "wasm" || e == "wat") {
+            bail!(
+                "`{}` is a WIT package in wasm form, which `warden new --world` does not copy; \
+                 give the host's WIT as .wit files",
+                path.display()
+            );
         } else if path.extension().is_some_and(|e| e == "wit") {
             let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read `{}`", path.display()))?;
             files.push((to.join(&name).to_string_lossy().into_owned(), text));
@@ -537,6 +583,14 @@ fn tuple(items: &[String]) -> String {
     }
 }
 
+/// Refuses async and resource functions, which the skeleton does not write.
+fn synchronous(f: &Function) -> Result<()> {
+    match f.kind {
+        FunctionKind::Freestanding => Ok(()),
+        _ => bail!("{}", unsupported(&format!("the async or resource function `{}`", f.name))),
+    }
+}
+
 fn unsupported(what: &str) -> String {
     format!(
         "the world's exports use {what}, which `warden new --world` cannot write a skeleton for yet; \
@@ -572,9 +626,9 @@ fn camel(name: &str) -> String {
 fn ident(name: &str) -> String {
     const KEYWORDS: &[&str] = &[
         "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate", "do", "dyn",
-        "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "macro",
-        "match", "mod", "move", "mut", "override", "priv", "pub", "ref", "return", "self", "static", "struct", "super",
-        "trait", "true", "try", "type", "typeof", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+        "else", "enum", "extern", "false", "final", "fn", "for", "if", "impl", "in", "let", "loop", "macro", "match",
+        "mod", "move", "mut", "override", "priv", "pub", "ref", "return", "self", "static", "struct", "super", "trait",
+        "true", "try", "type", "typeof", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
     ];
     let snake = name.replace('-', "_").to_ascii_lowercase();
     match KEYWORDS.contains(&snake.as_str()) {

@@ -193,7 +193,7 @@ pub struct Expect {
     /// Exactly these outbound requests, in order (`METHOD URL`).
     pub fetched: Option<Vec<String>>,
     /// Exactly these calls of the host's own imports, in order
-    /// (`interface#function`, without version).
+    /// (`interface#function`, the interface's version optional).
     pub imported: Option<Vec<String>>,
     /// What `call` returns, written as its arguments are.
     pub result: Option<toml::Value>,

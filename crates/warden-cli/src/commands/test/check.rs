@@ -90,10 +90,11 @@ pub fn check(expect: &Expect, outcome: &Outcome) -> Vec<String> {
     {
         wrong.push(format!("fetched: expected {fetched:?}, got {:?}", outcome.fetched));
     }
-    if let Some(imported) = &expect.imported
-        && *imported != outcome.imported
-    {
-        wrong.push(format!("imported: expected {imported:?}, got {:?}", outcome.imported));
+    if let Some(imported) = &expect.imported {
+        let expected: Vec<String> = imported.iter().map(|name| super::wit::unversioned(name)).collect();
+        if expected != outcome.imported {
+            wrong.push(format!("imported: expected {expected:?}, got {:?}", outcome.imported));
+        }
     }
     if expect.result.is_some() || !expect.result_json.is_empty() {
         match &outcome.result {

@@ -17,6 +17,7 @@ use warden::{OutputSize, Plugin};
 use super::case::Case;
 use super::run::Outcome;
 use super::value;
+use super::wit::ComponentWit;
 
 /// Any world: every component is of it, and its exports are the instance
 /// itself, whose functions a case looks up by name.
@@ -54,15 +55,16 @@ impl OutputSize for Called {
 }
 
 /// Calls `function` (`name`, or `interface#name` for a function of an
-/// exported interface) with the case's `args`.
-pub fn call(plugin: &Plugin, function: &str, case: &Case, outcome: &mut Outcome) -> Result<()> {
+/// exported interface, with or without the interface's version) with the
+/// case's `args`.
+pub fn call(plugin: &Plugin, wit: &ComponentWit, function: &str, case: &Case, outcome: &mut Outcome) -> Result<()> {
+    let Some(function) = wit.export(function) else {
+        anyhow::bail!("the plugin exports no function `{function}`; it exports {}", list(&wit.exports));
+    };
     let expected = case.expect.result.as_ref();
     let result = plugin.call::<AnyWorld, Called>(intern(function), |instance, store| {
         let Some(func) = lookup(instance, store, function) else {
-            return Ok(Called::Unfit(format!(
-                "the plugin exports no function `{function}`; it exports {}",
-                list(&exported_functions(&plugin.manifest().component))
-            )));
+            return Ok(Called::Unfit(format!("the instance has no function `{function}`")));
         };
         let ty = func.ty(&*store);
         let names: Vec<String> = ty.params().map(|(name, _)| name.to_owned()).collect();
@@ -118,30 +120,6 @@ fn lookup(instance: &Instance, store: &mut Store, name: &str) -> Option<Func> {
             instance.get_func(&mut *store, func)
         }
     }
-}
-
-/// The functions a component exports, as `call` names them: `name` at the
-/// top level, `interface#name` in an exported interface.
-fn exported_functions(component: &std::path::Path) -> Vec<String> {
-    use wit_bindgen_core::wit_parser::WorldItem;
-    use wit_component::DecodedWasm;
-    let Ok(DecodedWasm::Component(resolve, world)) =
-        std::fs::read(component).map_err(anyhow::Error::from).and_then(|b| wit_component::decode(&b))
-    else {
-        return Vec::new();
-    };
-    let mut names = Vec::new();
-    for (key, item) in &resolve.worlds[world].exports {
-        match item {
-            WorldItem::Function(f) => names.push(f.name.clone()),
-            WorldItem::Interface { id, .. } => {
-                let interface = resolve.name_world_key(key);
-                names.extend(resolve.interfaces[*id].functions.keys().map(|f| format!("{interface}#{f}")));
-            }
-            WorldItem::Type { .. } => {}
-        }
-    }
-    names
 }
 
 fn list(names: &[String]) -> String {

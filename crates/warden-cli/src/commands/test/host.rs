@@ -12,6 +12,7 @@ use warden::{KeyValueStore, Manifest, OutboundHttp, Runtime, http};
 
 use super::case::{Case, Stub};
 use super::imports::HostImports;
+use super::wit::ComponentWit;
 use crate::Cli;
 
 /// Most log lines kept per case; later ones are counted, not kept.
@@ -22,6 +23,8 @@ const MAX_KEYS: u32 = 1000;
 /// The runtime and the parts of the host a case sets up and reads back.
 pub struct Host {
     pub runtime: Runtime,
+    /// The component's WIT: its exports and host imports.
+    pub wit: ComponentWit,
     store: KeyValueStore,
     network: Arc<Mutex<Network>>,
     /// The host's own imports, if the plugin has any.
@@ -47,17 +50,23 @@ impl Host {
             let network = network.clone();
             move |request: &http::Request<Vec<u8>>| answer(&network, request)
         };
+        let wit = ComponentWit::read(&manifest.component)?;
         let mut builder = cli
             .runtime_builder()
             .world::<warden::WardenWorld>()
-            .world::<super::export::AnyWorld>()
             .key_value(store.clone())
             .outbound_http(OutboundHttp::new().simulate(answer));
-        let imports = HostImports::of(manifest)?;
+        // A plugin of Warden's hooks loads as a gateway loads it (a hook
+        // interface that does not match is an error); any other plugin is
+        // of its host's own world, whose functions cases call by name.
+        if !wit.warden_hooks {
+            builder = builder.world::<super::export::AnyWorld>();
+        }
+        let imports = HostImports::of(manifest, &wit);
         if let Some(imports) = &imports {
             builder = builder.capability(imports.clone());
         }
-        Ok(Host { runtime: builder.build()?, store, network, imports, _dir: dir })
+        Ok(Host { runtime: builder.build()?, wit, store, network, imports, _dir: dir })
     }
 
     /// Empties the plugin's key-value namespace and writes the case's
@@ -84,7 +93,7 @@ impl Host {
         network.fetched.clear();
         drop(network);
         if let Some(imports) = &self.imports {
-            imports.prepare(&case.import);
+            imports.prepare(&case.import)?;
         } else if let Some(stub) = case.import.first() {
             bail!("`import` answers `{}`, but the plugin imports nothing of its host's own", stub.func);
         }

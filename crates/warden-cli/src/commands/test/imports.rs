@@ -4,21 +4,16 @@
 //! the case gives (`[[case.import]]`), records the calls, and claims the
 //! manifest's `[permissions]` keys that Warden does not know (the host's).
 
-use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use warden::capability::{Capability, GrantContext, Linker};
 use warden::wasmtime::component::Val;
 use warden::{Manifest, wasmtime};
-use wit_bindgen_core::wit_parser::WorldItem;
-use wit_component::DecodedWasm;
 
 use super::case::ImportStub;
 use super::value;
-
-/// The packages whose imports Warden's own capabilities provide.
-const WARDEN_PACKAGES: &[&str] = &["warden:", "wasi:"];
+use super::wit::{ComponentWit, same_function, unversioned};
 
 /// The current case's answers and the calls made.
 #[derive(Default)]
@@ -45,30 +40,43 @@ pub struct HostImports {
 pub struct Stubbed;
 
 impl HostImports {
-    /// The imports of the component `manifest` names that are neither
-    /// Warden's nor WASI's, and the manifest's host permission keys; `None`
-    /// if there are neither.
-    pub fn of(manifest: &Manifest) -> Result<Option<HostImports>> {
-        let interfaces = host_interfaces(&manifest.component)?;
-        if interfaces.is_empty() && manifest.permissions.host.is_empty() {
-            return Ok(None);
+    /// The host imports `wit` lists, answered from the cases, and the
+    /// manifest's host permission keys; `None` if the plugin imports
+    /// nothing of its host (its unknown keys then stay errors).
+    pub fn of(manifest: &Manifest, wit: &ComponentWit) -> Option<HostImports> {
+        let interfaces = wit.host_imports.clone();
+        if interfaces.is_empty() {
+            return None;
         }
         let leak = |s: &str| -> &'static str { Box::leak(s.into()) };
         let names: Vec<&'static str> = interfaces.iter().map(|(i, _)| leak(i.split('@').next().unwrap_or(i))).collect();
         let keys: Vec<&'static str> = manifest.permissions.host.keys().map(|k| leak(k)).collect();
-        Ok(Some(HostImports {
+        Some(HostImports {
             interfaces,
             names: Box::leak(names.into_boxed_slice()),
             keys: Box::leak(keys.into_boxed_slice()),
             calls: Arc::default(),
-        }))
+        })
     }
 
-    /// Sets the case's answers and forgets earlier calls.
-    pub fn prepare(&self, stubs: &[ImportStub]) {
+    /// Sets the case's answers and forgets earlier calls; an answer for a
+    /// function the plugin does not import is an error.
+    pub fn prepare(&self, stubs: &[ImportStub]) -> Result<()> {
+        for stub in stubs {
+            let known = self.interfaces.iter().flat_map(|(i, fs)| fs.iter().map(move |f| format!("{i}#{f}")));
+            let known: Vec<String> = known.collect();
+            if !known.iter().any(|k| same_function(&stub.func, k)) {
+                anyhow::bail!(
+                    "`import` answers `{}`, which the plugin does not import; it imports {}",
+                    stub.func,
+                    known.iter().map(|k| format!("`{}`", unversioned(k))).collect::<Vec<_>>().join(", ")
+                );
+            }
+        }
         let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
         calls.stubs = stubs.to_vec();
         calls.made.clear();
+        Ok(())
     }
 
     /// The functions called since [`prepare`](Self::prepare), in order.
@@ -107,7 +115,7 @@ impl Capability for HostImports {
                     if calls.made.len() < MAX_RECORDED {
                         calls.made.push(name.clone());
                     }
-                    let Some(stub) = calls.stubs.iter().find(|s| matches(&s.func, &name)) else {
+                    let Some(stub) = calls.stubs.iter().find(|s| same_function(&s.func, &name)) else {
                         return Err(wasmtime::Error::msg(format!(
                             "the plugin called `{name}`, which the case does not answer: add \
                              [[case.import]] func = \"{name}\" with a `result` (or `trap`)"
@@ -145,51 +153,5 @@ impl Capability for HostImports {
 
     fn instantiate(&self, _: &Arc<()>) -> wasmtime::Result<Stubbed> {
         Ok(Stubbed)
-    }
-}
-
-/// Whether a stub's `func` (with or without the interface's version)
-/// names `name` (`interface#function`, without version).
-fn matches(func: &str, name: &str) -> bool {
-    match (func.split_once('#'), name.split_once('#')) {
-        (Some((i, f)), Some((ni, nf))) => f == nf && i.split('@').next() == Some(ni),
-        _ => false,
-    }
-}
-
-/// The interfaces a component imports from packages other than Warden's
-/// and WASI's, each with the names of its functions.
-fn host_interfaces(component: &Path) -> Result<Vec<(String, Vec<String>)>> {
-    let bytes = std::fs::read(component).with_context(|| format!("cannot read `{}`", component.display()))?;
-    let DecodedWasm::Component(resolve, world) =
-        wit_component::decode(&bytes).with_context(|| format!("`{}` is not a component", component.display()))?
-    else {
-        anyhow::bail!("`{}` is a WIT package, not a component", component.display());
-    };
-    let mut interfaces = Vec::new();
-    for (key, item) in &resolve.worlds[world].imports {
-        let name = resolve.name_world_key(key);
-        if let WorldItem::Interface { id, .. } = item
-            && !WARDEN_PACKAGES.iter().any(|p| name.starts_with(p))
-        {
-            let functions = resolve.interfaces[*id].functions.keys().cloned().collect();
-            interfaces.push((name, functions));
-        }
-    }
-    Ok(interfaces)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_answer_names_its_function_with_or_without_the_version() {
-        let name = "example:clock/clock#now-ms";
-        assert!(matches("example:clock/clock#now-ms", name));
-        assert!(matches("example:clock/clock@0.1.0#now-ms", name));
-        assert!(!matches("example:clock/clock#now", name));
-        assert!(!matches("example:clock/other@0.1.0#now-ms", name));
-        assert!(!matches("now-ms", name));
     }
 }

@@ -9,6 +9,7 @@ mod host;
 mod imports;
 mod run;
 mod value;
+mod wit;
 
 use std::path::PathBuf;
 use std::time::Instant;

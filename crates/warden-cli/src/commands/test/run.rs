@@ -66,13 +66,18 @@ pub fn run(host: &Host, base: &Manifest, case: &Case, case_dir: &Path) -> Result
             bail!("`env` {name:?}: a variable's name must be non-empty without `=` or NUL, its value without NUL");
         }
     }
+    if case.call.is_none() && !case.args.is_empty() {
+        bail!("`args` are for a `call` (a function of the plugin's own world); a hook takes its own input");
+    }
     host.prepare(&manifest.name, case)?;
     let env = Env::set(&case.env);
     let mut outcome = Outcome::default();
     match host.runtime.load_manifest(manifest.clone()) {
         Ok(plugin) => {
             let called = match case.call {
-                Some(_) => export::check_case(case).and_then(|f| export::call(&plugin, f, case, &mut outcome)),
+                Some(_) => {
+                    export::check_case(case).and_then(|f| export::call(&plugin, &host.wit, f, case, &mut outcome))
+                }
                 None => call(&plugin, case, &mut outcome),
             };
             plugin.shutdown();

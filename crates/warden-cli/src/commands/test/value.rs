@@ -163,14 +163,17 @@ pub fn from_toml(value: &Toml, ty: &Type, at: &str) -> Result<Val, String> {
         Type::Flags(flags) => {
             let names: Vec<&str> = flags.names().collect();
             let Toml::Array(items) = value else { return wrong("an array of flag names") };
-            items
-                .iter()
-                .map(|v| match v.as_str() {
-                    Some(name) if names.contains(&name) => Ok(name.to_owned()),
-                    _ => Err(format!("{at}: {} is not a flag; the flags: {}", short(v), names.join(", "))),
-                })
-                .collect::<Result<_, _>>()
-                .map(Val::Flags)
+            let mut set = Vec::new();
+            for v in items {
+                match v.as_str().and_then(|name| names.iter().position(|n| *n == name)) {
+                    Some(at) => set.push(at),
+                    None => return Err(format!("{at}: {} is not a flag; the flags: {}", short(v), names.join(", "))),
+                }
+            }
+            // In declaration order, each once: as the component returns them.
+            set.sort_unstable();
+            set.dedup();
+            Ok(Val::Flags(set.into_iter().map(|i| names[i].to_owned()).collect()))
         }
         Type::Own(_) | Type::Borrow(_) => Err(format!("{at}: a resource cannot be written in a case")),
         Type::Future(_) | Type::Stream(_) | Type::ErrorContext => {
