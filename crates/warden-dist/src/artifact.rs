@@ -53,7 +53,7 @@ impl Artifact {
             plugin: manifest.name.clone(),
             reason: format!("`{}` {reason}", manifest.component.display()),
         })?;
-        let created = rfc3339(std::time::SystemTime::now());
+        let created = warden::rfc3339(std::time::SystemTime::now());
         let layer = sha256_digest(&component);
         let config = serde_json::to_vec(&json!({
             "created": created,
@@ -175,34 +175,4 @@ fn interfaces(component: &[u8]) -> Result<(Vec<String>, Vec<String>), String> {
     let imports = world.imports.keys().map(|k| resolve.name_world_key(k)).collect();
     let exports = world.exports.keys().map(|k| resolve.name_world_key(k)).collect();
     Ok((imports, exports))
-}
-
-/// `time` as RFC 3339 in UTC, to the second.
-fn rfc3339(time: std::time::SystemTime) -> String {
-    let secs = time.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
-    // Days to a civil date (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest % 3600 / 60, rest % 60)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates_are_rfc3339() {
-        let at = |s| std::time::UNIX_EPOCH + std::time::Duration::from_secs(s);
-        assert_eq!(rfc3339(at(0)), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(at(951_782_400)), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(at(1_796_342_400 + 3661)), "2026-12-04T01:01:01Z");
-    }
 }

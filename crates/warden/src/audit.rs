@@ -157,8 +157,9 @@ fn open_append(path: &Path) -> Result<File> {
     options.open(path).map_err(|e| Error::io("cannot open the audit log", path, e))
 }
 
-/// `2026-11-22T07:45:12.345Z`.
-fn rfc3339(t: SystemTime) -> String {
+/// `t` as RFC 3339 in UTC, to the millisecond: `2026-11-22T07:45:12.345Z`
+/// (the audit log's timestamps).
+pub fn rfc3339(t: SystemTime) -> String {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);

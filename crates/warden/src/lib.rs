@@ -70,7 +70,7 @@ mod wasi;
 mod watch;
 pub mod world;
 
-pub use audit::AuditSink;
+pub use audit::{AuditSink, rfc3339};
 pub use bindings::warden::plugin as wit;
 pub use build::{BuildSpec, Language};
 pub use capability::Capability;

@@ -6,8 +6,10 @@ use std::path::Path;
 
 use super::{File, Plan};
 
-pub(crate) fn files(plan: &Plan, pdk: &Path) -> Vec<File> {
-    let cargo = format!(
+/// Cargo.toml of a Rust plugin project: a cdylib on warden-pdk (by path),
+/// its own workspace; `dependencies` adds lines to `[dependencies]`.
+pub(crate) fn cargo_toml(plan: &Plan, pdk: &Path, dependencies: &str) -> String {
+    format!(
         r#"[package]
 name = "{name}"
 version = "0.1.0"
@@ -18,7 +20,7 @@ publish = false
 crate-type = ["cdylib"] # a component, not a Rust library
 
 [dependencies]
-# warden-pdk is not on crates.io yet: a path into a Warden source tree.
+{dependencies}# warden-pdk is not on crates.io yet: a path into a Warden source tree.
 warden-pdk = {{ path = {pdk:?} }}
 
 # Its own workspace, wherever the folder is.
@@ -26,7 +28,11 @@ warden-pdk = {{ path = {pdk:?} }}
 "#,
         name = plan.name,
         pdk = pdk.display().to_string(),
-    );
+    )
+}
+
+pub(crate) fn files(plan: &Plan, pdk: &Path) -> Vec<File> {
+    let cargo = cargo_toml(plan, pdk, "");
     let camel = &plan.camel;
     let mut lib = format!(
         r#"//! {name}: a Warden plugin. Build and test it with `warden test .`;

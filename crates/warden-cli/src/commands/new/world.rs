@@ -551,28 +551,9 @@ fn copy_wit(from: &Path, to: &Path, depth: usize, files: &mut Vec<File>) -> Resu
 }
 
 fn cargo(plan: &Plan, pdk: &Path) -> String {
-    format!(
-        r#"[package]
-name = "{name}"
-version = "0.1.0"
-edition = "2024"
-publish = false
-
-[lib]
-crate-type = ["cdylib"] # a component, not a Rust library
-
-[dependencies]
-# The bindings of the host's world (wit/), same version as Warden's.
-wit-bindgen = {{ version = "=0.61.1", default-features = false, features = ["macros", "realloc"] }}
-# warden-pdk is not on crates.io yet: a path into a Warden source tree.
-warden-pdk = {{ path = {pdk:?} }}
-
-# Its own workspace, wherever the folder is.
-[workspace]
-"#,
-        name = plan.name,
-        pdk = pdk.display().to_string(),
-    )
+    let bindings = "# The bindings of the host's world (wit/), same version as Warden's.\n\
+                    wit-bindgen = { version = \"=0.61.1\", default-features = false, features = [\"macros\", \"realloc\"] }\n";
+    super::rust::cargo_toml(plan, pdk, bindings)
 }
 
 /// A Rust tuple of `items`: `(a, b)`, or `(a,)` for one.
