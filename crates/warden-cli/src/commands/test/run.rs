@@ -74,10 +74,9 @@ pub fn run(host: &Host, base: &Manifest, case: &Case, case_dir: &Path) -> Result
     let mut outcome = Outcome::default();
     match host.runtime.load_manifest(manifest.clone()) {
         Ok(plugin) => {
-            let called = match case.call {
-                Some(_) => {
-                    export::check_case(case).and_then(|f| export::call(&plugin, &host.wit, f, case, &mut outcome))
-                }
+            let called = match &case.call {
+                Some(function) => export::check_case(case)
+                    .and_then(|()| export::call(&plugin, &host.wit, function, case, &mut outcome)),
                 None => call(&plugin, case, &mut outcome),
             };
             plugin.shutdown();
