@@ -41,7 +41,7 @@ impl RedisServer {
         panic!("redis-server did not start on 127.0.0.1 (5 ports tried)");
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
 

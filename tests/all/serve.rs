@@ -15,9 +15,9 @@ use tempfile::TempDir;
 use crate::gateway::{GW, gw_plugin, request};
 
 /// A `warden serve` child process; killed if still running when dropped.
-struct Served {
+pub(crate) struct Served {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     /// What `warden serve` printed on stdout before serving.
     banner: String,
     stderr: Arc<Mutex<String>>,
@@ -28,7 +28,7 @@ impl Served {
     /// Writes `config` (plus plugin folders by `plugins`) and starts
     /// `warden serve` on it, under `ulimit -n files` if given; waits for
     /// the banner.
-    fn start(plugins: impl FnOnce(&Path), config: &str, files: Option<u32>) -> Served {
+    pub(crate) fn start(plugins: impl FnOnce(&Path), config: &str, files: Option<u32>) -> Served {
         let dir = TempDir::new().unwrap();
         std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
         plugins(&dir.path().join("plugins"));
@@ -74,7 +74,7 @@ impl Served {
         Served { child, addr, banner, stderr, dir }
     }
 
-    fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         self.dir.path()
     }
 
@@ -95,7 +95,7 @@ impl Served {
         }
     }
 
-    fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
 

@@ -37,15 +37,21 @@ EXIT CODES:
   33  service-unavailable a host-side service (the key-value store) did not answer in time
   34  not-found         warden kv: the plugin has no such key, or no data at all
   35  key-value         the key-value store could not be opened or refused the operation (warden kv, warden run)
+  36  not-admitted      the trust policy refused the plugin (unsigned, untrusted key)
   30  runtime           engine or instantiation failure
   40  config            the gateway configuration is invalid (warden serve)
   41  startup           the gateway could not open a listener, its data folder or key-value store
   42  drain             at shutdown, the drain-timeout cut requests still running (warden serve)
   50  key               a key file is missing or not an ed25519 key in PEM (warden sign, verify)
-  51  unsigned          the plugin has no plugin.sig (warden verify)
+  51  unsigned          the plugin has no plugin.sig, or the registry no signature for it
   52  signature-invalid the signature is malformed or does not verify
   53  untrusted-key     the signature is valid, by a key not given with --key
-  54  tampered          the component, plugin.toml or a signed document changed after signing
+  54  tampered          the component, plugin.toml, a signed document or a registry's bytes are not what was signed
+  55  policy            the trust policy is inconsistent (an unknown level or permission)
+  56  registry          the registry cannot be reached, refused the request, or has no such plugin
+  57  downgrade         an older version would replace a newer one (pass --allow-downgrade)
+  58  lock              warden.lock is malformed, or a plugin is not what it pins
+  59  rolled-back       warden update: the new version failed to load, init or pass its health check
 
 On failure, stderr gets one line: error[<kind>]: <message>";
 
@@ -81,6 +87,11 @@ enum Command {
     Keygen(commands::keygen::Args),
     Sign(commands::sign::Args),
     Verify(commands::verify::Args),
+    Push(commands::push::Args),
+    Pull(commands::pull::Args),
+    Install(commands::install::Args),
+    Update(commands::update::Args),
+    Versions(commands::versions::Args),
 }
 
 impl Cli {
@@ -131,6 +142,7 @@ fn exit_code(kind: warden::ErrorKind) -> u8 {
         K::UnknownPlugin => 31,
         K::Unavailable => 32,
         K::ServiceUnavailable => 33,
+        K::NotAdmitted => 36,
         _ => 30,
     }
 }
@@ -211,6 +223,11 @@ fn main() -> ExitCode {
         Command::Keygen(args) => commands::keygen::run(args),
         Command::Sign(args) => commands::sign::run(args),
         Command::Verify(args) => commands::verify::run(args),
+        Command::Push(args) => commands::push::run(args),
+        Command::Pull(args) => commands::pull::run(args),
+        Command::Install(args) => commands::install::run(args),
+        Command::Update(args) => commands::update::run(&cli, args),
+        Command::Versions(args) => commands::versions::run(args),
         Command::Serve(_) | Command::Dev(_) => unreachable!("handled above"),
     };
     match result {
@@ -240,6 +257,9 @@ fn describe(err: &anyhow::Error) -> (&'static str, u8, String) {
     if let Some(e) = err.downcast_ref::<commands::test::CasesFailed>() {
         return ("test-failed", 3, e.to_string());
     }
+    if let Some(e) = err.downcast_ref::<commands::update::RolledBack>() {
+        return ("rolled-back", 59, one_line(e.to_string()));
+    }
     if let Some(e) = err.downcast_ref::<commands::kv::KvError>() {
         return (e.kind(), e.exit_code(), one_line(e.to_string()));
     }
@@ -251,7 +271,12 @@ fn describe(err: &anyhow::Error) -> (&'static str, u8, String) {
             "unsigned" => 51,
             "signature-invalid" => 52,
             "untrusted-key" => 53,
-            _ => 54,
+            "tampered" => 54,
+            "policy" => 55,
+            "registry" => 56,
+            "downgrade" => 57,
+            "lock" => 58,
+            _ => 1,
         };
         return (e.kind(), code, one_line(e.to_string()));
     }

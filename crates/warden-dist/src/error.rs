@@ -68,6 +68,63 @@ pub enum DistError {
         /// What is there now.
         found: String,
     },
+    /// A registry served bytes whose digest is not the one asked for.
+    #[error(
+        "{reference}: the registry served {what} of digest {found} for {expected}; its content is damaged or was tampered with, and nothing was installed"
+    )]
+    DigestMismatch {
+        /// The reference asked for.
+        reference: String,
+        /// Which part: the manifest, the config, the component, a signature payload.
+        what: String,
+        /// The digest asked for.
+        expected: String,
+        /// The digest of what came.
+        found: String,
+    },
+    /// A trust policy is inconsistent (an unknown level, a bad permission).
+    #[error("trust policy: {0}")]
+    Policy(String),
+    /// A registry could not be reached or refused a request.
+    #[error("{reference}: {message}")]
+    Registry {
+        /// The reference (or repository) asked for.
+        reference: String,
+        /// What went wrong and what to do.
+        message: String,
+    },
+    /// The artifact in a registry carries no signature.
+    #[error(
+        "{reference} ({digest}) is not signed: the registry has no `{tag}`; sign it (warden push --key) before installing it"
+    )]
+    NotSigned {
+        /// The reference asked for.
+        reference: String,
+        /// Its manifest digest.
+        digest: String,
+        /// The signature tag looked for.
+        tag: String,
+    },
+    /// A signed older version would replace a newer one.
+    #[error(
+        "plugin '{plugin}': {offered} is older than the installed {installed}; pass --allow-downgrade if you mean to go back"
+    )]
+    Downgrade {
+        /// The plugin's name.
+        plugin: String,
+        /// The version installed.
+        installed: String,
+        /// The version offered.
+        offered: String,
+    },
+    /// `warden.lock` is malformed, or a directory does not match it.
+    #[error("{}: {message}", path.display())]
+    Lock {
+        /// The lock file.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        message: String,
+    },
 }
 
 impl DistError {
@@ -81,6 +138,12 @@ impl DistError {
             DistError::SignatureInvalid { .. } => "signature-invalid",
             DistError::UntrustedKey { .. } => "untrusted-key",
             DistError::Tampered { .. } => "tampered",
+            DistError::DigestMismatch { .. } => "tampered",
+            DistError::Policy(_) => "policy",
+            DistError::Registry { .. } => "registry",
+            DistError::NotSigned { .. } => "unsigned",
+            DistError::Downgrade { .. } => "downgrade",
+            DistError::Lock { .. } => "lock",
         }
     }
 

@@ -2,7 +2,10 @@
 //! the CNCF wasm layout, ed25519 keys, and cosign-style signatures over the
 //! artifact's manifest digest, which covers the component and `plugin.toml`
 //! together, so neither can be swapped. The format is documented in
-//! docs/DISTRIBUTION.md, so that other tools can verify it.
+//! docs/DISTRIBUTION.md, so that other tools can verify it. Plugins travel
+//! through OCI registries ([`Registry`]: push, fetch verified, tags), are
+//! [installed](install) atomically and pinned in [`Lock`] (`warden.lock`),
+//! and a [`TrustPolicy`] decides, on every load, who may run and with what.
 //!
 //! ```
 //! # fn main() -> Result<(), warden_dist::DistError> {
@@ -18,15 +21,23 @@
 //! ```
 
 mod artifact;
+mod cache;
 mod error;
+mod install;
 mod keys;
 mod local;
+mod registry;
 mod signature;
+mod trust;
 
 pub use artifact::{
     Artifact, CONFIG_MEDIA_TYPE, LAYER_MEDIA_TYPE, MANIFEST_MEDIA_TYPE, PLUGIN_TOML_ANNOTATION, sha256_digest,
 };
+pub use cache::{Cache, default_cache_dir};
 pub use error::DistError;
+pub use install::{Installed, LOCK_FILE, Lock, LockEntry, install, rollback, strip_tag};
 pub use keys::{PublicKey, SecretKey};
 pub use local::{SIGNATURE_FILE, Signed, Verified, sign_dir, verify_dir};
+pub use registry::{Fetched, KEY_ID_ANNOTATION, Progress, Registry, parse_reference, signature_tag};
 pub use signature::{PAYLOAD_MEDIA_TYPE, Payload, SIGNATURE_ANNOTATION, SIGNATURE_TYPE};
+pub use trust::{DENIABLE, Decision, TrustLevel, TrustPolicy, Unsigned};

@@ -23,14 +23,14 @@ const FORMAT: &str = "warden-signature/v1";
 const MAX_SIGNATURE_FILE: u64 = 1 << 20;
 
 /// `plugin.sig`.
-#[derive(Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct SignatureFile {
+pub(crate) struct SignatureFile {
     format: String,
     /// The key that signed (its id), for people; the signature decides.
     key_id: String,
     /// The OCI image manifest, as signed.
-    manifest: String,
+    pub(crate) manifest: String,
     /// The config, as signed.
     config: String,
     /// The cosign payload, base64.
@@ -81,20 +81,8 @@ pub fn sign_dir(dir: &Path, key: &SecretKey, reference: Option<&str>) -> Result<
     }
     .to_bytes();
     let key_id = key.public().id().to_owned();
-    let file = SignatureFile {
-        format: FORMAT.into(),
-        key_id: key_id.clone(),
-        manifest: String::from_utf8_lossy(&artifact.manifest).into_owned(),
-        config: String::from_utf8_lossy(&artifact.config).into_owned(),
-        payload: BASE64.encode(&payload),
-        signature: BASE64.encode(key.sign(&payload)),
-    };
-    let path = dir.join(SIGNATURE_FILE);
-    let text = serde_json::to_string_pretty(&file).unwrap_or_default() + "\n";
-    // Written beside and renamed, so a reader never sees half a file.
-    let partial = dir.join(format!(".{SIGNATURE_FILE}.partial"));
-    std::fs::write(&partial, text).map_err(|e| DistError::io(&partial, e))?;
-    std::fs::rename(&partial, &path).map_err(|e| DistError::io(&path, e))?;
+    let file = SignatureFile::from_parts(&key_id, &artifact.manifest, &artifact.config, &payload, &key.sign(&payload));
+    let path = file.write(dir)?;
     Ok(Signed { path, digest: artifact.digest(), key_id })
 }
 
@@ -104,55 +92,112 @@ pub fn sign_dir(dir: &Path, key: &SecretKey, reference: Option<&str>) -> Result<
 /// and plugin.toml in the folder now.
 pub fn verify_dir(dir: &Path, trusted: &[PublicKey]) -> Result<Verified, DistError> {
     let manifest = warden::Manifest::from_dir(dir)?;
-    let plugin = manifest.name.clone();
-    let invalid = |reason: String| DistError::SignatureInvalid { plugin: plugin.clone(), reason };
-    let path = dir.join(SIGNATURE_FILE);
-    let size = match std::fs::metadata(&path) {
-        Ok(m) => m.len(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(DistError::Unsigned { plugin: plugin.clone(), path });
-        }
-        Err(e) => return Err(DistError::io(&path, e)),
-    };
-    if size > MAX_SIGNATURE_FILE {
-        return Err(invalid(format!(
-            "`{}` is {size} bytes; a signature file is at most {MAX_SIGNATURE_FILE}",
-            path.display()
-        )));
-    }
-    let text = std::fs::read_to_string(&path).map_err(|e| DistError::io(&path, e))?;
-    let file: SignatureFile = serde_json::from_str(&text)
-        .map_err(|e| invalid(format!("`{}` is not a signature file: {e}", path.display())))?;
-    if file.format != FORMAT {
-        return Err(invalid(format!(
-            "`{}` is of format {:?}; this warden reads {FORMAT:?}",
-            path.display(),
-            file.format
-        )));
-    }
-    let payload = BASE64.decode(&file.payload).map_err(|e| invalid(format!("the payload is not base64: {e}")))?;
-    let signature = BASE64.decode(&file.signature).map_err(|e| invalid(format!("the signature is not base64: {e}")))?;
-
-    // Who signed: a trusted key, or the refusal names the claimed one.
-    let Some(key) = trusted.iter().find(|k| k.verifies(&payload, &signature)) else {
-        return Err(match trusted.iter().any(|k| k.id() == file.key_id) {
-            true => invalid(format!("the signature does not verify with key {}", file.key_id)),
-            false => DistError::UntrustedKey { plugin: plugin.clone(), key_id: file.key_id },
-        });
-    };
-    let payload = Payload::parse(&payload).map_err(invalid)?;
-    let digest = crate::artifact::sha256_digest(file.manifest.as_bytes());
-    if payload.digest != digest {
-        return Err(DistError::Tampered { plugin, what: "the manifest", signed: payload.digest, found: digest });
-    }
     let plugin_toml = std::fs::read_to_string(&manifest.file).map_err(|e| DistError::io(&manifest.file, e))?;
+    let Some(file) = SignatureFile::read(dir, &manifest.name)? else {
+        return Err(DistError::Unsigned { plugin: manifest.name, path: dir.join(SIGNATURE_FILE) });
+    };
     let component = std::fs::read(&manifest.component).map_err(|e| DistError::io(&manifest.component, e))?;
-    Artifact::check(&plugin, file.manifest.as_bytes(), file.config.as_bytes(), &component, &plugin_toml)?;
-    Ok(Verified {
-        name: manifest.name,
-        version: manifest.version.to_string(),
-        digest,
-        key_id: key.id().to_owned(),
-        reference: payload.reference,
-    })
+    file.verify(&manifest, &plugin_toml, &component, trusted)
+}
+
+impl SignatureFile {
+    /// The signature file of the folder `dir` of plugin `plugin`; `None`
+    /// when there is none.
+    pub(crate) fn read(dir: &Path, plugin: &str) -> Result<Option<SignatureFile>, DistError> {
+        let invalid = |reason: String| DistError::SignatureInvalid { plugin: plugin.into(), reason };
+        let path = dir.join(SIGNATURE_FILE);
+        let size = match std::fs::metadata(&path) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(DistError::io(&path, e)),
+        };
+        if size > MAX_SIGNATURE_FILE {
+            return Err(invalid(format!(
+                "`{}` is {size} bytes; a signature file is at most {MAX_SIGNATURE_FILE}",
+                path.display()
+            )));
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| DistError::io(&path, e))?;
+        let file: SignatureFile = serde_json::from_str(&text)
+            .map_err(|e| invalid(format!("`{}` is not a signature file: {e}", path.display())))?;
+        if file.format != FORMAT {
+            return Err(invalid(format!(
+                "`{}` is of format {:?}; this warden reads {FORMAT:?}",
+                path.display(),
+                file.format
+            )));
+        }
+        Ok(Some(file))
+    }
+
+    /// The signature file of parts fetched from a registry.
+    pub(crate) fn from_parts(key_id: &str, manifest: &[u8], config: &[u8], payload: &[u8], signature: &[u8]) -> Self {
+        SignatureFile {
+            format: FORMAT.into(),
+            key_id: key_id.into(),
+            manifest: String::from_utf8_lossy(manifest).into_owned(),
+            config: String::from_utf8_lossy(config).into_owned(),
+            payload: BASE64.encode(payload),
+            signature: BASE64.encode(signature),
+        }
+    }
+
+    /// Writes the file into `dir`.
+    pub(crate) fn write(&self, dir: &Path) -> Result<PathBuf, DistError> {
+        let path = dir.join(SIGNATURE_FILE);
+        let text = serde_json::to_string_pretty(self).unwrap_or_default() + "\n";
+        // Written beside and renamed, so a reader never sees half a file.
+        let partial = dir.join(format!(".{SIGNATURE_FILE}.partial"));
+        std::fs::write(&partial, text).map_err(|e| DistError::io(&partial, e))?;
+        std::fs::rename(&partial, &path).map_err(|e| DistError::io(&path, e))?;
+        Ok(path)
+    }
+
+    /// Verifies this signature for the plugin `manifest` (parsed from
+    /// `plugin_toml`) with the component `component`.
+    pub(crate) fn verify(
+        &self,
+        manifest: &warden::Manifest,
+        plugin_toml: &str,
+        component: &[u8],
+        trusted: &[PublicKey],
+    ) -> Result<Verified, DistError> {
+        let (key, payload) = self.check_signature(&manifest.name, trusted)?;
+        Artifact::check(&manifest.name, self.manifest.as_bytes(), self.config.as_bytes(), component, plugin_toml)?;
+        Ok(Verified {
+            name: manifest.name.clone(),
+            version: manifest.version.to_string(),
+            digest: payload.digest,
+            key_id: key.id().to_owned(),
+            reference: payload.reference,
+        })
+    }
+
+    /// Checks that the signature is by one of `trusted` over a payload
+    /// naming the digest of the manifest; returns the key and the payload.
+    pub(crate) fn check_signature<'k>(
+        &self,
+        plugin: &str,
+        trusted: &'k [PublicKey],
+    ) -> Result<(&'k PublicKey, Payload), DistError> {
+        let invalid = |reason: String| DistError::SignatureInvalid { plugin: plugin.into(), reason };
+        let payload = BASE64.decode(&self.payload).map_err(|e| invalid(format!("the payload is not base64: {e}")))?;
+        let signature =
+            BASE64.decode(&self.signature).map_err(|e| invalid(format!("the signature is not base64: {e}")))?;
+
+        // Who signed: a trusted key, or the refusal names the claimed one.
+        let Some(key) = trusted.iter().find(|k| k.verifies(&payload, &signature)) else {
+            return Err(match trusted.iter().any(|k| k.id() == self.key_id) {
+                true => invalid(format!("the signature does not verify with key {}", self.key_id)),
+                false => DistError::UntrustedKey { plugin: plugin.into(), key_id: self.key_id.clone() },
+            });
+        };
+        let payload = Payload::parse(&payload).map_err(invalid)?;
+        let digest = crate::artifact::sha256_digest(self.manifest.as_bytes());
+        if payload.digest != digest {
+            let plugin = plugin.into();
+            return Err(DistError::Tampered { plugin, what: "the manifest", signed: payload.digest, found: digest });
+        }
+        Ok((key, payload))
+    }
 }

@@ -55,6 +55,26 @@ pub struct GatewayConfig {
     pub routes: Vec<RouteConfig>,
     /// Rules in the order written.
     pub rules: Vec<RuleConfig>,
+    /// The trust policy every plugin load goes through (`[trust]`); `None`
+    /// when the file has no `[trust]` table: plugins load as their
+    /// manifests ask, signed or not.
+    pub trust: Option<warden_dist::TrustPolicy>,
+    /// Registry repositories the gateway follows (`[[source]]`).
+    pub sources: Vec<SourceConfig>,
+}
+
+/// A `[[source]]`: a plugin repository in an OCI registry the gateway
+/// follows, installing and hot-reloading each new signed version the
+/// requirement accepts.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SourceConfig {
+    /// `registry/repository`, e.g. `127.0.0.1:5000/plugins/auth`.
+    pub repository: String,
+    /// The versions accepted (default `*`: the highest).
+    pub version: semver::VersionReq,
+    /// How often the registry is asked.
+    pub interval: Duration,
 }
 
 /// The `[server]` table.
@@ -296,6 +316,47 @@ struct RawFile {
     route: Vec<Spanned<RawRoute>>,
     #[serde(default)]
     rule: Vec<Spanned<RawRule>>,
+    #[serde(default)]
+    trust: Option<Spanned<RawTrust>>,
+    #[serde(default)]
+    source: Vec<Spanned<RawSource>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawTrust {
+    unsigned: Option<S<String>>,
+    #[serde(default)]
+    key: Vec<RawTrustKey>,
+    #[serde(default)]
+    level: std::collections::BTreeMap<String, Spanned<RawLevel>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawTrustKey {
+    file: S<String>,
+    level: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawLevel {
+    memory: Option<S<String>>,
+    timeout: Option<S<String>>,
+    fuel: Option<u64>,
+    max_instances: Option<u32>,
+    max_output: Option<S<String>>,
+    #[serde(default)]
+    deny: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawSource {
+    repository: S<String>,
+    version: Option<S<String>>,
+    interval: Option<S<String>>,
 }
 
 type S<T> = Spanned<T>;
@@ -481,7 +542,17 @@ impl GatewayConfig {
             let span = rule.span();
             rules.push(cx.rule(rule.into_inner(), i, span)?);
         }
-        Ok(GatewayConfig { file: file.to_owned(), server, admin, outbound_allow, routes, rules })
+        let trust = raw.trust.map(|t| cx.trust(t, &base)).transpose()?;
+        let mut sources = Vec::new();
+        for (i, source) in raw.source.into_iter().enumerate() {
+            let span = source.span();
+            if trust.as_ref().is_none_or(|t| t.keys().is_empty()) {
+                let msg = "a [[source]] installs only plugins signed by a trusted key: add [[trust.key]] with the signers' public keys";
+                return Err(cx.err(span, &format!("source[{i}]"), msg));
+            }
+            sources.push(cx.source(source.into_inner(), i)?);
+        }
+        Ok(GatewayConfig { file: file.to_owned(), server, admin, outbound_allow, routes, rules, trust, sources })
     }
 
     /// Every plugin named anywhere in the configuration, with the hook it
@@ -858,6 +929,68 @@ impl Cx<'_> {
         })
     }
 
+    fn trust(&self, raw: Spanned<RawTrust>, base: &Path) -> Result<warden_dist::TrustPolicy, ConfigError> {
+        use warden_dist::{TrustLevel, TrustPolicy, Unsigned};
+        let span = raw.span();
+        let raw = raw.into_inner();
+        let policy_error =
+            |span: Range<usize>, key: &str, e: warden_dist::DistError| self.err(span, key, e.to_string());
+        let mut policy = TrustPolicy::new();
+        for (name, level) in raw.level {
+            let (span, level) = (level.span(), level.into_inner());
+            let key = |k: &str| format!("trust.level.{name}.{k}");
+            let mut defined = TrustLevel::default();
+            defined.memory_bytes = level.memory.as_ref().map(|v| self.size(v, &key("memory"))).transpose()?;
+            defined.timeout = level.timeout.as_ref().map(|v| self.duration(v, &key("timeout"))).transpose()?;
+            defined.fuel = level.fuel;
+            defined.max_instances = level.max_instances;
+            defined.max_output_bytes =
+                level.max_output.as_ref().map(|v| self.size(v, &key("max-output"))).transpose()?;
+            defined.deny = level.deny;
+            policy = policy.level(&name, defined).map_err(|e| policy_error(span.clone(), &key("deny"), e))?;
+        }
+        for (i, k) in raw.key.iter().enumerate() {
+            let path = base.join(k.file.get_ref());
+            let key = warden_dist::PublicKey::read(&path)
+                .map_err(|e| self.err(k.file.span(), &format!("trust.key[{i}].file"), e.to_string()))?;
+            let level = k.level.as_ref().map_or("trusted", |l| l.get_ref().as_str());
+            let span = k.level.as_ref().map_or(k.file.span(), Spanned::span);
+            policy = policy.trust(key, level).map_err(|e| policy_error(span, &format!("trust.key[{i}].level"), e))?;
+        }
+        let unsigned = match raw.unsigned.as_ref().map(|u| u.get_ref().as_str()) {
+            None | Some("refuse") => Unsigned::Refuse,
+            Some(level) => Unsigned::Level(level.to_owned()),
+        };
+        let unsigned_span = raw.unsigned.as_ref().map_or(span, Spanned::span);
+        policy.unsigned(unsigned).map_err(|e| policy_error(unsigned_span, "trust.unsigned", e))
+    }
+
+    fn source(&self, raw: RawSource, i: usize) -> Result<SourceConfig, ConfigError> {
+        let key = |k: &str| format!("source[{i}].{k}");
+        let repository = raw.repository.get_ref().clone();
+        let image = warden_dist::parse_reference(&repository)
+            .map_err(|e| self.err(raw.repository.span(), &key("repository"), e.to_string()))?;
+        if image.digest().is_some() || repository.ends_with(&format!(":{}", image.tag().unwrap_or_default())) {
+            let msg = "a source follows a repository: write registry/repository, and the versions in `version`";
+            return Err(self.err(raw.repository.span(), &key("repository"), msg));
+        }
+        let version = match &raw.version {
+            None => semver::VersionReq::STAR,
+            Some(v) => semver::VersionReq::parse(v.get_ref()).map_err(|e| {
+                self.err(
+                    v.span(),
+                    &key("version"),
+                    format!("{:?} is not a version requirement ({e}); write e.g. \"^1.2\"", v.get_ref()),
+                )
+            })?,
+        };
+        let interval = match &raw.interval {
+            None => Duration::from_secs(60),
+            Some(v) => self.duration(v, &key("interval"))?,
+        };
+        Ok(SourceConfig { repository, version, interval })
+    }
+
     fn rule(&self, raw: RawRule, i: usize, span: Range<usize>) -> Result<RuleConfig, ConfigError> {
         let k = |f: &str| format!("rule[{i}].{f}");
         let Some(name) = raw.name else {
@@ -1052,6 +1185,70 @@ plugins = ["alerts"]
                     proptest::prop_assert!(line >= 1 && line <= text.lines().count() + 1, "line {} of {}", line, text);
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod trust_tests {
+    use super::*;
+
+    fn parse_in(dir: &Path, text: &str) -> Result<GatewayConfig, ConfigError> {
+        GatewayConfig::parse(text, &dir.join("gateway.toml"))
+    }
+
+    #[test]
+    fn trust_and_sources_parse_and_every_mistake_names_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = warden_dist::SecretKey::generate();
+        key.public().write(&dir.path().join("release.pub")).unwrap();
+        let ok = parse_in(
+            dir.path(),
+            "[trust]\nunsigned = \"untrusted\"\n[[trust.key]]\nfile = \"release.pub\"\n\
+             [trust.level.sandboxed]\nmemory = \"8 MiB\"\ndeny = [\"network\"]\n\
+             [[source]]\nrepository = \"127.0.0.1:5000/plugins/auth\"\nversion = \"^1.2\"\ninterval = \"5s\"\n",
+        )
+        .unwrap();
+        assert_eq!(ok.trust.as_ref().unwrap().level_of(key.public().id()), Some("trusted"));
+        assert_eq!(ok.sources[0].interval, Duration::from_secs(5));
+        assert!(ok.sources[0].version.matches(&semver::Version::new(1, 3, 0)));
+        assert!(parse_in(dir.path(), "").unwrap().trust.is_none(), "no [trust]: plugins load as they ask");
+
+        let cases = [
+            ("[trust]\n[[trust.key]]\nfile = \"missing.pub\"\n", "trust.key[0].file", "missing.pub"),
+            (
+                "[trust]\n[[trust.key]]\nfile = \"release.pub\"\nlevel = \"gold\"\n",
+                "trust.key[0].level",
+                "no trust level 'gold'",
+            ),
+            ("[trust]\nunsigned = \"gold\"\n", "trust.unsigned", "no trust level 'gold'"),
+            ("[trust.level.x]\ndeny = [\"internet\"]\n", "trust.level.x.deny", "not a permission"),
+            ("[trust.level.x]\nmemory = \"lots\"\n", "trust.level.x.memory", "not a size"),
+            ("[[source]]\nrepository = \"127.0.0.1:5000/p/a\"\n", "source[0]", "add [[trust.key]]"),
+        ];
+        for (text, key, message) in cases {
+            let e = parse_in(dir.path(), text).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some(key), "{text}: {e}");
+            assert!(e.to_string().contains(message), "{text}: {e}");
+        }
+        let with_key = "[trust]\n[[trust.key]]\nfile = \"release.pub\"\n";
+        let sources = [
+            ("[[source]]\nrepository = \"127.0.0.1:5000/p/a:1.0.0\"\n", "source[0].repository", "follows a repository"),
+            (
+                "[[source]]\nrepository = \"127.0.0.1:5000/p/a\"\nversion = \"one\"\n",
+                "source[0].version",
+                "not a version requirement",
+            ),
+            (
+                "[[source]]\nrepository = \"127.0.0.1:5000/p/a\"\ninterval = \"0s\"\n",
+                "source[0].interval",
+                "not a duration",
+            ),
+        ];
+        for (text, key, message) in sources {
+            let e = parse_in(dir.path(), &format!("{with_key}{text}")).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some(key), "{text}: {e}");
+            assert!(e.to_string().contains(message), "{text}: {e}");
         }
     }
 }

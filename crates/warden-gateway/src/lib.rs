@@ -32,6 +32,7 @@ mod path;
 mod pipeline;
 mod route;
 mod server;
+mod source;
 mod start;
 mod stream;
 mod tee;
@@ -40,7 +41,7 @@ mod trace;
 pub use admin::{health_name, plugin_json};
 pub use config::{
     AdminConfig, AdminToken, ConfigError, GatewayConfig, LogFormat, Mode, OnError, RouteConfig, RuleConfig,
-    ServerConfig, Stage,
+    ServerConfig, SourceConfig, Stage,
 };
 pub use conn::raise_open_file_limit;
 pub use error::GatewayError;

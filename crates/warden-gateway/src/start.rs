@@ -24,6 +24,7 @@ pub struct Running {
     stop: watch::Sender<bool>,
     server: JoinHandle<bool>,
     admin: Option<JoinHandle<()>>,
+    follower: Option<JoinHandle<()>>,
     drain: Duration,
     _watcher: Option<DirWatcher>,
 }
@@ -64,11 +65,14 @@ pub async fn start(config: GatewayConfig) -> Result<Running, GatewayError> {
         Some(path) => AuditSink::File(path.clone()),
         None => AuditSink::Tracing,
     };
-    let manager = PluginManager::builder(runtime)
+    let mut builder = PluginManager::builder(runtime)
         .audit(audit)
         .message_queue(config.server.message_queue)
-        .message_queue_bytes(config.server.message_queue_bytes)
-        .build()?;
+        .message_queue_bytes(config.server.message_queue_bytes);
+    if let Some(policy) = &config.trust {
+        builder = builder.admission(policy.clone());
+    }
+    let manager = builder.build()?;
     let plugins = config.server.plugins.clone();
     let loader = manager.clone();
     // Loading compiles and runs `init`: blocking work, off the async threads.
@@ -114,9 +118,15 @@ pub async fn start(config: GatewayConfig) -> Result<Running, GatewayError> {
         admin = Some(tokio::spawn(async move { g.serve_admin(listener, t, until_stopped(stop_rx)).await }));
         admin_token = Some(token);
     }
+    let follower = (!config.sources.is_empty()).then(|| {
+        let keys = config.trust.as_ref().map(warden_dist::TrustPolicy::keys).unwrap_or_default();
+        let cache = data.join("registry");
+        let (sources, plugins) = (config.sources.clone(), config.server.plugins.clone());
+        tokio::spawn(crate::source::follow(sources, keys, plugins, cache, manager.clone(), stopped.clone()))
+    });
     let g = gateway.clone();
     let server = tokio::spawn(async move { g.serve(listener, until_stopped(stopped), drain).await });
-    Ok(Running { gateway, addr, admin_addr, admin_token, stop, server, admin, drain, _watcher: watcher })
+    Ok(Running { gateway, addr, admin_addr, admin_token, stop, server, admin, follower, drain, _watcher: watcher })
 }
 
 impl Running {
@@ -149,6 +159,9 @@ impl Running {
         let drained = self.server.await.unwrap_or(false);
         if let Some(admin) = self.admin {
             admin.abort();
+        }
+        if let Some(follower) = self.follower {
+            follower.abort();
         }
         let manager = self.gateway.manager().clone();
         let names = manager.names();

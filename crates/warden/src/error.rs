@@ -274,6 +274,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// The host's admission policy (see [`Admission`](crate::Admission)),
+    /// e.g. a trust policy that requires signatures, refused the plugin.
+    #[error("plugin '{plugin}' was refused: {reason}")]
+    NotAdmitted {
+        /// Plugin name.
+        plugin: String,
+        /// Why, and what to do.
+        reason: String,
+    },
+
     /// The runtime itself failed (engine set-up, instantiation resources).
     #[error("{0}")]
     Runtime(String),
@@ -330,13 +340,15 @@ pub enum ErrorKind {
     Unavailable,
     /// [`Error::ServiceUnavailable`]
     ServiceUnavailable,
+    /// [`Error::NotAdmitted`]
+    NotAdmitted,
     /// [`Error::Runtime`]
     Runtime,
 }
 
 impl ErrorKind {
     /// Every kind, in a stable order.
-    pub const ALL: [ErrorKind; 21] = [
+    pub const ALL: [ErrorKind; 22] = [
         ErrorKind::Manifest,
         ErrorKind::Io,
         ErrorKind::InvalidComponent,
@@ -357,6 +369,7 @@ impl ErrorKind {
         ErrorKind::UnknownPlugin,
         ErrorKind::Unavailable,
         ErrorKind::ServiceUnavailable,
+        ErrorKind::NotAdmitted,
         ErrorKind::Runtime,
     ];
 
@@ -383,6 +396,7 @@ impl ErrorKind {
             ErrorKind::UnknownPlugin => "unknown-plugin",
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::ServiceUnavailable => "service-unavailable",
+            ErrorKind::NotAdmitted => "not-admitted",
             ErrorKind::Runtime => "runtime",
         }
     }
@@ -431,6 +445,7 @@ impl Error {
             Error::UnknownPlugin { .. } => ErrorKind::UnknownPlugin,
             Error::Unavailable { .. } => ErrorKind::Unavailable,
             Error::ServiceUnavailable { .. } => ErrorKind::ServiceUnavailable,
+            Error::NotAdmitted { .. } => ErrorKind::NotAdmitted,
             Error::Runtime(_) => ErrorKind::Runtime,
         }
     }

@@ -33,6 +33,7 @@
 //! See `docs/PLUGIN_DEVELOPMENT.md` for writing plugins and
 //! `docs/MANIFEST.md` for `plugin.toml`.
 
+mod admission;
 mod audit;
 #[allow(missing_docs, reason = "generated: the WIT docs cover the public types")]
 mod bindings;
@@ -70,6 +71,7 @@ mod wasi;
 mod watch;
 pub mod world;
 
+pub use admission::Admission;
 pub use audit::{AuditSink, rfc3339};
 pub use bindings::warden::plugin as wit;
 pub use build::{BuildSpec, Language};

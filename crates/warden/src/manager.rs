@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use serde_json::{Value, json};
 
+use crate::admission::Admission;
 use crate::audit::{Audit, AuditSink};
 use crate::cache;
 use crate::component::ComponentFile;
@@ -118,6 +119,17 @@ pub struct ManagerBuilder {
     message_queue: usize,
     message_queue_bytes: u64,
     lazy: bool,
+    admission: Option<AdmissionHook>,
+}
+
+/// The [`Admission`] a manager asks, shared by its clones.
+#[derive(Clone)]
+struct AdmissionHook(Arc<dyn Admission>);
+
+impl std::fmt::Debug for AdmissionHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Admission")
+    }
 }
 
 impl ManagerBuilder {
@@ -154,6 +166,14 @@ impl ManagerBuilder {
     /// subscribers, queued messages hold at most `n` times this much.
     pub fn message_queue_bytes(mut self, bytes: u64) -> Self {
         self.message_queue_bytes = bytes.max(1);
+        self
+    }
+
+    /// Asks `admission` on every load and reload whether the plugin may
+    /// run, and with what (default: every valid plugin is admitted as its
+    /// manifest asks). See [`Admission`].
+    pub fn admission(mut self, admission: impl Admission) -> Self {
+        self.admission = Some(AdmissionHook(Arc::new(admission)));
         self
     }
 
@@ -339,6 +359,7 @@ impl PluginManager {
             message_queue: DEFAULT_MESSAGE_QUEUE,
             message_queue_bytes: DEFAULT_MESSAGE_QUEUE_BYTES,
             lazy: false,
+            admission: None,
         }
     }
 
@@ -378,7 +399,7 @@ impl PluginManager {
     /// [`load`](Self::load), failing with `refused` (a dependency cycle
     /// found by `load_dir`) instead of compiling when it is set.
     fn load_checked(&self, dir: &Path, refused: Option<Error>) -> Result<String> {
-        let (manifest, text) = read_manifest(dir).inspect_err(|e| {
+        let (manifest, text) = self.admit(dir).inspect_err(|e| {
             let folder =
                 dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
             self.inner.audit.error("load-failed", &folder, None, e, json!({ "dir": dir.display().to_string() }));
@@ -488,6 +509,36 @@ impl PluginManager {
             }
         }
         self.inner.audit.event(event, plugin.name(), Some(plugin.version()), Value::Object(f));
+    }
+
+    /// Reads the manifest in `dir` and asks the [`Admission`], if any,
+    /// auditing its decision.
+    fn admit(&self, dir: &Path) -> Result<(Manifest, String)> {
+        let (mut manifest, text) = read_manifest(dir)?;
+        let Some(AdmissionHook(admission)) = &self.inner.settings.admission else {
+            return Ok((manifest, text));
+        };
+        let (name, version) = (manifest.name.clone(), manifest.version.clone());
+        match admission.admit(&mut manifest, &text) {
+            Ok(mut fields) => {
+                if let Value::Object(f) = &mut fields {
+                    f.insert("dir".into(), json!(dir.display().to_string()));
+                }
+                self.inner.audit.event("admitted", &name, Some(&version), fields);
+                Ok((manifest, text))
+            }
+            Err(reason) => {
+                let e = Error::NotAdmitted { plugin: name.clone(), reason };
+                self.inner.audit.error(
+                    "refused",
+                    &name,
+                    Some(&version),
+                    &e,
+                    json!({ "dir": dir.display().to_string() }),
+                );
+                Err(e)
+            }
+        }
     }
 
     /// Writes an event of the host's own to the audit log (the sink chosen
@@ -640,7 +691,7 @@ impl PluginManager {
     fn reload_entry(&self, entry: &Entry, if_changed: bool) -> Result<bool> {
         let name = entry.name.as_str();
         let _change = entry.change.lock().unwrap_or_else(PoisonError::into_inner);
-        let result = read_manifest(&entry.dir).and_then(|(manifest, text)| {
+        let result = self.admit(&entry.dir).and_then(|(manifest, text)| {
             if manifest.name != entry.name {
                 return Err(Error::Runtime(format!(
                     "plugin '{}' in {} now calls itself '{}'; a reload cannot rename a plugin: unload it and load the folder again",
@@ -1254,7 +1305,9 @@ fn plugin_folders(dir: &Path) -> Result<Vec<PathBuf>> {
     for entry in read {
         let entry = entry.map_err(|e| Error::io("cannot read the plugin directory", dir, e))?;
         let path = entry.path();
-        if path.join(MANIFEST_FILE).is_file() {
+        // Hidden folders (`.name`, e.g. an install being staged) are not plugins.
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        if !hidden && path.join(MANIFEST_FILE).is_file() {
             folders.push(path);
         }
     }

@@ -76,10 +76,11 @@ impl PluginManager {
     }
 }
 
-/// The plugin folder (first level under `root`) that `path` is in.
+/// The plugin folder (first level under `root`) that `path` is in; hidden
+/// folders (`.name`, e.g. an install being staged) are not plugins.
 fn plugin_folder(root: &Path, path: &Path) -> Option<PathBuf> {
     match path.strip_prefix(root).ok()?.components().next()? {
-        Component::Normal(name) => Some(root.join(name)),
+        Component::Normal(name) if !name.to_string_lossy().starts_with('.') => Some(root.join(name)),
         _ => None,
     }
 }
@@ -119,6 +120,7 @@ mod tests {
         assert_eq!(plugin_folder(root, Path::new("/p/echo/sub/x.wasm")), Some(PathBuf::from("/p/echo")));
         assert_eq!(plugin_folder(root, Path::new("/p/echo")), Some(PathBuf::from("/p/echo")));
         assert_eq!(plugin_folder(root, Path::new("/p")), None);
+        assert_eq!(plugin_folder(root, Path::new("/p/.staging/plugin.toml")), None);
         assert_eq!(plugin_folder(root, Path::new("/elsewhere/x")), None);
     }
 }
