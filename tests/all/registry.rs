@@ -207,6 +207,25 @@ fn the_whole_path_push_install_locked_offline_update_rollback_downgrade() {
     refused(dir, &["install", "--locked", "--dir", "wrong", "--key", "release.pub"], 56, "no such repository or tag");
     assert_eq!(entries(&dir.join("wrong")), ["warden.lock"]);
 
+    // A folder of that name from another repository, or put there by
+    // hand, is not taken over by whoever can sign a plugin of that name.
+    let fork = registry.repo("echo-fork");
+    ok(dir, &["push", "src/1.0.0", &format!("{fork}:1.0.0"), "--key", "release.key"]);
+    refused(
+        dir,
+        &["install", &format!("{fork}:1.0.0"), "--dir", "plugins", "--key", "release.pub"],
+        58,
+        &format!("was installed from {repo}"),
+    );
+    plugin(dir, "hand/echo", "echo", ECHO, "0.0.1", "");
+    refused(
+        dir,
+        &["install", &format!("{repo}:1.0.0"), "--dir", "hand", "--key", "release.pub"],
+        58,
+        "was not installed from a registry",
+    );
+    assert_eq!(installed_version(&dir.join("hand/echo")), "0.0.1");
+
     // Update to the newest compatible version; a version that fails to
     // start is rolled back and the lock keeps the working one.
     ok(dir, &["push", "src/1.1.0", &format!("{repo}:1.1.0"), "--key", "release.key"]);

@@ -82,6 +82,14 @@ fn trust_levels_limit_refuse_and_audit_every_load() {
     assert!(e.to_string().contains("plugin.toml is not what was signed"), "{e}");
     assert!(manager.plugin("official").is_ok(), "the signed version keeps serving");
 
+    // A folder renamed to another plugin is a new load: admitted or not.
+    let renamed = plugins.join("community/plugin.toml");
+    let text = std::fs::read_to_string(&renamed).unwrap().replace("name = \"community\"", "name = \"sneaky\"");
+    std::fs::write(&renamed, text).unwrap();
+    let e = manager.sync_folder(plugins.join("community")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotAdmitted, "{e}");
+    assert!(manager.plugin("sneaky").is_err() && manager.plugin("community").is_ok());
+
     // A lenient policy loads unsigned folders at a level.
     let lenient = TrustPolicy::new().unsigned(Unsigned::Level("untrusted".into())).unwrap();
     let other = PluginManager::builder(runtime().clone()).admission(lenient).build().unwrap();
@@ -96,5 +104,5 @@ fn trust_levels_limit_refuse_and_audit_every_load() {
     assert_eq!(community_event["tightened"]["withdrawn"], serde_json::json!(["network"]));
     let refused: Vec<&str> =
         events.iter().filter(|e| e["event"] == "refused").map(|e| e["plugin"].as_str().unwrap()).collect();
-    assert_eq!(refused, ["stranger", "unsigned", "official"]);
+    assert_eq!(refused, ["stranger", "unsigned", "official", "sneaky"]);
 }

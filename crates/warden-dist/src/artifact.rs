@@ -150,7 +150,7 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex(&Sha256::digest(bytes)))
 }
 
-fn read_component(path: &Path) -> Result<Vec<u8>, DistError> {
+pub(crate) fn read_component(path: &Path) -> Result<Vec<u8>, DistError> {
     let size = std::fs::metadata(path).map_err(|e| DistError::io(path, e))?.len();
     if size > warden::DEFAULT_MAX_COMPONENT_BYTES {
         let message =

@@ -157,11 +157,13 @@ pub fn install(fetched: &Fetched, plugins_dir: &Path, allow_downgrade: bool) -> 
         previous: None,
         changed: true,
     };
+    if target.exists() {
+        check_owner(fetched, plugins_dir, &target)?;
+    }
     if target.join("plugin.toml").is_file() {
         let current = warden::Manifest::from_dir(&target)?;
         installed.previous = Some(current.version.to_string());
-        let current_digest = SignatureFile::read(&target, &name)?.map(|f| crate::sha256_digest(f.manifest.as_bytes()));
-        if current_digest.as_deref() == Some(digest.as_str()) {
+        if is_installed(fetched, &target, &current)? {
             installed.changed = false;
             return Ok(installed);
         }
@@ -183,17 +185,59 @@ pub fn install(fetched: &Fetched, plugins_dir: &Path, allow_downgrade: bool) -> 
         .tempdir_in(plugins_dir)
         .map_err(|e| DistError::io(plugins_dir, e))?;
     write_plugin(fetched, staging.path())?;
+    // From here on the staging folder is never removed behind our back:
+    // after the exchange it holds the old version.
+    let staging = staging.keep();
     if target.exists() {
         let previous = plugins_dir.join(format!(".warden-previous-{name}"));
         remove_dir(&previous)?;
-        exchange(staging.path(), &target)?;
+        exchange(&staging, &target)?;
         // The staging folder now holds the old version: kept for rollback.
-        std::fs::rename(staging.path(), &previous).map_err(|e| DistError::io(&previous, e))?;
-    } else {
-        std::fs::rename(staging.path(), &target).map_err(|e| DistError::io(&target, e))?;
+        std::fs::rename(&staging, &previous).map_err(|e| DistError::io(&previous, e))?;
+    } else if let Err(e) = std::fs::rename(&staging, &target) {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(DistError::io(&target, e));
     }
-    let _ = staging.keep();
     Ok(installed)
+}
+
+/// A folder already in `target` may be replaced only by the same plugin
+/// from the same repository: one installed from elsewhere, or by hand, is
+/// not taken over by whoever can sign a plugin of that name.
+fn check_owner(fetched: &Fetched, plugins_dir: &Path, target: &Path) -> Result<(), DistError> {
+    let lock = Lock::read(plugins_dir)?;
+    let name = &fetched.artifact.name;
+    let repository = |reference: &str| match reference.split_once('@') {
+        Some((repo, _)) => repo.to_owned(),
+        None => strip_tag(reference).to_owned(),
+    };
+    let message = match lock.get(name) {
+        Some(entry) if repository(&entry.reference) == repository(&fetched.reference) => return Ok(()),
+        Some(entry) => format!(
+            "plugin '{name}' in {} was installed from {}, not {}; remove the folder (and its warden.lock entry) to replace it",
+            target.display(),
+            repository(&entry.reference),
+            repository(&fetched.reference)
+        ),
+        None => format!(
+            "{} exists and was not installed from a registry (warden.lock has no '{name}'); move it away to install {} there",
+            target.display(),
+            fetched.reference
+        ),
+    };
+    Err(DistError::Lock { path: plugins_dir.join(LOCK_FILE), message })
+}
+
+/// Whether `target` holds exactly the plugin `fetched`: its plugin.toml,
+/// its component and a signature of its manifest.
+fn is_installed(fetched: &Fetched, target: &Path, current: &warden::Manifest) -> Result<bool, DistError> {
+    let signed = SignatureFile::read(target, &current.name)?.map(|f| crate::sha256_digest(f.manifest.as_bytes()));
+    if signed.as_deref() != Some(fetched.artifact.digest().as_str()) {
+        return Ok(false);
+    }
+    let same_toml = std::fs::read_to_string(&current.file).is_ok_and(|t| t == fetched.artifact.plugin_toml);
+    let same_component = std::fs::read(&current.component).is_ok_and(|c| c == fetched.artifact.component);
+    Ok(same_toml && same_component)
 }
 
 /// Puts back the version the last [`install`] of `name` replaced; the

@@ -9,7 +9,8 @@
 //! those listed in `WARDEN_INSECURE_REGISTRIES` (comma-separated
 //! `host:port`) are spoken to over plain HTTP; every other one over HTTPS.
 //! Credentials come from `WARDEN_REGISTRY_USERNAME` and
-//! `WARDEN_REGISTRY_PASSWORD`, else from the docker config file
+//! `WARDEN_REGISTRY_PASSWORD` for the registry `WARDEN_REGISTRY_HOST`
+//! names, else from the docker config file
 //! (`$DOCKER_CONFIG/config.json` or `~/.docker/config.json`, its `auths`
 //! entry for the registry), else none; they are never logged.
 
@@ -30,6 +31,7 @@ use crate::cache::Cache;
 use crate::error::DistError;
 use crate::keys::{PublicKey, SecretKey};
 use crate::local::{SignatureFile, Verified};
+
 use crate::signature::{PAYLOAD_MEDIA_TYPE, Payload, SIGNATURE_ANNOTATION};
 
 /// The signature layer's annotation naming the key that signed (for
@@ -50,6 +52,8 @@ pub type Progress = Arc<dyn Fn(&str, u64, u64) + Send + Sync>;
 #[derive(Clone)]
 pub struct Registry {
     client: Client,
+    /// For loopback registries: plain HTTP.
+    plain: Client,
     cache: Cache,
     progress: Option<Progress>,
 }
@@ -101,14 +105,19 @@ impl Registry {
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())
             .collect();
-        let config = ClientConfig {
-            protocol: ClientProtocol::HttpsExcept(insecure),
+        let config = |protocol| ClientConfig {
+            protocol,
             read_timeout: Some(std::time::Duration::from_secs(60)),
             connect_timeout: Some(std::time::Duration::from_secs(10)),
             user_agent: concat!("warden/", env!("CARGO_PKG_VERSION")),
             ..ClientConfig::default()
         };
-        Registry { client: Client::new(config), cache, progress: None }
+        Registry {
+            client: Client::new(config(ClientProtocol::HttpsExcept(insecure))),
+            plain: Client::new(config(ClientProtocol::Http)),
+            cache,
+            progress: None,
+        }
     }
 
     /// Reports transfers to `progress`.
@@ -124,22 +133,10 @@ impl Registry {
 
     /// The client for `reference`: plain HTTP for a loopback registry.
     fn client_for(&self, reference: &Reference) -> Client {
-        let host = reference.resolve_registry();
-        let name = host
-            .rsplit_once(':')
-            .map_or(host, |(h, port)| if port.bytes().all(|b| b.is_ascii_digit()) { h } else { host });
-        let loopback = matches!(name, "localhost" | "127.0.0.1" | "[::1]") || name.starts_with("127.");
-        if !loopback {
-            return self.client.clone();
+        match is_loopback(reference.resolve_registry()) {
+            true => self.plain.clone(),
+            false => self.client.clone(),
         }
-        let config = ClientConfig {
-            protocol: ClientProtocol::Http,
-            read_timeout: Some(std::time::Duration::from_secs(60)),
-            connect_timeout: Some(std::time::Duration::from_secs(10)),
-            user_agent: concat!("warden/", env!("CARGO_PKG_VERSION")),
-            ..ClientConfig::default()
-        };
-        Client::new(config)
     }
 
     /// Pushes the plugin `artifact` as `reference` and, with `key`, its
@@ -298,7 +295,9 @@ impl Registry {
             // signature, payload and manifest digest.
             let file = SignatureFile::from_parts(&key_id, &manifest, b"", &payload, &signature);
             match file.check_signature(&parsed.name, trusted) {
-                Ok(_) => {
+                Ok((_, signed)) => {
+                    // Before anything big is downloaded: signed under this name?
+                    check_identity(&image, reference, &parsed.name, &signed.reference)?;
                     chosen = Some((key_id, payload, signature));
                     break;
                 }
@@ -318,7 +317,6 @@ impl Registry {
         let component = self.blob(&client, &image, reference, "component", layer_digest, layer_size, offline).await?;
         let file = SignatureFile::from_parts(&key_id, &manifest, &config, &payload, &signature);
         let verified = file.verify(&parsed, &plugin_toml, &component, trusted)?;
-        check_identity(&image, reference, &verified)?;
         let artifact = Artifact {
             name: parsed.name.clone(),
             version: parsed.version.to_string(),
@@ -484,6 +482,16 @@ impl Registry {
     }
 }
 
+/// Whether the registry `host[:port]` is `localhost` or a loopback address.
+fn is_loopback(host: &str) -> bool {
+    let name = match host.rsplit_once(':') {
+        Some((h, port)) if !h.ends_with(':') && port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name == "localhost" || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The cosign tag of the signatures of `digest`: `sha256-<hex>.sig`.
 pub fn signature_tag(digest: &str) -> String {
     format!("{}.sig", digest.replace(':', "-"))
@@ -491,11 +499,14 @@ pub fn signature_tag(digest: &str) -> String {
 
 /// The artifact was signed under the repository asked for, and under the
 /// tag asked for (when a tag was): a signed manifest served under another
-/// plugin's name, or an older version's under a newer tag, is refused.
-fn check_identity(image: &Reference, reference: &str, verified: &Verified) -> Result<(), DistError> {
-    let signed = verified.reference.parse::<Reference>().ok();
+/// plugin's name, or an older version's under a newer tag, is refused. A
+/// signature naming the repository only (as cosign writes them) binds the
+/// repository only.
+fn check_identity(image: &Reference, reference: &str, plugin: &str, signed_as: &str) -> Result<(), DistError> {
+    let signed = signed_as.parse::<Reference>().ok();
     let same_repo = signed.as_ref().is_some_and(|s| s.repository() == image.repository());
-    let same_tag = match image.tag().filter(|_| image.digest().is_none()) {
+    let tag_named = signed_as.rsplit('/').next().is_some_and(|last| last.contains(':') || last.contains('@'));
+    let same_tag = match image.tag().filter(|_| image.digest().is_none() && tag_named) {
         Some(tag) => signed.as_ref().and_then(Reference::tag) == Some(tag),
         None => true,
     };
@@ -503,9 +514,9 @@ fn check_identity(image: &Reference, reference: &str, verified: &Verified) -> Re
         return Ok(());
     }
     Err(DistError::Tampered {
-        plugin: verified.name.clone(),
+        plugin: plugin.into(),
         what: "the name it was signed under",
-        signed: verified.reference.clone(),
+        signed: signed_as.into(),
         found: format!(
             "{reference} (a signed artifact served under another name or tag: refuse it and check the registry)"
         ),
@@ -553,8 +564,12 @@ fn registry_error(reference: &str, e: OciDistributionError) -> DistError {
 
 /// Credentials for `registry`: the environment, else the docker config.
 fn credentials(registry: &str) -> RegistryAuth {
-    if let (Ok(user), Ok(password)) =
-        (std::env::var("WARDEN_REGISTRY_USERNAME"), std::env::var("WARDEN_REGISTRY_PASSWORD"))
+    // Only to the registry they are meant for.
+    if let (Ok(host), Ok(user), Ok(password)) = (
+        std::env::var("WARDEN_REGISTRY_HOST"),
+        std::env::var("WARDEN_REGISTRY_USERNAME"),
+        std::env::var("WARDEN_REGISTRY_PASSWORD"),
+    ) && host == registry
     {
         return RegistryAuth::Basic(user, password);
     }
@@ -581,5 +596,32 @@ fn credentials(registry: &str) -> RegistryAuth {
     match (entry["username"].as_str(), entry["password"].as_str()) {
         (Some(u), Some(p)) => RegistryAuth::Basic(u.to_owned(), p.to_owned()),
         _ => RegistryAuth::Anonymous,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_registries_are_plain_http() {
+        for host in ["localhost:5000", "127.0.0.1:5000", "127.1.2.3", "[::1]:5000", "localhost"] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in ["127.evil.example:5000", "registry.example.com", "10.0.0.1:5000", "[2001:db8::1]:443"] {
+            assert!(!is_loopback(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn signatures_bind_the_repository_and_the_tag_they_name() {
+        let asked: Reference = "127.0.0.1:5000/plugins/a:1.1.0".parse().unwrap();
+        let check = |signed: &str| check_identity(&asked, "asked", "a", signed).is_ok();
+        assert!(check("127.0.0.1:5000/plugins/a:1.1.0"));
+        assert!(check("mirror.example/plugins/a:1.1.0"), "a mirror keeps the repository");
+        assert!(!check("127.0.0.1:5000/plugins/a:1.0.0"), "an older version re-tagged");
+        assert!(!check("127.0.0.1:5000/plugins/b:1.1.0"), "another plugin's artifact");
+        assert!(check("127.0.0.1:5000/plugins/a"), "cosign names the repository only");
+        assert!(!check("127.0.0.1:5000/plugins/b"));
     }
 }

@@ -237,7 +237,7 @@ impl TrustPolicy {
             let tightened = self.levels[level].apply(manifest);
             return Ok(Decision { key_id: None, level: level.clone(), digest: None, tightened });
         };
-        let component = std::fs::read(&manifest.component).map_err(|e| DistError::io(manifest.component.clone(), e))?;
+        let component = crate::artifact::read_component(&manifest.component)?;
         let verified = file.verify(manifest, text, &component, &self.keys())?;
         let level = self.level_of(&verified.key_id).unwrap_or("trusted").to_owned();
         manifest.sha256 = Some(hex(&<sha2::Sha256 as sha2::Digest>::digest(&component)));

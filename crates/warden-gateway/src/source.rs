@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tokio::sync::watch;
@@ -16,7 +16,10 @@ use warden_dist::{Cache, Lock, PublicKey, Registry};
 
 use crate::config::SourceConfig;
 
-/// Follows `sources` until `stop` turns true.
+/// Longest one look at a source may take (listing, fetching, verifying).
+const POLL_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Follows `sources` until `stop` turns true, each at its own interval.
 pub(crate) async fn follow(
     sources: Vec<SourceConfig>,
     keys: Vec<PublicKey>,
@@ -26,31 +29,46 @@ pub(crate) async fn follow(
     mut stop: watch::Receiver<bool>,
 ) {
     let registry = Registry::new(Cache::new(cache));
-    let period = sources.iter().map(|s| s.interval).min().unwrap_or(Duration::from_secs(60));
-    let (mut tried, mut unsigned) = (HashSet::new(), HashSet::new());
+    let mut state = Seen::default();
+    let mut due = vec![Instant::now(); sources.len()];
     loop {
-        for source in &sources {
-            poll(source, &registry, &keys, &plugins, &manager, &mut tried, &mut unsigned).await;
+        for (source, due) in sources.iter().zip(due.iter_mut()) {
+            if Instant::now() < *due {
+                continue;
+            }
+            let look = poll(source, &registry, &keys, &plugins, &manager, &mut state);
+            if tokio::time::timeout(POLL_TIMEOUT, look).await.is_err() {
+                tracing::warn!(source = %source.repository, "the registry took too long; trying again later");
+            }
+            *due = Instant::now() + source.interval;
         }
+        let next = due.iter().min().copied().unwrap_or_else(Instant::now);
         tokio::select! {
-            _ = tokio::time::sleep(period) => {}
+            _ = tokio::time::sleep_until(next.into()) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
     }
 }
 
+/// What the follower remembers between looks.
+#[derive(Default)]
+struct Seen {
+    /// References refused or rolled back: not fetched again.
+    refused: HashSet<String>,
+    /// References that failed in a way that may pass (unsigned yet, the
+    /// registry failing): fetched again, reported once.
+    waiting: HashSet<String>,
+}
+
 /// One look at `source`: installs its newest accepted version if it is
-/// new. References refused or rolled back are in `tried` and not fetched
-/// again; those found unsigned are in `unsigned`, audited once and asked
-/// again.
+/// new.
 async fn poll(
     source: &SourceConfig,
     registry: &Registry,
     keys: &[PublicKey],
     plugins: &std::path::Path,
     manager: &PluginManager,
-    tried: &mut HashSet<String>,
-    unsigned: &mut HashSet<String>,
+    seen: &mut Seen,
 ) {
     let repository = source.repository.as_str();
     let tags = match registry.tags(repository).await {
@@ -64,10 +82,16 @@ async fn poll(
     versions.retain(|v| source.version.matches(v));
     let Some(newest) = versions.into_iter().max() else { return };
     let reference = format!("{repository}:{newest}");
-    if tried.contains(&reference) {
+    if seen.refused.contains(&reference) {
         return;
     }
-    let lock = Lock::read(plugins).unwrap_or_default();
+    let lock = match Lock::read(plugins) {
+        Ok(lock) => lock,
+        Err(e) => {
+            tracing::warn!(source = %repository, error = %e, "cannot read the lock; nothing is installed until it is fixed");
+            return;
+        }
+    };
     let installed = lock.plugins.iter().find(|e| warden_dist::strip_tag(&e.reference) == repository);
     if let Some(entry) = installed
         && semver::Version::parse(&entry.version).is_ok_and(|v| v >= newest)
@@ -76,23 +100,20 @@ async fn poll(
     }
     let fetched = match registry.fetch(&reference, keys).await {
         Ok(f) => f,
-        // The registry or the disk failed, not the version: asked again
-        // at the next interval.
-        Err(e) if matches!(e.kind(), "registry" | "io") => {
-            tracing::warn!(source = %repository, reference = %reference, error = %e, "cannot fetch the new version; trying again later");
-            return;
-        }
         Err(e) => {
-            // Unsigned may be signed later (cosign signs after pushing):
-            // asked again, audited once.
-            if e.kind() != "unsigned" {
-                tried.insert(reference.clone());
-            } else if !unsigned.insert(reference.clone()) {
-                return;
+            // Unsigned may be signed later (cosign signs after pushing), a
+            // registry or disk failure may pass: asked again, reported once.
+            let retry = matches!(e.kind(), "unsigned" | "registry" | "io");
+            let first = match retry {
+                true => seen.waiting.insert(reference.clone()),
+                false => seen.refused.insert(reference.clone()),
+            };
+            if first {
+                tracing::warn!(source = %repository, reference = %reference, error = %e, "new version refused");
+                let fields =
+                    json!({ "reference": reference, "kind": e.kind(), "error": e.to_string(), "retried": retry });
+                manager.audit("rollout-refused", None, fields);
             }
-            tracing::warn!(source = %repository, reference = %reference, error = %e, "new version refused");
-            let fields = json!({ "reference": reference, "kind": e.kind(), "error": e.to_string() });
-            manager.audit("rollout-refused", None, fields);
             return;
         }
     };
@@ -101,7 +122,7 @@ async fn poll(
     let outcome = tokio::task::spawn_blocking(move || install(&fetched, &plugins, &manager)).await;
     let result = outcome.unwrap_or_else(|e| Err(format!("the install task failed: {e}")));
     if let Err(reason) = result {
-        tried.insert(reference.clone());
+        seen.refused.insert(reference.clone());
         tracing::warn!(plugin = %name, reference = %reference, %reason, "new version rolled back");
     } else {
         tracing::info!(plugin = %name, reference = %reference, %digest, "new version rolled out");
@@ -129,7 +150,9 @@ fn install(fetched: &warden_dist::Fetched, plugins: &std::path::Path, manager: &
         Err(e) => Err(e.to_string()),
     };
     if let Err(reason) = came_up {
-        if installed.previous.is_some() {
+        if !installed.changed {
+            // Nothing was swapped: nothing to put back.
+        } else if installed.previous.is_some() {
             let back = warden_dist::rollback(plugins, &name).map_err(|e| e.to_string());
             let resynced = back.and_then(|()| manager.sync_folder(&installed.dir).map_err(|e| e.to_string()));
             if let Err(e) = resynced {
@@ -143,10 +166,11 @@ fn install(fetched: &warden_dist::Fetched, plugins: &std::path::Path, manager: &
         audit_failed(&reason);
         return Err(reason);
     }
-    let mut lock = Lock::read(plugins).unwrap_or_default();
-    lock.version = 1;
-    lock.set(installed.lock_entry(&reference));
-    if let Err(e) = lock.write(plugins) {
+    let recorded = Lock::read(plugins).and_then(|mut lock| {
+        lock.set(installed.lock_entry(&reference));
+        lock.write(plugins)
+    });
+    if let Err(e) = recorded {
         tracing::warn!(plugin = %name, error = %e, "cannot update warden.lock");
     }
     let fields = json!({

@@ -770,9 +770,12 @@ impl PluginManager {
             Some(entry) => {
                 // A new name in the folder: the new plugin replaces the old
                 // one once it is built; until then the old one serves.
-                if let Ok((manifest, text)) = read_manifest(folder)
+                if let Ok((manifest, _)) = read_manifest(folder)
                     && manifest.name != entry.name
                 {
+                    // Admitted like any load: a renamed folder is a new plugin.
+                    let (manifest, text) =
+                        self.admit(folder).inspect_err(|e| self.reload_failed(&entry, e, Value::Null))?;
                     return self.rename(&entry, manifest, text).map(SyncAction::Loaded);
                 }
                 match self.reload_entry(&entry, true)? {

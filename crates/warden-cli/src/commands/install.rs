@@ -70,15 +70,16 @@ pub fn run(args: &Args) -> Result<()> {
         }
         fetched.push((f, entry.clone()));
     }
+    // The lock follows each install, so it always says what is there.
     let mut report = Vec::new();
     for (f, entry) in &fetched {
         let installed = warden_dist::install(f, &args.dir, args.allow_downgrade || args.locked)?;
         let reference = entry.as_ref().map_or_else(|| f.reference.clone(), |e| e.reference.clone());
         lock.set(installed.lock_entry(&reference));
+        lock.write(&args.dir)?;
         report.push(describe(&installed, f));
     }
-    lock.write(&args.dir)?;
-    print(args.json, &report, started.elapsed().as_millis());
+    print(args.json, "installed", &report, started.elapsed().as_millis());
     Ok(())
 }
 
@@ -102,10 +103,11 @@ pub fn describe(installed: &Installed, fetched: &Fetched) -> Value {
     })
 }
 
-/// Prints the report: one JSON object, or a line per plugin.
-pub fn print(json: bool, report: &[Value], ms: u128) {
+/// Prints the report: one JSON object (`{verb: [...], "ms"}`), or a line
+/// per plugin.
+pub fn print(json: bool, verb: &str, report: &[Value], ms: u128) {
     if json {
-        println!("{}", json!({ "installed": report, "ms": ms }));
+        println!("{}", json!({ verb: report, "ms": ms }));
         return;
     }
     for r in report {
@@ -117,7 +119,7 @@ pub fn print(json: bool, report: &[Value], ms: u128) {
         };
         let offline = if r["offline"] == true { ", from the cache: the registry could not be reached" } else { "" };
         println!(
-            "installed {} {} ({what}) into {} - {} signed by key {}{offline}",
+            "{verb} {} {} ({what}) into {} - {} signed by key {}{offline}",
             s("plugin"),
             s("version"),
             s("dir"),

@@ -29,6 +29,6 @@ pub fn run(args: &Args) -> Result<()> {
     let fetched = super::install::fetch(&registry, &args.reference, &keys)?;
     let installed = warden_dist::install(&fetched, &args.output, true)?;
     let report = [super::install::describe(&installed, &fetched)];
-    super::install::print(args.json, &report, started.elapsed().as_millis());
+    super::install::print(args.json, "pulled", &report, started.elapsed().as_millis());
     Ok(())
 }

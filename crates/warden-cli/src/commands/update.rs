@@ -73,7 +73,9 @@ pub fn run(cli: &Cli, args: &Args) -> Result<()> {
         let fetched = super::install::fetch(&registry, &reference, &keys)?;
         let installed = warden_dist::install(&fetched, &args.dir, false)?;
         if let Err(reason) = comes_up(cli, &args.dir, &installed.name) {
-            warden_dist::rollback(&args.dir, &installed.name)?;
+            if installed.changed {
+                warden_dist::rollback(&args.dir, &installed.name)?;
+            }
             report.push(json!({ "plugin": entry.name, "version": entry.version, "changed": false, "rolled_back": newest.to_string(), "reason": reason }));
             failed.get_or_insert(RolledBack {
                 plugin: entry.name.clone(),
