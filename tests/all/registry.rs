@@ -153,10 +153,13 @@ fn keys(dir: &Path) {
 }
 
 /// The plugin folders in `plugins` (hidden ones too: nothing may be left
-/// half-installed).
+/// half-installed), but for the installers' lock file.
 fn entries(plugins: &Path) -> Vec<String> {
     let Ok(read) = std::fs::read_dir(plugins) else { return Vec::new() };
-    let mut names: Vec<String> = read.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = read
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".warden-install.lock")
+        .collect();
     names.sort();
     names
 }

@@ -82,6 +82,15 @@ fn trust_levels_limit_refuse_and_audit_every_load() {
     assert!(e.to_string().contains("plugin.toml is not what was signed"), "{e}");
     assert!(manager.plugin("official").is_ok(), "the signed version keeps serving");
 
+    // An unchanged folder is not admitted again; a new signature is a
+    // change: signed again by the release key, the plugin gets its limits.
+    let admitted_before = audit(&log).iter().filter(|e| e["event"] == "admitted").count();
+    assert_eq!(manager.sync_folder(plugins.join("community")).unwrap(), warden::SyncAction::Unchanged);
+    assert_eq!(audit(&log).iter().filter(|e| e["event"] == "admitted").count(), admitted_before);
+    warden_dist::sign_dir(&plugins.join("community"), &release, None).unwrap();
+    assert!(matches!(manager.sync_folder(plugins.join("community")).unwrap(), warden::SyncAction::Reloaded(_)));
+    assert_eq!(manager.plugin("community").unwrap().limits().memory_bytes, 128 << 20, "now at the trusted level");
+
     // A folder renamed to another plugin is a new load: admitted or not.
     let renamed = plugins.join("community/plugin.toml");
     let text = std::fs::read_to_string(&renamed).unwrap().replace("name = \"community\"", "name = \"sneaky\"");
@@ -98,7 +107,7 @@ fn trust_levels_limit_refuse_and_audit_every_load() {
 
     let events = audit(&log);
     let admitted: Vec<&Value> = events.iter().filter(|e| e["event"] == "admitted").collect();
-    let community_event = admitted.iter().find(|e| e["plugin"] == "community").unwrap();
+    let community_event = admitted.iter().find(|e| e["plugin"] == "community").unwrap(); // the first
     assert_eq!(community_event["level"], "untrusted");
     assert_eq!(community_event["key"], community.public().id());
     assert_eq!(community_event["tightened"]["withdrawn"], serde_json::json!(["network"]));

@@ -111,6 +111,29 @@ impl Lock {
     }
 }
 
+/// An exclusive hold on the installs of a plugins directory (the file
+/// `.warden-install.lock` in it, locked with `flock`), so that two
+/// installers (two `warden install`, or one and a gateway's `[[source]]`)
+/// never interleave their swaps and lock writes. Released when dropped.
+#[derive(Debug)]
+pub struct InstallLock(#[allow(dead_code, reason = "held for its lock")] std::fs::File);
+
+impl InstallLock {
+    /// Waits for, and takes, the hold on `plugins_dir`.
+    pub fn acquire(plugins_dir: &Path) -> Result<InstallLock, DistError> {
+        std::fs::create_dir_all(plugins_dir).map_err(|e| DistError::io(plugins_dir, e))?;
+        let path = plugins_dir.join(".warden-install.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| DistError::io(&path, e))?;
+        file.lock().map_err(|e| DistError::io(&path, e))?;
+        Ok(InstallLock(file))
+    }
+}
+
 /// What [`install`] did.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -143,7 +166,8 @@ impl Installed {
 
 /// Installs the verified plugin `fetched` into `plugins_dir/<name>`,
 /// replacing an older version atomically. A newer installed version is not
-/// replaced unless `allow_downgrade`.
+/// replaced unless `allow_downgrade`. Hold an [`InstallLock`] around it and
+/// the lock file's update.
 pub fn install(fetched: &Fetched, plugins_dir: &Path, allow_downgrade: bool) -> Result<Installed, DistError> {
     let artifact = &fetched.artifact;
     let name = artifact.name.clone();
@@ -322,6 +346,17 @@ fn exchange(a: &Path, b: &Path) -> Result<(), DistError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn install_locks_exclude_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = InstallLock::acquire(dir.path()).unwrap();
+        let path = dir.path().join(".warden-install.lock");
+        let other = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        assert!(other.try_lock().is_err(), "a second installer waits");
+        drop(held);
+        assert!(other.try_lock().is_ok());
+    }
 
     #[test]
     fn references_pin_to_their_digest() {

@@ -35,7 +35,7 @@ pub use artifact::{
 };
 pub use cache::{Cache, default_cache_dir};
 pub use error::DistError;
-pub use install::{Installed, LOCK_FILE, Lock, LockEntry, install, rollback, strip_tag};
+pub use install::{InstallLock, Installed, LOCK_FILE, Lock, LockEntry, install, rollback, strip_tag};
 pub use keys::{PublicKey, SecretKey};
 pub use local::{SIGNATURE_FILE, Signed, Verified, sign_dir, verify_dir};
 pub use registry::{Fetched, KEY_ID_ANNOTATION, Progress, Registry, parse_reference, signature_tag};

@@ -251,6 +251,13 @@ impl Admission for TrustPolicy {
         let d = self.decide(manifest, text).map_err(|e| format!("{e} [{}]", e.kind()))?;
         Ok(json!({ "key": d.key_id, "level": d.level, "digest": d.digest, "tightened": d.tightened }))
     }
+
+    /// The signature file: a new signer (another level) is a change.
+    fn fingerprint(&self, manifest: &Manifest) -> Vec<u8> {
+        let sig = manifest.dir.join(crate::SIGNATURE_FILE);
+        let bytes = std::fs::read(&sig).unwrap_or_default();
+        <sha2::Sha256 as sha2::Digest>::digest(&bytes).to_vec()
+    }
 }
 
 #[cfg(test)]

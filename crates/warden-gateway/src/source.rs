@@ -78,13 +78,16 @@ async fn poll(
             return;
         }
     };
-    let mut versions: Vec<semver::Version> = tags.iter().filter_map(|t| semver::Version::parse(t).ok()).collect();
-    versions.retain(|v| source.version.matches(v));
-    let Some(newest) = versions.into_iter().max() else { return };
-    let reference = format!("{repository}:{newest}");
-    if seen.refused.contains(&reference) {
-        return;
-    }
+    // The highest accepted version not refused before: a bad newest one
+    // does not hold back a good one published after it.
+    let reference = |v: &semver::Version| format!("{repository}:{v}");
+    let newest = tags
+        .iter()
+        .filter_map(|t| semver::Version::parse(t).ok())
+        .filter(|v| source.version.matches(v) && !seen.refused.contains(&reference(v)))
+        .max();
+    let Some(newest) = newest else { return };
+    let reference = reference(&newest);
     let lock = match Lock::read(plugins) {
         Ok(lock) => lock,
         Err(e) => {
@@ -136,6 +139,13 @@ fn install(fetched: &warden_dist::Fetched, plugins: &std::path::Path, manager: &
     let audit_failed = |reason: &str| {
         let fields = json!({ "reference": reference, "digest": fetched.artifact.digest(), "error": reason });
         manager.audit("rollout-failed", Some(&name), fields);
+    };
+    let _hold = match warden_dist::InstallLock::acquire(plugins) {
+        Ok(hold) => hold,
+        Err(e) => {
+            audit_failed(&e.to_string());
+            return Err(e.to_string());
+        }
     };
     let installed = match warden_dist::install(fetched, plugins, false) {
         Ok(i) => i,

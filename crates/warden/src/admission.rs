@@ -18,7 +18,9 @@ use crate::Manifest;
 /// loaded are the ones it checked. It returns the fields the audit log's
 /// `admitted` event records (a JSON object: which key, which level), or
 /// why the plugin is refused; a refusal is audited as `refused` and the
-/// load fails with [`Error::NotAdmitted`](crate::Error::NotAdmitted).
+/// load fails with [`Error::NotAdmitted`](crate::Error::NotAdmitted). A
+/// reload of a folder whose plugin.toml, component and
+/// [`fingerprint`](Admission::fingerprint) did not change is not asked again.
 ///
 /// ```
 /// use warden::{Admission, Manifest};
@@ -41,4 +43,13 @@ pub trait Admission: Send + Sync + 'static {
     /// Admits the plugin `manifest` describes (possibly changed), or says
     /// why not.
     fn admit(&self, manifest: &mut Manifest, text: &str) -> Result<Value, String>;
+
+    /// Bytes the decision depends on besides plugin.toml and the
+    /// component (a trust policy: the folder's signature file). A folder
+    /// change that leaves plugin.toml and the component as they were is
+    /// ignored unless this changed too. Default: nothing.
+    fn fingerprint(&self, manifest: &Manifest) -> Vec<u8> {
+        let _ = manifest;
+        Vec::new()
+    }
 }

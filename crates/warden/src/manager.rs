@@ -291,8 +291,9 @@ struct Entry {
 struct Slot {
     plugin: Option<Plugin>,
     state: State,
-    /// The manifest text `plugin` was built from; with the component's
-    /// sha256 it tells whether a folder change changed anything.
+    /// What `plugin` was built from (see `PluginManager::built_from`);
+    /// with the component's sha256 it tells whether a folder change
+    /// changed anything.
     manifest_text: Option<Arc<str>>,
 }
 
@@ -430,7 +431,7 @@ impl PluginManager {
         let (slot, result) = match loaded {
             Ok(plugin) => {
                 self.audit_loaded("loaded", &plugin, None);
-                let manifest_text = Some(text.into());
+                let manifest_text = Some(self.built_from(plugin.manifest(), &text));
                 (Slot { plugin: Some(plugin), state: State::Running, manifest_text }, Ok(name.clone()))
             }
             Err(e) => {
@@ -471,7 +472,8 @@ impl PluginManager {
         let (slot, result) = match self.build(manifest, &entry.stats) {
             Ok(plugin) => {
                 self.audit_loaded("loaded", &plugin, None);
-                (Slot { plugin: Some(plugin), state: State::Running, manifest_text: Some(text.into()) }, Ok(()))
+                let manifest_text = Some(self.built_from(plugin.manifest(), &text));
+                (Slot { plugin: Some(plugin), state: State::Running, manifest_text }, Ok(()))
             }
             Err(e) => {
                 entry.stats.error(&e);
@@ -514,7 +516,27 @@ impl PluginManager {
     /// Reads the manifest in `dir` and asks the [`Admission`], if any,
     /// auditing its decision.
     fn admit(&self, dir: &Path) -> Result<(Manifest, String)> {
-        let (mut manifest, text) = read_manifest(dir)?;
+        let (manifest, text) = read_manifest(dir)?;
+        self.admit_read(dir, manifest, text)
+    }
+
+    /// What a plugin was built from, to tell whether a folder change
+    /// changed anything (with the component's hash): the manifest text and
+    /// the admission's fingerprint.
+    fn built_from(&self, manifest: &Manifest, text: &str) -> Arc<str> {
+        let fingerprint = match &self.inner.settings.admission {
+            Some(AdmissionHook(admission)) => admission.fingerprint(manifest),
+            None => Vec::new(),
+        };
+        match fingerprint.is_empty() {
+            true => text.into(),
+            false => format!("{text}\0{}", cache::hex(&fingerprint)).into(),
+        }
+    }
+
+    /// Asks the [`Admission`], if any, about the manifest read from `dir`,
+    /// auditing its decision.
+    fn admit_read(&self, dir: &Path, mut manifest: Manifest, text: String) -> Result<(Manifest, String)> {
         let Some(AdmissionHook(admission)) = &self.inner.settings.admission else {
             return Ok((manifest, text));
         };
@@ -691,7 +713,7 @@ impl PluginManager {
     fn reload_entry(&self, entry: &Entry, if_changed: bool) -> Result<bool> {
         let name = entry.name.as_str();
         let _change = entry.change.lock().unwrap_or_else(PoisonError::into_inner);
-        let result = self.admit(&entry.dir).and_then(|(manifest, text)| {
+        let result = read_manifest(&entry.dir).and_then(|(manifest, text)| {
             if manifest.name != entry.name {
                 return Err(Error::Runtime(format!(
                     "plugin '{}' in {} now calls itself '{}'; a reload cannot rename a plugin: unload it and load the folder again",
@@ -701,15 +723,19 @@ impl PluginManager {
                 )));
             }
             let file = self.runtime().read_component(&manifest)?;
+            let built_from = self.built_from(&manifest, &text);
             if if_changed {
                 let slot = entry.slot.load();
-                let same_text = slot.manifest_text.as_deref() == Some(text.as_str());
-                if same_text && slot.plugin.as_ref().is_some_and(|p| p.sha256() == cache::hex(&file.sha256)) {
+                let same = slot.manifest_text.as_deref() == Some(&*built_from);
+                if same && slot.plugin.as_ref().is_some_and(|p| p.sha256() == cache::hex(&file.sha256)) {
                     return Ok(None);
                 }
             }
+            // Admitted only when something changed (an admission may pin
+            // the hash: the bytes read above are then checked against it).
+            let (manifest, _) = self.admit_read(&entry.dir, manifest, text)?;
             self.check_dependencies(&manifest)?;
-            self.compile(manifest, &file, &entry.stats).map(|plugin| Some((plugin, text)))
+            self.compile(manifest, &file, &entry.stats).map(|plugin| Some((plugin, built_from)))
         });
         let (new, text) = match result {
             Ok(Some(built)) => built,
@@ -726,7 +752,7 @@ impl PluginManager {
         };
         self.audit_loaded("reloaded", &new, entry.slot.load().plugin.as_ref());
         entry.pending.lock().unwrap_or_else(PoisonError::into_inner).take();
-        let old = entry.slot.swap(Arc::new(Slot { plugin: Some(new), state, manifest_text: Some(text.into()) }));
+        let old = entry.slot.swap(Arc::new(Slot { plugin: Some(new), state, manifest_text: Some(text) }));
         entry.traps.lock().unwrap_or_else(PoisonError::into_inner).clear();
         entry.stats.reloaded(true);
         if let Some(old) = old.plugin.clone() {
@@ -820,7 +846,8 @@ impl PluginManager {
                 table.remove(&entry.name);
             }
             self.audit_loaded("loaded", &plugin, None);
-            let slot = Slot { plugin: Some(plugin), state: State::Running, manifest_text: Some(text.into()) };
+            let manifest_text = Some(self.built_from(plugin.manifest(), &text));
+            let slot = Slot { plugin: Some(plugin), state: State::Running, manifest_text };
             table.insert(new_name.clone(), new_entry(new_name.clone(), entry.dir.clone(), stats, slot));
             self.inner.plugins.store(Arc::new(table));
             replaced

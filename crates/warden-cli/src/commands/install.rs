@@ -37,7 +37,7 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<()> {
     let keys = super::dist::trusted(&args.keys)?;
     let registry = super::dist::registry(args.json)?;
-    let mut lock = Lock::read(&args.dir)?;
+    let lock = Lock::read(&args.dir)?;
     let started = std::time::Instant::now();
     let wanted: Vec<(String, Option<LockEntry>)> = match &args.reference {
         Some(reference) => vec![(reference.clone(), None)],
@@ -71,6 +71,8 @@ pub fn run(args: &Args) -> Result<()> {
         fetched.push((f, entry.clone()));
     }
     // The lock follows each install, so it always says what is there.
+    let _hold = warden_dist::InstallLock::acquire(&args.dir)?;
+    let mut lock = Lock::read(&args.dir)?;
     let mut report = Vec::new();
     for (f, entry) in &fetched {
         let installed = warden_dist::install(f, &args.dir, args.allow_downgrade || args.locked)?;

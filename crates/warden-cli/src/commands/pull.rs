@@ -27,6 +27,7 @@ pub fn run(args: &Args) -> Result<()> {
     let registry = super::dist::registry(args.json)?;
     let started = std::time::Instant::now();
     let fetched = super::install::fetch(&registry, &args.reference, &keys)?;
+    let _hold = warden_dist::InstallLock::acquire(&args.output)?;
     let installed = warden_dist::install(&fetched, &args.output, true)?;
     let report = [super::install::describe(&installed, &fetched)];
     super::install::print(args.json, "pulled", &report, started.elapsed().as_millis());

@@ -71,6 +71,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<()> {
         };
         let reference = format!("{repository}:{newest}");
         let fetched = super::install::fetch(&registry, &reference, &keys)?;
+        let _hold = warden_dist::InstallLock::acquire(&args.dir)?;
         let installed = warden_dist::install(&fetched, &args.dir, false)?;
         if let Err(reason) = comes_up(cli, &args.dir, &installed.name) {
             if installed.changed {
@@ -85,6 +86,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<()> {
             });
             continue;
         }
+        lock = Lock::read(&args.dir)?;
         lock.set(installed.lock_entry(&reference));
         lock.write(&args.dir)?;
         report.push(super::install::describe(&installed, &fetched));
