@@ -18,53 +18,15 @@
 #![allow(missing_docs, reason = "criterion_group! generates undocumented functions")]
 
 use std::hint::black_box;
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use tempfile::TempDir;
 use warden_dist::{Artifact, Cache, Registry, SecretKey};
 use warden_fixtures::LOGGER;
-
-/// `docker-registry` on 127.0.0.1, killed on drop.
-struct Server(Child, SocketAddr, #[allow(dead_code, reason = "kept alive for the storage")] TempDir);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_registry() -> Option<Server> {
-    let dir = TempDir::new().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let yaml = format!(
-        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-        dir.path().join("data").display()
-    );
-    std::fs::write(dir.path().join("config.yml"), yaml).unwrap();
-    let child = Command::new("docker-registry")
-        .arg("serve")
-        .arg(dir.path().join("config.yml"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let server = Server(child, addr, dir);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(addr).is_err() {
-        if Instant::now() > deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Some(server)
-}
+use warden_fixtures::registry::OciRegistry;
 
 /// A plugin folder `dir/<name>` of the logger, with `padding` bytes of
 /// custom section appended to the component.
@@ -102,11 +64,11 @@ fn leb128(mut n: u64) -> Vec<u8> {
 }
 
 fn bench(c: &mut Criterion) {
-    let Some(server) = start_registry() else {
+    let Some(server) = OciRegistry::try_start() else {
         eprintln!("registry: left out: docker-registry is not installed or did not start");
         return;
     };
-    let addr = server.1;
+    let addr = server.addr();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let dir = TempDir::new().unwrap();
     let key = SecretKey::generate();

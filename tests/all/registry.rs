@@ -10,75 +10,37 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tempfile::TempDir;
+use warden_fixtures::registry::OciRegistry;
 use warden_fixtures::{ECHO, GATEWAY_GUEST};
 
 use crate::gateway::request;
 use crate::kv::RedisServer;
 use crate::serve::Served;
 
-/// A `docker-registry` on 127.0.0.1, storing in a temporary folder;
-/// killed on drop.
-struct Registry {
-    child: Child,
-    addr: SocketAddr,
-    dir: TempDir,
-}
+/// A real registry (`warden_fixtures::registry`), with the raw API calls
+/// the tamper cases make.
+struct Registry(OciRegistry);
 
 impl Registry {
     fn start() -> Registry {
-        let dir = TempDir::new().unwrap();
-        for _ in 0..5 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-            let config = dir.path().join("config.yml");
-            // Written by the test: the package's default config listens on
-            // every interface.
-            let yaml = format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                dir.path().join("data").display()
-            );
-            std::fs::write(&config, yaml).unwrap();
-            let mut child = Command::new("docker-registry")
-                .arg("serve")
-                .arg(&config)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("docker-registry (Debian package docker-registry) is installed");
-            let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline && child.try_wait().unwrap().is_none() {
-                if std::net::TcpStream::connect(addr).is_ok() && request(addr, "GET", "/v2/", &[], b"").status == 200 {
-                    return Registry { child, addr, dir };
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("docker-registry did not start on 127.0.0.1 (5 ports tried)");
+        Registry(OciRegistry::start())
     }
 
     fn repo(&self, name: &str) -> String {
-        format!("{}/plugins/{name}", self.addr)
-    }
-
-    /// The stored bytes of blob `digest`, as the registry keeps them.
-    fn blob_file(&self, digest: &str) -> PathBuf {
-        let hex = digest.strip_prefix("sha256:").unwrap();
-        self.dir.path().join(format!("data/docker/registry/v2/blobs/sha256/{}/{hex}/data", &hex[..2]))
+        format!("{}/plugins/{name}", self.0.addr())
     }
 
     /// A manifest, raw, with its digest.
     fn manifest(&self, repo: &str, reference: &str) -> (Vec<u8>, String) {
         let accept = [("accept", "application/vnd.oci.image.manifest.v1+json")];
-        let reply = request(self.addr, "GET", &format!("/v2/plugins/{repo}/manifests/{reference}"), &accept, b"");
+        let reply = request(self.0.addr(), "GET", &format!("/v2/plugins/{repo}/manifests/{reference}"), &accept, b"");
         assert_eq!(reply.status, 200, "{repo}:{reference}");
         let digest = warden_dist::sha256_digest(&reply.body);
         (reply.body, digest)
@@ -93,19 +55,12 @@ impl Registry {
         digests.extend(doc["layers"].as_array().unwrap().iter().map(|l| l["digest"].as_str().unwrap().to_owned()));
         for d in digests {
             let path = format!("/v2/plugins/{repo}/blobs/uploads/?mount={d}&from=plugins/{from}");
-            let reply = request(self.addr, "POST", &path, &[], b"");
+            let reply = request(self.0.addr(), "POST", &path, &[], b"");
             assert!(reply.status == 201 || reply.status == 202, "mount {d}: {}", reply.status);
         }
         let ct = [("content-type", "application/vnd.oci.image.manifest.v1+json")];
-        let reply = request(self.addr, "PUT", &format!("/v2/plugins/{repo}/manifests/{tag}"), &ct, manifest);
+        let reply = request(self.0.addr(), "PUT", &format!("/v2/plugins/{repo}/manifests/{tag}"), &ct, manifest);
         assert_eq!(reply.status, 201, "{}", String::from_utf8_lossy(&reply.body));
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -254,8 +209,7 @@ fn the_whole_path_push_install_locked_offline_update_rollback_downgrade() {
     assert_eq!(installed_version(&dir.join("plugins/echo")), "1.0.0");
 
     // Offline: the registry is gone; what was fetched installs from the cache.
-    let _ = registry.child.kill();
-    let _ = registry.child.wait();
+    registry.0.stop();
     std::fs::create_dir(dir.join("offline")).unwrap();
     std::fs::copy(dir.join("copy/warden.lock"), dir.join("offline/warden.lock")).unwrap();
     ok(dir, &["install", "--locked", "--dir", "offline", "--key", "release.pub"]);
@@ -341,7 +295,7 @@ fn registry_tampering_is_refused_and_nothing_is_installed() {
 
     // One flipped byte in the layer, as stored by the registry.
     let layer = serde_json::from_slice::<Value>(&b1).unwrap()["layers"][0]["digest"].as_str().unwrap().to_owned();
-    let file = registry.blob_file(&layer);
+    let file = registry.0.blob_file(&layer);
     let mut bytes = std::fs::read(&file).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 1;
@@ -350,7 +304,7 @@ fn registry_tampering_is_refused_and_nothing_is_installed() {
 
     // A registry serving other bytes than the digest asked for: alpha
     // 1.0.0's manifest blob holds beta's manifest now.
-    std::fs::write(registry.blob_file(&a1_digest), &b1).unwrap();
+    std::fs::write(registry.0.blob_file(&a1_digest), &b1).unwrap();
     install(&format!("{a}@{a1_digest}"), 54, "the registry served a manifest of digest");
 }
 

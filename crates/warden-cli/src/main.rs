@@ -111,7 +111,7 @@ impl Cli {
     }
 }
 
-fn default_cache_dir() -> Option<PathBuf> {
+pub(crate) fn default_cache_dir() -> Option<PathBuf> {
     let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
     env("WARDEN_CACHE_DIR")
         .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("warden")))

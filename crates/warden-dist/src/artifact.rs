@@ -97,12 +97,13 @@ impl Artifact {
     }
 
     /// Checks that `manifest` and `config` (the signed documents) describe
-    /// exactly `component` and `plugin_toml`, for the plugin `plugin`.
+    /// exactly the component of digest `component` (`sha256:<hex>`, see
+    /// [`sha256_digest`]) and `plugin_toml`, for the plugin `plugin`.
     pub fn check(
         plugin: &str,
         manifest: &[u8],
         config: &[u8],
-        component: &[u8],
+        component: &str,
         plugin_toml: &str,
     ) -> Result<(), DistError> {
         let invalid = |reason: String| DistError::SignatureInvalid { plugin: plugin.into(), reason };
@@ -126,9 +127,8 @@ impl Artifact {
         }
         let signed = |v: &Value| v.as_str().unwrap_or_default().to_owned();
         let layer_digest = signed(&layer["digest"]);
-        let found = sha256_digest(component);
-        if layer_digest != found {
-            return Err(tampered("the component", &layer_digest, found));
+        if layer_digest != component {
+            return Err(tampered("the component", &layer_digest, component.to_owned()));
         }
         let config_digest = signed(&document["config"]["digest"]);
         let found = sha256_digest(config);

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
 
-use crate::error::DistError;
 use crate::keys::hex;
 
 /// A cache folder (`<cache dir>/oci`).
@@ -84,17 +83,6 @@ fn write_atomic(path: &Path, bytes: &[u8]) {
     if std::io::Write::write_all(&mut partial, bytes).is_ok() {
         let _ = partial.persist(path);
     }
-}
-
-/// The default cache: `$WARDEN_CACHE_DIR/oci`, else
-/// `$XDG_CACHE_HOME/warden/oci`, else `~/.cache/warden/oci`.
-pub fn default_cache_dir() -> Result<PathBuf, DistError> {
-    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
-    env("WARDEN_CACHE_DIR")
-        .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("warden")))
-        .or_else(|| env("HOME").map(|d| d.join(".cache").join("warden")))
-        .map(|d| d.join("oci"))
-        .ok_or_else(|| DistError::Policy("no cache folder: set WARDEN_CACHE_DIR or HOME".into()))
 }
 
 #[cfg(test)]

@@ -36,16 +36,16 @@ pub struct LockEntry {
 impl LockEntry {
     /// The reference pinned to the digest: `registry/repository@sha256:...`.
     pub fn pinned(&self) -> String {
-        let repository = match self.reference.split_once('@') {
-            Some((repo, _)) => repo,
-            None => strip_tag(&self.reference),
-        };
-        format!("{repository}@{}", self.digest)
+        format!("{}@{}", repository_of(&self.reference), self.digest)
     }
 }
 
-/// `registry/repository` of `registry/repository:tag`.
-pub fn strip_tag(reference: &str) -> &str {
+/// `registry/repository` of `registry/repository:tag` or
+/// `registry/repository@sha256:...`.
+pub fn repository_of(reference: &str) -> &str {
+    if let Some((repository, _)) = reference.split_once('@') {
+        return repository;
+    }
     let last_slash = reference.rfind('/').unwrap_or(0);
     match reference[last_slash..].rfind(':') {
         Some(colon) => &reference[..last_slash + colon],
@@ -231,17 +231,13 @@ pub fn install(fetched: &Fetched, plugins_dir: &Path, allow_downgrade: bool) -> 
 fn check_owner(fetched: &Fetched, plugins_dir: &Path, target: &Path) -> Result<(), DistError> {
     let lock = Lock::read(plugins_dir)?;
     let name = &fetched.artifact.name;
-    let repository = |reference: &str| match reference.split_once('@') {
-        Some((repo, _)) => repo.to_owned(),
-        None => strip_tag(reference).to_owned(),
-    };
     let message = match lock.get(name) {
-        Some(entry) if repository(&entry.reference) == repository(&fetched.reference) => return Ok(()),
+        Some(entry) if repository_of(&entry.reference) == repository_of(&fetched.reference) => return Ok(()),
         Some(entry) => format!(
             "plugin '{name}' in {} was installed from {}, not {}; remove the folder (and its warden.lock entry) to replace it",
             target.display(),
-            repository(&entry.reference),
-            repository(&fetched.reference)
+            repository_of(&entry.reference),
+            repository_of(&fetched.reference)
         ),
         None => format!(
             "{} exists and was not installed from a registry (warden.lock has no '{name}'); move it away to install {} there",
@@ -277,6 +273,23 @@ pub fn rollback(plugins_dir: &Path, name: &str) -> Result<(), DistError> {
     }
     exchange(&previous, &target)?;
     remove_dir(&previous)
+}
+
+/// Whether the plugin `name` came up in `manager` after an install of
+/// `version`: that version serves, and the plugin reports itself healthy.
+/// `Err` says why not, for a rollback's report.
+pub fn came_up(manager: &warden::PluginManager, name: &str, version: &str) -> Result<(), String> {
+    let info = manager.info(name).map_err(|e| e.to_string())?;
+    if info.version.map(|v| v.to_string()).as_deref() != Some(version) {
+        let why = info.last_error.unwrap_or_else(|| "the new version was not loaded".into());
+        return Err(format!("it failed to load: {why}"));
+    }
+    match manager.check_health().into_iter().find(|(n, _)| n == name).map(|(_, h)| h) {
+        Some(Ok(warden::HealthStatus::Unhealthy(reason))) => Err(format!("it reports itself unhealthy: {reason}")),
+        Some(Err(e)) => Err(format!("its health check failed: {e}")),
+        Some(Ok(_)) => Ok(()),
+        None => Err("it is not running after loading".into()),
+    }
 }
 
 /// Writes plugin.toml, the component and plugin.sig into `dir`.
@@ -367,7 +380,9 @@ mod tests {
             digest: "sha256:ab".into(),
         };
         assert_eq!(e.pinned(), "127.0.0.1:5000/plugins/auth@sha256:ab");
-        assert_eq!(strip_tag("127.0.0.1:5000/plugins/auth"), "127.0.0.1:5000/plugins/auth");
+        assert_eq!(repository_of("127.0.0.1:5000/plugins/auth"), "127.0.0.1:5000/plugins/auth");
+        assert_eq!(repository_of("127.0.0.1:5000/plugins/auth:1.0.0"), "127.0.0.1:5000/plugins/auth");
+        assert_eq!(repository_of("127.0.0.1:5000/plugins/auth@sha256:ab"), "127.0.0.1:5000/plugins/auth");
     }
 
     #[test]

@@ -33,9 +33,9 @@ mod trust;
 pub use artifact::{
     Artifact, CONFIG_MEDIA_TYPE, LAYER_MEDIA_TYPE, MANIFEST_MEDIA_TYPE, PLUGIN_TOML_ANNOTATION, sha256_digest,
 };
-pub use cache::{Cache, default_cache_dir};
+pub use cache::Cache;
 pub use error::DistError;
-pub use install::{InstallLock, Installed, LOCK_FILE, Lock, LockEntry, install, rollback, strip_tag};
+pub use install::{InstallLock, Installed, LOCK_FILE, Lock, LockEntry, came_up, install, repository_of, rollback};
 pub use keys::{PublicKey, SecretKey};
 pub use local::{SIGNATURE_FILE, Signed, Verified, sign_dir, verify_dir};
 pub use registry::{Fetched, KEY_ID_ANNOTATION, Progress, Registry, parse_reference, signature_tag};

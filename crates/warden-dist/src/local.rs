@@ -97,7 +97,7 @@ pub fn verify_dir(dir: &Path, trusted: &[PublicKey]) -> Result<Verified, DistErr
         return Err(DistError::Unsigned { plugin: manifest.name, path: dir.join(SIGNATURE_FILE) });
     };
     let component = std::fs::read(&manifest.component).map_err(|e| DistError::io(&manifest.component, e))?;
-    file.verify(&manifest, &plugin_toml, &component, trusted)
+    file.verify(&manifest, &plugin_toml, &crate::sha256_digest(&component), trusted)
 }
 
 impl SignatureFile {
@@ -154,12 +154,12 @@ impl SignatureFile {
     }
 
     /// Verifies this signature for the plugin `manifest` (parsed from
-    /// `plugin_toml`) with the component `component`.
+    /// `plugin_toml`) with the component of digest `component`.
     pub(crate) fn verify(
         &self,
         manifest: &warden::Manifest,
         plugin_toml: &str,
-        component: &[u8],
+        component: &str,
         trusted: &[PublicKey],
     ) -> Result<Verified, DistError> {
         let (key, payload) = self.check_signature(&manifest.name, trusted)?;

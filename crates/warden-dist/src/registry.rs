@@ -220,9 +220,18 @@ impl Registry {
         Ok(())
     }
 
-    /// The tags of `repository` (`registry/repository`, a tag or digest
-    /// after it is ignored), as the registry lists them.
-    pub async fn tags(&self, repository: &str) -> Result<Vec<String>, DistError> {
+    /// The versions of `repository` (`registry/repository`, a tag or
+    /// digest after it is ignored): its tags that are semantic versions,
+    /// highest first. Other tags (signatures, `latest`) are left out.
+    pub async fn versions(&self, repository: &str) -> Result<Vec<semver::Version>, DistError> {
+        let mut versions: Vec<semver::Version> =
+            self.tags(repository).await?.iter().filter_map(|t| semver::Version::parse(t).ok()).collect();
+        versions.sort_by(|a, b| b.cmp(a));
+        Ok(versions)
+    }
+
+    /// The tags of `repository`, as the registry lists them.
+    async fn tags(&self, repository: &str) -> Result<Vec<String>, DistError> {
         let image = parse_reference(repository)?;
         let client = self.client_for(&image);
         let auth = credentials(image.resolve_registry());
@@ -316,7 +325,8 @@ impl Registry {
         let config = self.blob(&client, &image, reference, "config", config_digest, MAX_SMALL_BLOB, offline).await?;
         let component = self.blob(&client, &image, reference, "component", layer_digest, layer_size, offline).await?;
         let file = SignatureFile::from_parts(&key_id, &manifest, &config, &payload, &signature);
-        let verified = file.verify(&parsed, &plugin_toml, &component, trusted)?;
+        // `blob` checked the component's bytes against `layer_digest`.
+        let verified = file.verify(&parsed, &plugin_toml, layer_digest, trusted)?;
         let artifact = Artifact {
             name: parsed.name.clone(),
             version: parsed.version.to_string(),

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use warden::{Admission, Manifest};
 
 use crate::error::DistError;
-use crate::keys::{PublicKey, hex};
+use crate::keys::PublicKey;
 use crate::local::SignatureFile;
 
 /// The permission names a level may deny (`[permissions]` keys).
@@ -237,10 +237,11 @@ impl TrustPolicy {
             let tightened = self.levels[level].apply(manifest);
             return Ok(Decision { key_id: None, level: level.clone(), digest: None, tightened });
         };
-        let component = crate::artifact::read_component(&manifest.component)?;
+        let component = crate::sha256_digest(&crate::artifact::read_component(&manifest.component)?);
         let verified = file.verify(manifest, text, &component, &self.keys())?;
         let level = self.level_of(&verified.key_id).unwrap_or("trusted").to_owned();
-        manifest.sha256 = Some(hex(&<sha2::Sha256 as sha2::Digest>::digest(&component)));
+        // The load checks the bytes it reads against this: those verified.
+        manifest.sha256 = component.strip_prefix("sha256:").map(str::to_owned);
         let tightened = self.levels[&level].apply(manifest);
         Ok(Decision { key_id: Some(verified.key_id), level, digest: Some(verified.digest), tightened })
     }
@@ -255,8 +256,7 @@ impl Admission for TrustPolicy {
     /// The signature file: a new signer (another level) is a change.
     fn fingerprint(&self, manifest: &Manifest) -> Vec<u8> {
         let sig = manifest.dir.join(crate::SIGNATURE_FILE);
-        let bytes = std::fs::read(&sig).unwrap_or_default();
-        <sha2::Sha256 as sha2::Digest>::digest(&bytes).to_vec()
+        crate::sha256_digest(&std::fs::read(sig).unwrap_or_default()).into_bytes()
     }
 }
 

@@ -71,8 +71,8 @@ async fn poll(
     seen: &mut Seen,
 ) {
     let repository = source.repository.as_str();
-    let tags = match registry.tags(repository).await {
-        Ok(tags) => tags,
+    let versions = match registry.versions(repository).await {
+        Ok(versions) => versions,
         Err(e) => {
             tracing::warn!(source = %repository, error = %e, "cannot list the source's versions; trying again later");
             return;
@@ -81,12 +81,8 @@ async fn poll(
     // The highest accepted version not refused before: a bad newest one
     // does not hold back a good one published after it.
     let reference = |v: &semver::Version| format!("{repository}:{v}");
-    let newest = tags
-        .iter()
-        .filter_map(|t| semver::Version::parse(t).ok())
-        .filter(|v| source.version.matches(v) && !seen.refused.contains(&reference(v)))
-        .max();
-    let Some(newest) = newest else { return };
+    let accepted = |v: &&semver::Version| source.version.matches(v) && !seen.refused.contains(&reference(v));
+    let Some(newest) = versions.iter().find(accepted).cloned() else { return };
     let reference = reference(&newest);
     let lock = match Lock::read(plugins) {
         Ok(lock) => lock,
@@ -95,7 +91,7 @@ async fn poll(
             return;
         }
     };
-    let installed = lock.plugins.iter().find(|e| warden_dist::strip_tag(&e.reference) == repository);
+    let installed = lock.plugins.iter().find(|e| warden_dist::repository_of(&e.reference) == repository);
     if let Some(entry) = installed
         && semver::Version::parse(&entry.version).is_ok_and(|v| v >= newest)
     {
@@ -140,15 +136,9 @@ fn install(fetched: &warden_dist::Fetched, plugins: &std::path::Path, manager: &
         let fields = json!({ "reference": reference, "digest": fetched.artifact.digest(), "error": reason });
         manager.audit("rollout-failed", Some(&name), fields);
     };
-    let _hold = match warden_dist::InstallLock::acquire(plugins) {
-        Ok(hold) => hold,
-        Err(e) => {
-            audit_failed(&e.to_string());
-            return Err(e.to_string());
-        }
-    };
-    let installed = match warden_dist::install(fetched, plugins, false) {
-        Ok(i) => i,
+    let held = warden_dist::InstallLock::acquire(plugins);
+    let (_hold, installed) = match held.and_then(|h| warden_dist::install(fetched, plugins, false).map(|i| (h, i))) {
+        Ok(done) => done,
         Err(e) => {
             audit_failed(&e.to_string());
             return Err(e.to_string());
@@ -156,7 +146,7 @@ fn install(fetched: &warden_dist::Fetched, plugins: &std::path::Path, manager: &
     };
     // The directory watcher, if on, may have applied the change already.
     let came_up = match manager.sync_folder(&installed.dir) {
-        Ok(_) => serving(manager, &name, &installed.version).and_then(|()| healthy(manager, &name)),
+        Ok(_) => warden_dist::came_up(manager, &name, &installed.version),
         Err(e) => Err(e.to_string()),
     };
     if let Err(reason) = came_up {
@@ -191,23 +181,4 @@ fn install(fetched: &warden_dist::Fetched, plugins: &std::path::Path, manager: &
     });
     manager.audit("rollout", Some(&name), fields);
     Ok(())
-}
-
-/// Whether `name` serves `version`.
-fn serving(manager: &PluginManager, name: &str, version: &str) -> Result<(), String> {
-    let info = manager.info(name).map_err(|e| e.to_string())?;
-    match info.version.map(|v| v.to_string()) {
-        Some(v) if v == version => Ok(()),
-        _ => Err(info.last_error.unwrap_or_else(|| "the new version was not loaded".into())),
-    }
-}
-
-/// Whether `name` runs and reports itself healthy.
-fn healthy(manager: &PluginManager, name: &str) -> Result<(), String> {
-    match manager.check_health().into_iter().find(|(n, _)| n == name).map(|(_, h)| h) {
-        Some(Ok(warden::HealthStatus::Unhealthy(reason))) => Err(format!("it reports itself unhealthy: {reason}")),
-        Some(Err(e)) => Err(format!("its health check failed: {e}")),
-        Some(Ok(_)) => Ok(()),
-        None => Err("it is not running after loading".into()),
-    }
 }

@@ -12,10 +12,12 @@ pub fn trusted(keys: &[PathBuf]) -> Result<Vec<PublicKey>> {
     Ok(keys.iter().map(|k| PublicKey::read(k)).collect::<Result<Vec<_>, _>>()?)
 }
 
-/// A registry client over the default cache, with a progress bar on
-/// stderr when it is a terminal and the output is not JSON.
+/// A registry client over the default cache (`oci/` in the compile
+/// cache's default folder), with a progress bar on stderr when it is a
+/// terminal and the output is not JSON.
 pub fn registry(json: bool) -> Result<Registry> {
-    let registry = Registry::new(Cache::new(warden_dist::default_cache_dir()?));
+    let dir = crate::default_cache_dir().context("no cache folder: set WARDEN_CACHE_DIR or HOME")?;
+    let registry = Registry::new(Cache::new(dir.join("oci")));
     if json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         return Ok(registry);
     }

@@ -1,6 +1,6 @@
 //! `warden install`: a plugin from a registry into a plugins directory.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
@@ -129,9 +129,4 @@ pub fn print(json: bool, verb: &str, report: &[Value], ms: u128) {
             s("key")
         );
     }
-}
-
-/// Whether `path` names a plugin folder rather than a registry reference.
-pub fn is_folder(path: &str) -> bool {
-    Path::new(path).join("plugin.toml").is_file()
 }

@@ -38,7 +38,7 @@ pub fn run(args: &Args) -> Result<()> {
             "{} is version {}, but the reference's tag is {tag}: push versions under their own tag ({}:{})",
             artifact.name,
             artifact.version,
-            warden_dist::strip_tag(&args.reference),
+            warden_dist::repository_of(&args.reference),
             artifact.version
         );
     }

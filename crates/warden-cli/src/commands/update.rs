@@ -58,13 +58,10 @@ pub fn run(cli: &Cli, args: &Args) -> Result<()> {
     let mut failed = None;
     for entry in entries {
         let current = semver::Version::parse(&entry.version)?;
-        let repository = match entry.reference.split_once('@') {
-            Some((repo, _)) => repo.to_owned(),
-            None => warden_dist::strip_tag(&entry.reference).to_owned(),
-        };
-        let tags = super::dist::block_on(registry.tags(&repository))??;
+        let repository = warden_dist::repository_of(&entry.reference);
+        let versions = super::dist::block_on(registry.versions(repository))??;
         let compatible = semver::VersionReq::parse(&format!("^{current}"))?;
-        let newest = super::versions::semver_tags(&tags).into_iter().find(|v| compatible.matches(v) && *v > current);
+        let newest = versions.into_iter().find(|v| compatible.matches(v) && *v > current);
         let Some(newest) = newest else {
             report.push(json!({ "plugin": entry.name, "version": entry.version, "changed": false }));
             continue;
@@ -73,7 +70,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<()> {
         let fetched = super::install::fetch(&registry, &reference, &keys)?;
         let _hold = warden_dist::InstallLock::acquire(&args.dir)?;
         let installed = warden_dist::install(&fetched, &args.dir, false)?;
-        if let Err(reason) = comes_up(cli, &args.dir, &installed.name) {
+        if let Err(reason) = comes_up(cli, &args.dir, &installed.name, &installed.version) {
             if installed.changed {
                 warden_dist::rollback(&args.dir, &installed.name)?;
             }
@@ -112,19 +109,10 @@ pub fn run(cli: &Cli, args: &Args) -> Result<()> {
 }
 
 /// Loads the plugins of `dir` as a host would, and checks that `name`
-/// loaded, initialised and reports itself healthy.
-fn comes_up(cli: &Cli, dir: &Path, name: &str) -> Result<(), String> {
+/// came up at `version`.
+fn comes_up(cli: &Cli, dir: &Path, name: &str, version: &str) -> Result<(), String> {
     let runtime = cli.runtime().map_err(|e| e.to_string())?;
     let manager = warden::PluginManager::new(runtime);
-    let report = manager.load_dir(dir).map_err(|e| e.to_string())?;
-    if let Some((_, e)) = report.failed.iter().find(|(folder, _)| folder.file_name().is_some_and(|f| f == name)) {
-        return Err(format!("it failed to load: {e}"));
-    }
-    let health = manager.check_health();
-    match health.iter().find(|(n, _)| n == name).map(|(_, h)| h) {
-        Some(Ok(warden::HealthStatus::Unhealthy(reason))) => Err(format!("it reports itself unhealthy: {reason}")),
-        Some(Err(e)) => Err(format!("its health check failed: {e}")),
-        Some(Ok(_)) => Ok(()),
-        None => Err("it is not running after loading".into()),
-    }
+    manager.load_dir(dir).map_err(|e| e.to_string())?;
+    warden_dist::came_up(&manager, name, version)
 }

@@ -28,7 +28,7 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<()> {
     let keys = args.keys.iter().map(|k| PublicKey::read(k)).collect::<Result<Vec<_>, _>>()?;
     let target = args.plugin.to_string_lossy();
-    let verified = match args.plugin.is_dir() || super::install::is_folder(&target) {
+    let verified = match args.plugin.is_dir() {
         true => warden_dist::verify_dir(&args.plugin, &keys)?,
         false => {
             let registry = super::dist::registry(args.json)?;

@@ -17,8 +17,7 @@ pub struct Args {
 
 pub fn run(args: &Args) -> Result<()> {
     let registry = super::dist::registry(true)?;
-    let tags = super::dist::block_on(registry.tags(&args.repository))??;
-    let versions = semver_tags(&tags);
+    let versions = super::dist::block_on(registry.versions(&args.repository))??;
     if args.json {
         let list: Vec<String> = versions.iter().map(ToString::to_string).collect();
         println!("{}", json!({ "repository": args.repository, "versions": list }));
@@ -30,11 +29,4 @@ pub fn run(args: &Args) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// The tags that are semantic versions, highest first.
-pub fn semver_tags(tags: &[String]) -> Vec<semver::Version> {
-    let mut versions: Vec<semver::Version> = tags.iter().filter_map(|t| semver::Version::parse(t).ok()).collect();
-    versions.sort_by(|a, b| b.cmp(a));
-    versions
 }
