@@ -6,8 +6,10 @@
 //! - criterion: `load/<lang>` (load from the compile cache: read, hash,
 //!   deserialize, instantiate, `init`), `verify/<lang>` (`verify_dir`:
 //!   read and hash the component and plugin.toml, check the documents and
-//!   the ed25519 signature) and `verify-then-load/<lang>`, the two in a row,
-//!   as a host that requires signatures loads a plugin.
+//!   the ed25519 signature), `verify-then-load/<lang>`, the two in a row,
+//!   and `admit-then-load/<lang>`: a `TrustPolicy`'s decision (verify, pin
+//!   the hash, apply the level), then the load, as a manager with the
+//!   policy as its admission loads a plugin.
 //!
 //! Run: `env -u RUST_BACKTRACE cargo bench -p warden-cli --bench signing`
 //! (build the TypeScript validator first for its row:
@@ -22,7 +24,7 @@ use std::time::Instant;
 use criterion::{Criterion, criterion_group, criterion_main};
 use tempfile::TempDir;
 use warden::{Manifest, Runtime};
-use warden_dist::{SecretKey, sign_dir, verify_dir};
+use warden_dist::{SecretKey, TrustPolicy, sign_dir, verify_dir};
 use warden_fixtures::{PLUGINS_DIR, VALIDATOR};
 
 /// A signed copy of a validator in `dir/<lang>`: its manifest.
@@ -52,6 +54,7 @@ fn bench(c: &mut Criterion) {
     let cache = TempDir::new().unwrap();
     let runtime = Runtime::builder().cache_dir(cache.path()).build().unwrap();
     let trusted = [key.public()];
+    let policy = TrustPolicy::new().trust(key.public(), "trusted").unwrap();
     for (_, manifest) in &plugins {
         runtime.precompile(manifest).unwrap();
     }
@@ -63,6 +66,17 @@ fn bench(c: &mut Criterion) {
         });
         group.bench_function(format!("verify/{lang}"), |b| {
             b.iter(|| black_box(verify_dir(&manifest.dir, &trusted).unwrap()))
+        });
+        // What a host with a trust policy pays per load: the policy
+        // verifies the folder and pins the hash it checked, which the load's
+        // own hash then checks.
+        let text = std::fs::read_to_string(&manifest.file).unwrap();
+        group.bench_function(format!("admit-then-load/{lang}"), |b| {
+            b.iter(|| {
+                let mut admitted = manifest.clone();
+                policy.decide(&mut admitted, &text).unwrap();
+                black_box(runtime.load_manifest(admitted).unwrap())
+            })
         });
         group.bench_function(format!("verify-then-load/{lang}"), |b| {
             b.iter(|| {
